@@ -1,0 +1,57 @@
+/* blob.h - object storage for capture results (DESIGN.md section 5).
+ *
+ * Objects are private. A first write must not replace anything (GCS
+ * ifGenerationMatch=0); a rewrite names the generation it replaces, so a retry
+ * can never clobber newer data. Links are made when a session is read:
+ * V4 signed URLs for gs://, HMAC-signed API links for file://. */
+#ifndef PROFD_BLOB_H
+#define PROFD_BLOB_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+typedef struct profd_blob profd_blob;
+
+typedef struct profd_blob_meta {
+    const char *session_id; /* may be NULL */
+    const char *service_name;
+} profd_blob_meta;
+
+/* if_generation for put: */
+#define PROFD_GEN_NEW 0LL  /* must not exist */
+#define PROFD_GEN_ANY -1LL /* overwrite whatever is there */
+
+typedef int (*profd_blob_visit)(const char *object, int64_t mtime_ms, int64_t size, void *arg);
+
+typedef struct profd_blob_ops {
+    int (*put_file)(profd_blob *b, const char *object, const char *path, const char *content_type,
+                    const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
+                    profd_error *err);
+    int (*get_file)(profd_blob *b, const char *object, const char *path, profd_error *err);
+    /* 1 exists, 0 absent, -1 error. */
+    int (*stat)(profd_blob *b, const char *object, int64_t *generation, int64_t *size,
+                int64_t *mtime_ms, profd_error *err);
+    int (*remove)(profd_blob *b, const char *object, profd_error *err); /* absent is ok */
+    int (*list)(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
+                profd_error *err);
+    /* A link a browser can open for ttl_s seconds. */
+    int (*link)(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
+                profd_error *err);
+    void (*close)(profd_blob *b);
+} profd_blob_ops;
+
+struct profd_blob {
+    const profd_blob_ops *ops;
+};
+
+/* From cfg->storage: gs://BUCKET[/PREFIX] or file:///DIR (file://./rel also accepted). */
+profd_blob *profd_blob_open(const profd_config *cfg, profd_error *err);
+profd_blob *profd_blob_file_open(const char *dir, profd_error *err);
+profd_blob *profd_blob_gcs_open(const profd_config *cfg, const char *bucket, const char *prefix,
+                                profd_error *err);
+/* file:// links: base URL of the API and the HMAC key. Without it, file:// URLs. */
+void profd_blob_file_set_link_base(profd_blob *b, const char *base_url, const char *key);
+
+#endif

@@ -1,0 +1,54 @@
+/* config.h - every PROFD_* setting in one struct, read once from the
+ * environment (DESIGN.md section 3). Commands override fields from their flags
+ * after profd_config_load. Nothing else in profd calls getenv for settings. */
+#ifndef PROFD_CONFIG_H
+#define PROFD_CONFIG_H
+
+#include "util.h"
+
+typedef struct profd_config {
+    char bus[16]; /* kafka | pubsub | memory */
+    char kafka_brokers[512];
+    char kafka_group[128];
+    char kafka_config[1024];
+    char request_topic[256], event_topic[256], dlq_topic[256];
+    char pubsub_emulator_host[256], gcp_project[256];
+    char pubsub_subscription[512], pubsub_event_topic[512];
+    char redis_url[1024];
+    int session_ttl_days;
+    char storage[1024];
+    char storage_emulator_host[256];
+    char google_credentials[1024];
+    int signed_url_ttl;
+    char sampler[16]; /* auto | py-spy | builtin */
+    char pyspy[1024];
+    int max_concurrent;
+    int duration_min, duration_max;
+    int lease_seconds;
+    int request_ttl;
+    int shutdown_grace;
+    char targets[1024];
+    int allow_any_pid;
+    char host[256];
+    char listen[256];
+    char metrics_listen[256];
+    char jwt_secret[512];
+    char jwt_public_key[1024];
+    char jwt_issuer[256], jwt_audience[256];
+    int rate_limit;
+    char admin_role[64];
+    char alert_token[256];
+    char alert_service_labels[256];
+    int alert_cooldown;
+    char spool_dir[1024]; /* PROFD_SPOOL_DIR: local copies of capture files */
+    int max_attempts;     /* PROFD_MAX_ATTEMPTS: runs of one session before worker_lost */
+} profd_config;
+
+/* Fill defaults, then apply the environment. 0 ok; -1 with a one-line error
+ * naming the variable and the accepted values. */
+int profd_config_load(profd_config *c, profd_error *err);
+
+/* Name=value table of every variable for `profd help`. */
+void profd_config_print_env_help(void);
+
+#endif

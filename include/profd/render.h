@@ -1,0 +1,55 @@
+/* render.h - stacks in, flame graphs out.
+ *
+ * Inputs (collapsed stacks or speedscope JSON) stream into a merged call tree;
+ * the input text itself is never held in memory. Every output format is a walk
+ * of that tree, so widths always equal sample totals. */
+#ifndef PROFD_RENDER_H
+#define PROFD_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+typedef enum {
+    PROFD_FMT_HTML,
+    PROFD_FMT_SVG,
+    PROFD_FMT_SPEEDSCOPE,
+    PROFD_FMT_COLLAPSED,
+    PROFD_FMT_PPROF
+} profd_format;
+
+int profd_format_parse(const char *s, profd_format *out);
+
+typedef struct profd_render_opts {
+    const char *title;
+    const char **details; /* NULL-terminated "key", "value" pairs shown in the HTML header */
+    double min_width_px;  /* frames narrower are merged; <= 0 uses the default */
+    bool strict;          /* a bad input line is fatal */
+    bool inverted;        /* start the HTML in icicle mode */
+} profd_render_opts;
+
+typedef struct profd_profile profd_profile;
+
+profd_profile *profd_profile_new(void);
+void profd_profile_free(profd_profile *p);
+/* Read collapsed stacks or speedscope JSON (detected from the first bytes).
+ * Bad lines are reported on stderr with their line number and skipped, unless
+ * opts->strict. 0 ok, -1 error. */
+int profd_profile_read(profd_profile *p, FILE *in, const profd_render_opts *o, profd_error *err);
+int profd_profile_read_path(profd_profile *p, const char *path, const profd_render_opts *o,
+                            profd_error *err);
+/* Add one stack (frames root first) with a count; the collapsed parser uses it. */
+int profd_profile_add(profd_profile *p, const char *const *frames, size_t n, uint64_t count);
+uint64_t profd_profile_total(const profd_profile *p);
+
+int profd_render(const profd_profile *p, profd_format f, const profd_render_opts *o, FILE *out,
+                 profd_error *err);
+int profd_render_path(const profd_profile *p, profd_format f, const profd_render_opts *o,
+                      const char *path, profd_error *err);
+/* Differential flame graph (HTML) of two profiles normalised by their totals. */
+int profd_render_diff(const profd_profile *before, const profd_profile *after,
+                      const profd_render_opts *o, FILE *out, profd_error *err);
+
+#endif

@@ -1,0 +1,82 @@
+/* sampler.h - running a sampler as a supervised child process.
+ *
+ * Both samplers (py-spy, and `profd sample record`, the built-in one) take the
+ * same argv and write the same raw collapsed-stack file, so the worker runs
+ * them one way: fork/exec with an argv (never a shell), its own process group,
+ * PR_SET_PDEATHSIG so it dies with the thread that started it, a hard bound of
+ * duration + grace enforced with SIGTERM then SIGKILL of the group, and a
+ * sampler found stopped killed at once so no target stays paused. Exit status
+ * and stderr are mapped to the contract's error codes and texts. */
+#ifndef PROFD_SAMPLER_H
+#define PROFD_SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "session.h"
+#include "util.h"
+
+#define PROFD_PYSPY_MISSING "py-spy is not installed. Install with: pip install py-spy"
+#define PROFD_PERMISSION_DENIED "Failed to profile process: Permission denied"
+
+typedef enum { PROFD_SAMPLER_PYSPY, PROFD_SAMPLER_BUILTIN } profd_sampler_kind;
+
+typedef struct profd_capture_spec {
+    profd_sampler_kind kind;
+    const char *pyspy;    /* py-spy executable (name looked up on PATH, or a path) */
+    const char *self_exe; /* profd itself, for the built-in sampler */
+    long pid;
+    int rate_hz;
+    int duration_s;
+    int grace_s; /* extra time before SIGTERM; SIGKILL 2 s later */
+    profd_options options;
+    const char *out_path;    /* raw collapsed stacks */
+    const char *stderr_path; /* sampler's stderr, read to explain failures */
+} profd_capture_spec;
+
+typedef struct profd_capture {
+    pid_t pid;
+    int64_t started_mono_ms, deadline_mono_ms, killed_mono_ms;
+    bool done, term_sent, kill_sent;
+    const char *cancel_code; /* set by profd_capture_cancel */
+    int status;              /* wait status once done */
+    double cpu_seconds;      /* from rusage once done */
+    double wall_seconds;
+    profd_capture_spec spec;
+} profd_capture;
+
+typedef struct profd_capture_result {
+    bool ok;
+    double overhead_percent;
+    double wall_seconds;
+    long sample_count; /* from the output file; -1 unknown */
+    profd_error err;
+} profd_capture_result;
+
+/* "auto" | "py-spy" | "builtin" -> kind; auto picks py-spy when found on PATH.
+ * -1 with err (sampler_missing, the contract's py-spy text) when py-spy is asked for
+ * and absent. */
+int profd_sampler_choose(const char *choice, const char *pyspy, profd_sampler_kind *out,
+                         profd_error *err);
+/* "py-spy 0.4.1" or "profd-builtin 0.1.0"; out >= 64 bytes. */
+void profd_sampler_describe(profd_sampler_kind k, const char *pyspy, char *out, size_t len);
+/* Build the argv (NULL-terminated, static storage inside c). Exposed for tests. */
+int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *buf,
+                       size_t buflen);
+
+int profd_capture_start(profd_capture *c, const profd_capture_spec *spec, profd_error *err);
+/* Non-blocking step: reap, enforce the deadline, kill a stopped sampler.
+ * Returns true when the child has been reaped. */
+bool profd_capture_step(profd_capture *c);
+/* Ask the sampler to stop early (code: cancelled | shutdown); its output so far is kept. */
+void profd_capture_cancel(profd_capture *c, const char *code);
+/* Step until done (sleeping between steps), then map the outcome. */
+void profd_capture_wait(profd_capture *c, profd_capture_result *r);
+/* Map a finished capture to a result (exposed for tests). */
+void profd_capture_result_of(const profd_capture *c, profd_capture_result *r);
+
+/* Built-in sampler: `profd sample ...`. */
+int profd_sample_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,69 @@
+/* util.h - small shared helpers: errors, time, UUIDs, names, files.
+ *
+ * Every module reports failure the same way: a profd_error carrying one of the
+ * contract's error codes (or NULL for a plain failure) and one human sentence.
+ * Sessions copy both straight into error_code / error_message, so a message
+ * written deep inside the sampler reaches the operator unchanged. */
+#ifndef PROFD_UTIL_H
+#define PROFD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROFD_VERSION "0.1.0"
+#define PROFD_UUID_LEN 36
+#define PROFD_MAX_MESSAGE (64 * 1024)
+
+/* Error codes of the session contract (DESIGN.md section 4). */
+#define PROFD_E_INVALID "invalid_request"
+#define PROFD_E_NOT_FOUND "target_not_found"
+#define PROFD_E_NOT_ALLOWED "target_not_allowed"
+#define PROFD_E_PERMISSION "permission_denied"
+#define PROFD_E_SAMPLER_MISSING "sampler_missing"
+#define PROFD_E_SAMPLER_FAILED "sampler_failed"
+#define PROFD_E_TARGET_EXITED "target_exited"
+#define PROFD_E_TIMEOUT "timeout"
+#define PROFD_E_UPLOAD "upload_failed"
+#define PROFD_E_WORKER_LOST "worker_lost"
+#define PROFD_E_SHUTDOWN "shutdown"
+#define PROFD_E_UNROUTABLE "unroutable"
+#define PROFD_E_CANCELLED "cancelled"
+
+typedef struct profd_error {
+    const char *code; /* one of PROFD_E_*, or NULL */
+    char msg[512];
+} profd_error;
+
+void profd_error_set(profd_error *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void profd_error_clear(profd_error *e);
+
+/* Time: wall clock in ms since the epoch, and a monotonic clock in ms. */
+int64_t profd_now_ms(void);
+int64_t profd_mono_ms(void);
+/* RFC 3339 UTC with second precision ("2024-01-15T10:30:00Z"); out >= 32 bytes. */
+void profd_rfc3339(int64_t ms, char *out);
+/* Accepts RFC 3339 with optional fraction and Z or +hh:mm offset. 0 ok, -1 bad. */
+int profd_parse_rfc3339(const char *s, int64_t *ms);
+
+/* UUIDs, lower-case canonical form, out >= 37 bytes. */
+void profd_uuid4(char *out);
+void profd_uuid5(const char *namespace_uuid, const char *name, char *out);
+bool profd_uuid_valid(const char *s);
+
+/* service_name: ^[a-z0-9][a-z0-9._-]{0,62}$ */
+bool profd_service_name_valid(const char *s);
+
+size_t profd_strlcpy(char *dst, const char *src, size_t size);
+int profd_mkdir_p(const char *path, mode_t mode);
+/* Whole small file into a NUL-terminated heap buffer (max bytes); NULL on error. */
+char *profd_read_file(const char *path, size_t max, size_t *len_out);
+/* Write via a temp file and rename(2). 0 ok, -1 with errno. */
+int profd_write_file_atomic(const char *path, const void *data, size_t len);
+/* Absolute path of the running executable (/proc/self/exe). */
+const char *profd_self_exe(void);
+
+#endif

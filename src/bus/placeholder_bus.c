@@ -1,0 +1,2 @@
+/* bus: module placeholder until its sources land. */
+typedef int profd_bus_placeholder;

@@ -1,0 +1,2 @@
+/* render: module placeholder until its sources land. */
+typedef int profd_render_placeholder;

@@ -1,0 +1,2 @@
+/* session: module placeholder until its sources land. */
+typedef int profd_session_placeholder;

@@ -1,0 +1,2 @@
+/* store: module placeholder until its sources land. */
+typedef int profd_store_placeholder;
