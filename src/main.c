@@ -22,8 +22,9 @@ static const profd_command *find(const char *name)
 
 static void overview(FILE *f)
 {
-    fprintf(f, "profd %s - on-demand profiling of live Python services\n\n"
-               "Usage: profd COMMAND [FLAGS]\n\nCommands:\n",
+    fprintf(f,
+            "profd %s - on-demand profiling of live Python services\n\n"
+            "Usage: profd COMMAND [FLAGS]\n\nCommands:\n",
             PROFD_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);

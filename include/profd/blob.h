@@ -53,5 +53,11 @@ profd_blob *profd_blob_gcs_open(const profd_config *cfg, const char *bucket, con
                                 profd_error *err);
 /* file:// links: base URL of the API and the HMAC key. Without it, file:// URLs. */
 void profd_blob_file_set_link_base(profd_blob *b, const char *base_url, const char *key);
+/* Check the query of a file:// API link ("{base}/api/v1/files/{object}?expires=
+ * UNIX&signature=HEX", HEX = HMAC-SHA256(key, object "\n" expires)). object is
+ * the decoded name. Constant-time. 0 valid, -1 malformed or wrong signature,
+ * -2 expired (expires <= now_s). */
+int profd_blob_file_verify(const char *key, const char *object, const char *expires,
+                           const char *signature, int64_t now_s);
 
 #endif

@@ -17,7 +17,11 @@
 #include "util.h"
 
 typedef enum { PROFD_TOPIC_REQUESTS, PROFD_TOPIC_EVENTS, PROFD_TOPIC_DLQ } profd_topic;
-typedef enum { PROFD_ACK, PROFD_NACK } profd_disposition;
+/* ACK: processed (Kafka stores the offset, Pub/Sub acks). NACK: not for this
+ * worker (Kafka stores the offset too, Pub/Sub sets the deadline to 0, memory
+ * requeues). RELEASE: forget it unprocessed (Kafka stores nothing, so it is
+ * redelivered after a restart; Pub/Sub lets the deadline lapse; memory requeues). */
+typedef enum { PROFD_ACK, PROFD_NACK, PROFD_RELEASE } profd_disposition;
 
 enum { PROFD_BUS_CONSUME = 1, PROFD_BUS_PRODUCE = 2 };
 
@@ -48,7 +52,7 @@ typedef struct profd_bus_ops {
     void (*resume)(profd_bus *b);
     int (*publish)(profd_bus *b, profd_topic t, const char *key, const char *data, size_t len,
                    const profd_header *hdrs, size_t nhdrs, profd_error *err);
-    int (*flush)(profd_bus *b, int timeout_ms); /* wait for published messages; 0 all sent */
+    int (*flush)(profd_bus *b, int timeout_ms);  /* wait for published messages; 0 all sent */
     int (*ping)(profd_bus *b, profd_error *err); /* readiness */
     void (*close)(profd_bus *b);
 } profd_bus_ops;
@@ -70,6 +74,14 @@ profd_bus *profd_bus_pubsub_open(const profd_config *cfg, int roles, profd_error
 int profd_bus_memory_count(profd_topic t);
 /* Copy of the i-th message published on t (malloc'd), NULL past the end. */
 char *profd_bus_memory_get(profd_topic t, int i);
+/* Key, or value of the first header called name, of the i-th message published
+ * on t (malloc'd); NULL when absent. */
+char *profd_bus_memory_key(profd_topic t, int i);
+char *profd_bus_memory_header(profd_topic t, int i, const char *name);
+/* Requests published (or NACKed) and not yet taken by a poll. */
+int profd_bus_memory_pending(void);
+/* Forget every published and pending message (held messages stay valid; a
+ * NACK or RELEASE of one taken before the reset drops it). */
 void profd_bus_memory_reset(void);
 
 #endif

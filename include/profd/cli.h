@@ -10,8 +10,8 @@ typedef struct profd_command {
     const char *usage; /* full help: synopsis, flags, environment */
 } profd_command;
 
-extern const profd_command profd_cmd_worker, profd_cmd_sample, profd_cmd_profile,
-    profd_cmd_render, profd_cmd_diff;
+extern const profd_command profd_cmd_worker, profd_cmd_sample, profd_cmd_profile, profd_cmd_render,
+    profd_cmd_diff;
 
 /* Exit codes of every command. */
 enum { PROFD_EXIT_OK = 0, PROFD_EXIT_FAIL = 1, PROFD_EXIT_USAGE = 2 };

@@ -44,6 +44,10 @@ typedef struct profd_capture {
     double cpu_seconds;      /* from rusage once done */
     double wall_seconds;
     profd_capture_spec spec;
+    bool stopped;     /* found stopped (SIGSTOP) and killed */
+    int exec_errno;   /* the exec of the sampler failed with this errno (0: it ran) */
+    char exe[1024];   /* the executable actually run (resolved from PATH) */
+    char argv_buf[2048];
 } profd_capture;
 
 typedef struct profd_capture_result {
@@ -52,6 +56,8 @@ typedef struct profd_capture_result {
     double wall_seconds;
     long sample_count; /* from the output file; -1 unknown */
     profd_error err;
+    bool partial;   /* ok, but the target exited before the duration was over */
+    char note[256]; /* one line for the log when partial (or empty) */
 } profd_capture_result;
 
 /* "auto" | "py-spy" | "builtin" -> kind; auto picks py-spy when found on PATH.
@@ -59,11 +65,13 @@ typedef struct profd_capture_result {
  * and absent. */
 int profd_sampler_choose(const char *choice, const char *pyspy, profd_sampler_kind *out,
                          profd_error *err);
+/* Find an executable: a name with a '/' is taken as a path, else PATH is searched.
+ * 0 with the path in out, -1 when it is not there or not executable. */
+int profd_sampler_resolve(const char *name, char *out, size_t len);
 /* "py-spy 0.4.1" or "profd-builtin 0.1.0"; out >= 64 bytes. */
 void profd_sampler_describe(profd_sampler_kind k, const char *pyspy, char *out, size_t len);
 /* Build the argv (NULL-terminated, static storage inside c). Exposed for tests. */
-int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *buf,
-                       size_t buflen);
+int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *buf, size_t buflen);
 
 int profd_capture_start(profd_capture *c, const profd_capture_spec *spec, profd_error *err);
 /* Non-blocking step: reap, enforce the deadline, kill a stopped sampler.

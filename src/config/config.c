@@ -22,8 +22,14 @@ typedef struct var {
     const char *help;
 } var;
 
-#define S(n, f, d, h) {n, STR, offsetof(profd_config, f), sizeof(((profd_config *)0)->f), d, 0, 0, h}
-#define I(n, f, d, lo, hi, h) {n, INT, offsetof(profd_config, f), 0, #d, lo, hi, h}
+#define S(n, f, d, h)                                                                              \
+    {                                                                                              \
+        n, STR, offsetof(profd_config, f), sizeof(((profd_config *)0)->f), d, 0, 0, h              \
+    }
+#define I(n, f, d, lo, hi, h)                                                                      \
+    {                                                                                              \
+        n, INT, offsetof(profd_config, f), 0, #d, lo, hi, h                                        \
+    }
 
 static const var vars[] = {
     S("PROFD_BUS", bus, "kafka", "kafka | pubsub | memory (serve defaults to memory)"),
@@ -86,8 +92,7 @@ static int apply(profd_config *c, const var *v, const char *val, profd_error *er
     char *field = (char *)c + v->off;
     if (v->type == STR) {
         if (strlen(val) >= v->size) {
-            profd_error_set(err, NULL, "%s is too long (at most %zu bytes)", v->name,
-                            v->size - 1);
+            profd_error_set(err, NULL, "%s is too long (at most %zu bytes)", v->name, v->size - 1);
             return -1;
         }
         profd_strlcpy(field, val, v->size);

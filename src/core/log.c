@@ -65,8 +65,8 @@ void profd_log(int level, const char *session, const char *event, const char *fm
         json_object_put(o);
     } else {
         n = snprintf(line, sizeof line, "%s %-5s %s%s%s %s\n", ts, names[level],
-                     event ? event : "log", session && *session ? " " : "",
-                     session ? session : "", msg);
+                     event ? event : "log", session && *session ? " " : "", session ? session : "",
+                     msg);
     }
     if (n > (int)sizeof line - 1)
         n = (int)sizeof line - 1;

@@ -1,0 +1,155 @@
+/* api.h - the REST API (DESIGN.md section 7) and the pieces it is built from.
+ *
+ * The pure parts (JWT verification, routing, query parsing, rate-limit keys,
+ * the metrics registry) are separate functions so they can be tested, and
+ * fuzzed, without a server. profd_api_start() runs libmicrohttpd over a store,
+ * a bus and a blob store that the caller opened; `profd api` and `profd serve`
+ * are thin commands around it. */
+#ifndef PROFD_API_H
+#define PROFD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob.h"
+#include "bus.h"
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- JWT (src/api/jwt.c) ---------------------------------------------- */
+
+#define PROFD_JWT_LEEWAY_S 30 /* clock skew allowed on exp and nbf */
+#define PROFD_JWT_MAX_LEN 8192
+
+typedef struct profd_jwt_keys profd_jwt_keys;
+
+typedef struct profd_jwt_settings {
+    const char *secret;          /* HS256 shared secret; NULL or "": HS256 refused */
+    const char *public_key_path; /* PEM public key or JWKS file; NULL or "": none */
+    const char *issuer;          /* required iss; NULL or "": any */
+    const char *audience;        /* required aud; NULL or "": any */
+    const char *admin_role;      /* role required by authorize */
+} profd_jwt_settings;
+
+/* Loads the key material. NULL with err when the key file is unreadable or
+ * holds no usable key. */
+profd_jwt_keys *profd_jwt_keys_new(const profd_jwt_settings *s, profd_error *err);
+void profd_jwt_keys_free(profd_jwt_keys *k);
+/* True when neither a secret nor a public key is configured. */
+bool profd_jwt_keys_empty(const profd_jwt_keys *k);
+
+typedef enum { PROFD_AUTH_OK = 0, PROFD_AUTH_INVALID = 401, PROFD_AUTH_FORBIDDEN = 403 } profd_auth;
+
+typedef struct profd_jwt_claims {
+    char sub[128];
+    bool admin; /* carries the admin role */
+} profd_jwt_claims;
+
+/* Verify signature, algorithm, exp/nbf (with PROFD_JWT_LEEWAY_S), iss, aud and
+ * sub; then the admin role. INVALID or FORBIDDEN come with a reason that never
+ * quotes the token. */
+profd_auth profd_jwt_verify(profd_jwt_keys *k, const char *token, int64_t now_s,
+                            profd_jwt_claims *out, char *reason, size_t reason_len);
+/* Verify the value of an Authorization header ("Bearer <jwt>"). */
+profd_auth profd_jwt_authorize(profd_jwt_keys *k, const char *header, int64_t now_s,
+                               profd_jwt_claims *out, char *reason, size_t reason_len);
+/* Mint an HS256 token over a JSON claims object (malloc'd; NULL on error). */
+char *profd_jwt_sign_hs256(const char *secret, const char *claims_json);
+
+/* base64url without padding; strict decoding (no '=', no stray bits).
+ * decode returns the length, or -1. out must hold len*3/4+3 bytes. */
+long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
+/* out must hold (len+2)/3*4+1 bytes; returns the length written. */
+size_t profd_b64url_encode(const unsigned char *in, size_t len, char *out);
+
+/* ---- metrics (src/api/metrics.c) -------------------------------------- */
+
+/* The process-wide registry; all functions are thread-safe and may be called
+ * by the worker as well as the API. Label values are escaped on output. */
+void profd_metrics_session_started(const char *service, const char *trigger);
+void profd_metrics_session_finished(const char *status);
+void profd_metrics_capture_duration(double seconds);
+void profd_metrics_bytes_stored(long long bytes);
+void profd_metrics_http_request(const char *route, int code, double seconds);
+void profd_metrics_rejected(const char *reason);
+/* Prometheus text exposition format 0.0.4; malloc'd. */
+char *profd_metrics_render(void);
+void profd_metrics_reset(void); /* tests */
+
+/* Generic pieces, for more metrics. */
+typedef struct profd_metric profd_metric;
+profd_metric *profd_metric_counter(const char *name, const char *help, int nlabels,
+                                   const char *const *labels);
+profd_metric *profd_metric_histogram(const char *name, const char *help, int nlabels,
+                                     const char *const *labels, const double *buckets,
+                                     int nbuckets);
+void profd_metric_add(profd_metric *m, const char *const *values, double v);
+void profd_metric_observe(profd_metric *m, const char *const *values, double v);
+
+/* ---- rate limiting (src/api/ratelimit.c) ------------------------------ */
+
+/* Fixed one-minute windows per subject, counted with store->ops->incr.
+ * 1 allowed, 0 limited (*retry_after_s set), -1 store error. */
+int profd_ratelimit_check(profd_store *st, const char *subject, int per_minute, int64_t now_s,
+                          int *retry_after_s, profd_error *err);
+/* The counter key for a subject and window: "profd:ratelimit:{sha256(sub)[:32]}:{minute}". */
+void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t len);
+
+/* ---- routing and queries (src/api/routes.c) --------------------------- */
+
+typedef enum {
+    PROFD_ROUTE_NONE = 0, /* 404 */
+    PROFD_ROUTE_START,
+    PROFD_ROUTE_LIST,
+    PROFD_ROUTE_GET,
+    PROFD_ROUTE_CANCEL,
+    PROFD_ROUTE_FLAMEGRAPH,
+    PROFD_ROUTE_RAW,
+    PROFD_ROUTE_FILE,
+    PROFD_ROUTE_HEALTHZ,
+    PROFD_ROUTE_READYZ,
+    PROFD_ROUTE_METRICS,
+} profd_route_id;
+
+typedef struct profd_route {
+    profd_route_id id;
+    bool method_ok;    /* false: the path exists but not for this method (405) */
+    const char *allow; /* Allow header for 405 */
+    const char *name;  /* route template, the metrics label */
+    char param[1024];  /* {session_id} (unvalidated) or the file object name */
+} profd_route;
+
+/* Match method and path (without the query string). Never fails on any input. */
+void profd_route_match(const char *method, const char *path, profd_route *out);
+
+/* List query: service_name, status, limit (1..100, default 50). 0 ok, -1 with
+ * a detail sentence for a 422. NULL arguments mean absent. */
+int profd_list_query_parse(const char *service, const char *status, const char *limit,
+                           profd_list_filter *out, char *detail, size_t detail_len);
+
+/* ---- the server (src/api/http.c) -------------------------------------- */
+
+typedef struct profd_api_opts {
+    const profd_config *cfg;
+    profd_store *store;
+    profd_bus *bus; /* produce role */
+    profd_blob *blob;
+    const char *link_key; /* HMAC key of file:// links; NULL: /api/v1/files is off */
+    bool local;           /* profd serve: requests get host = cfg->host */
+    int connection_limit; /* 0: 256 */
+    int timeout_s;        /* per-connection idle timeout; 0: 15 */
+} profd_api_opts;
+
+typedef struct profd_api profd_api;
+
+/* Load the JWT keys and bind cfg->listen ("host:port"; port 0 picks a free
+ * one). NULL with err on failure. */
+profd_api *profd_api_start(const profd_api_opts *o, profd_error *err);
+int profd_api_port(const profd_api *a);
+void profd_api_stop(profd_api *a);
+
+#define PROFD_API_MAX_BODY (64 * 1024)
+
+#endif

@@ -1,0 +1,29 @@
+/* file_internal.h - pieces of the file store shared between its sources. */
+#ifndef PROFD_FILE_INTERNAL_H
+#define PROFD_FILE_INTERNAL_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "blob/blob_internal.h"
+
+#define PROFD_FILE_TMP_PREFIX ".profd-tmp-"
+
+typedef struct file_blob {
+    profd_blob base;
+    char dir[PATH_MAX]; /* absolute, no trailing '/' */
+    char link_base[512];
+    char key[256];
+} file_blob;
+
+void profd_file_dirname(const char *path, char *out, size_t outlen);
+int profd_file_fsync_dir(const char *dir);
+/* Copy src into a fresh fsync'ed temp file beside dest; its path in tmp. */
+int profd_file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t tmplen,
+                            profd_error *err);
+int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
+                    profd_error *err);
+int profd_file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
+                    profd_error *err);
+
+#endif

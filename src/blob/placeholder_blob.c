@@ -1,2 +1,0 @@
-/* blob: module placeholder until its sources land. */
-typedef int profd_blob_placeholder;

@@ -1,2 +1,0 @@
-/* bus: module placeholder until its sources land. */
-typedef int profd_bus_placeholder;

@@ -1,0 +1,117 @@
+/* internal.h - the render module's shared structures (not a public interface).
+ *
+ * A profile is a merged call tree stored as flat arrays: node i has a parent,
+ * an interned frame id and a self count. Nodes are only appended, and a child
+ * is always created after its parent, so totals come from one reverse pass
+ * (see profile_view) instead of touching every ancestor on every input line.
+ * Children are found through one open-addressed hash keyed by (parent, frame)
+ * whose slots hold only a node id: 4 bytes a slot, the key is read back from
+ * the node itself. */
+#ifndef PROFD_RENDER_INTERNAL_H
+#define PROFD_RENDER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profd/render.h"
+
+#define NO_FRAME UINT32_MAX
+
+typedef struct rnode {
+    uint32_t parent;
+    uint32_t fid;
+    uint64_t self;
+} rnode;
+
+typedef struct rname {
+    const char *s;
+    uint32_t len;
+    uint32_t hash;
+} rname;
+
+/* Read-only view built on demand for the writers: totals and children sorted
+ * by name (flamegraph.pl order), in CSR form. */
+typedef struct rview {
+    uint64_t *total;    /* per node */
+    uint32_t *first;    /* children of n: kids[first[n] .. first[n+1]) */
+    uint32_t *kids;
+    uint32_t max_depth; /* frames below the root */
+} rview;
+
+struct profd_profile {
+    rname *names;
+    uint32_t nnames, names_cap;
+    uint32_t *name_tab; /* fid + 1, 0 = empty */
+    uint32_t name_mask;
+    char *arena;        /* current block for name bytes */
+    size_t arena_left;
+    char **blocks;
+    size_t nblocks;
+
+    rnode *nodes;
+    uint32_t nnodes, nodes_cap;
+    uint32_t *child_tab; /* node id, 0 = empty (the root is never a child) */
+    uint32_t child_mask;
+
+    uint64_t total;
+    rview *view; /* cached; dropped by any add */
+};
+
+uint32_t profile_intern(profd_profile *p, const char *s, size_t len);
+/* Child of parent with frame fid, created if absent; UINT32_MAX if out of memory. */
+uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid);
+/* Existing child or UINT32_MAX. */
+uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid);
+int profile_add_self(profd_profile *p, uint32_t node, uint64_t count);
+const rview *profile_view(const profd_profile *p);
+uint32_t profile_depth(const profd_profile *p, uint32_t node);
+uint64_t profile_hash(const char *s, size_t len);
+
+/* "func (path/file.py:12)" -> func, file, line; missing parts come back empty/0. */
+typedef struct frame_parts {
+    const char *func;
+    size_t func_len;
+    const char *file;
+    size_t file_len;
+    long line;
+} frame_parts;
+void frame_split(const char *s, size_t len, frame_parts *out);
+
+/* Buffered writer with the escapes every format needs. */
+typedef struct obuf {
+    FILE *f;
+    size_t n;
+    int err;
+    char b[1 << 16];
+} obuf;
+void ob_init(obuf *o, FILE *f);
+void ob_write(obuf *o, const void *s, size_t n);
+void ob_puts(obuf *o, const char *s);
+void ob_putc(obuf *o, char c);
+void ob_u64(obuf *o, uint64_t v);
+void ob_printf(obuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON string contents (no quotes), safe inside <script>: <, >, &, U+2028/9
+ * escaped, invalid UTF-8 replaced by U+FFFD. */
+void ob_json_str(obuf *o, const char *s, size_t n);
+/* XML/HTML text and attribute escaping, invalid UTF-8 replaced. */
+void ob_xml(obuf *o, const char *s, size_t n);
+int ob_flush(obuf *o);
+
+int render_collapsed(const profd_profile *p, FILE *out);
+int render_speedscope(const profd_profile *p, const profd_render_opts *o, FILE *out);
+int render_html(const profd_profile *p, const profd_profile *before, const profd_render_opts *o,
+                FILE *out, profd_error *err);
+int render_svg(const profd_profile *p, const profd_render_opts *o, FILE *out);
+int render_pprof(const profd_profile *p, FILE *out, profd_error *err);
+
+int read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                   const profd_render_opts *o, profd_error *err);
+int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                    profd_error *err);
+
+/* The HTML page around the data (html_page.c). */
+extern const char render_html_head[];
+extern const char render_html_tail[];
+
+#endif

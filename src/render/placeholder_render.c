@@ -1,2 +1,0 @@
-/* render: module placeholder until its sources land. */
-typedef int profd_render_placeholder;

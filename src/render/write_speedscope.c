@@ -1,0 +1,137 @@
+/* write_speedscope.c - speedscope JSON (file-format-schema.json, draft-07).
+ *
+ * Frames are shared; each frame's name, file and line come from splitting
+ * "func (file.py:12)" (frame_name.c). Every unique stack is one sample whose
+ * weight is its self count, so the weights sum exactly to the input total.
+ *
+ * Threads: when any root frame names a thread or a process the way py-spy
+ * does ("thread (0x7f..)", "process 123:..."), every root frame becomes its
+ * own sampled profile named after it; its samples still start with that root
+ * frame, which keeps collapsed -> speedscope -> collapsed the identity. Else
+ * there is one profile, named by the title. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/internal.h"
+
+static int names_thread(const rname *n)
+{
+    if (n->len > 8 && memcmp(n->s, "thread (", 8) == 0)
+        return 1;
+    if (n->len > 8 && memcmp(n->s, "process ", 8) == 0) {
+        uint32_t i = 8;
+        while (i < n->len && n->s[i] >= '0' && n->s[i] <= '9')
+            i++;
+        return i > 8 && i < n->len && n->s[i] == ':';
+    }
+    return 0;
+}
+
+static void frames(obuf *o, const profd_profile *p)
+{
+    ob_puts(o, "\"shared\":{\"frames\":[");
+    for (uint32_t i = 0; i < p->nnames; i++) {
+        frame_parts fp;
+        frame_split(p->names[i].s, p->names[i].len, &fp);
+        ob_puts(o, i ? ",{\"name\":\"" : "{\"name\":\"");
+        ob_json_str(o, fp.func, fp.func_len);
+        ob_putc(o, '"');
+        if (fp.file_len) {
+            ob_puts(o, ",\"file\":\"");
+            ob_json_str(o, fp.file, fp.file_len);
+            ob_printf(o, "\",\"line\":%ld", fp.line);
+        }
+        ob_putc(o, '}');
+    }
+    ob_puts(o, "]}");
+}
+
+/* Samples and weights of the subtree under top (all of it when top is 0). */
+static void samples(obuf *o, const profd_profile *p, const rview *v, uint32_t top, int weights,
+                    uint32_t *stack, uint32_t *next)
+{
+    size_t depth = 0, first_out = 1;
+    stack[0] = top;
+    next[0] = v->first[top]; /* a thread's root frame is part of its samples */
+    ob_putc(o, '[');
+    while (1) {
+        uint32_t n = stack[depth];
+        if (next[depth] == v->first[n] && n && p->nodes[n].self) {
+            ob_puts(o, first_out ? "" : ",");
+            first_out = 0;
+            if (weights)
+                ob_u64(o, p->nodes[n].self);
+            else {
+                ob_putc(o, '[');
+                for (size_t i = top ? 0 : 1; i <= depth; i++) {
+                    if (i > (top ? 0u : 1u))
+                        ob_putc(o, ',');
+                    ob_u64(o, p->nodes[stack[i]].fid);
+                }
+                ob_putc(o, ']');
+            }
+        }
+        if (next[depth] < v->first[n + 1]) {
+            uint32_t c = v->kids[next[depth]++];
+            stack[++depth] = c;
+            next[depth] = v->first[c];
+        } else if (depth == 0)
+            break;
+        else
+            depth--;
+    }
+    ob_putc(o, ']');
+}
+
+static void profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top,
+                    const char *name, size_t nlen, uint32_t *stack, uint32_t *next)
+{
+    ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
+    ob_json_str(o, name, nlen);
+    ob_puts(o, "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
+    ob_u64(o, v->total[top]);
+    ob_puts(o, ",\"samples\":");
+    samples(o, p, v, top, 0, stack, next);
+    ob_puts(o, ",\"weights\":");
+    samples(o, p, v, top, 1, stack, next);
+    ob_putc(o, '}');
+}
+
+int render_speedscope(const profd_profile *p, const profd_render_opts *opt, FILE *out)
+{
+    const rview *v = profile_view(p);
+    uint32_t *stack = malloc(((size_t)v->max_depth + 2) * sizeof *stack);
+    uint32_t *next = malloc(((size_t)v->max_depth + 2) * sizeof *next);
+    obuf *o = malloc(sizeof *o);
+    if (!stack || !next || !o) {
+        free(stack);
+        free(next);
+        free(o);
+        return -1;
+    }
+    ob_init(o, out);
+    const char *title = opt->title ? opt->title : "profd";
+    ob_puts(o, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",");
+    frames(o, p);
+    ob_puts(o, ",\"profiles\":[");
+    int threads = 0;
+    for (uint32_t i = v->first[0]; i < v->first[1]; i++)
+        threads |= names_thread(&p->names[p->nodes[v->kids[i]].fid]);
+    if (threads) {
+        for (uint32_t i = v->first[0]; i < v->first[1]; i++) {
+            const rname *n = &p->names[p->nodes[v->kids[i]].fid];
+            if (i > v->first[0])
+                ob_putc(o, ',');
+            profile(o, p, v, v->kids[i], n->s, n->len, stack, next);
+        }
+    } else
+        profile(o, p, v, 0, title, strlen(title), stack, next);
+    ob_puts(o, "],\"name\":\"");
+    ob_json_str(o, title, strlen(title));
+    ob_puts(o, "\",\"activeProfileIndex\":0,\"exporter\":\"profd " PROFD_VERSION "\"}\n");
+    int rc = ob_flush(o);
+    free(stack);
+    free(next);
+    free(o);
+    return rc;
+}

@@ -1,0 +1,183 @@
+/* code.c - code objects: name, filename, line table, cached by address.
+ *
+ * A sample needs, per frame, the function's name, its filename and the line.
+ * The first two and the line table never change for a code object, so they
+ * are read once and kept in an open-addressed table keyed by the code
+ * object's address. Addresses get reused when code objects die, so every
+ * lookup re-reads the small header of the object (one read) and compares the
+ * pointers to filename, name and line table and the first line with what was
+ * cached; a mismatch loads a new entry in front of the stale one. Entries are
+ * never freed before the end, so a frame of the current sample can keep
+ * pointing at its entry (the table only grows with distinct code objects). When PyCode_Type's address is known
+ * the object's type is checked too, which rejects the non-code executables a
+ * 3.13 frame may carry and garbage from a torn read. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pysampler.h"
+
+#define CACHE_SLOTS 4096 /* power of two */
+#define MAX_TABLE (1 << 20)
+
+typedef struct entry {
+    py_code code;
+    struct entry *next;
+} entry;
+
+struct py_code_cache {
+    entry *slots[CACHE_SLOTS];
+};
+
+py_code_cache *py_code_cache_new(void)
+{
+    return calloc(1, sizeof(py_code_cache));
+}
+
+static void clear(py_code *c)
+{
+    free(c->name);
+    free(c->filename);
+    free(c->short_filename);
+    free(c->table);
+    memset(c, 0, sizeof(*c));
+}
+
+void py_code_cache_free(py_code_cache *cc)
+{
+    if (!cc)
+        return;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        entry *e = cc->slots[i];
+        while (e) {
+            entry *next = e->next;
+            clear(&e->code);
+            free(e);
+            e = next;
+        }
+    }
+    free(cc);
+}
+
+static bool exists(pid_t pid, const char *path)
+{
+    char full[4200];
+    struct stat st;
+    snprintf(full, sizeof(full), "/proc/%d/root%s", (int)pid, path);
+    return stat(full, &st) == 0 || stat(path, &st) == 0;
+}
+
+void py_short_filename(pid_t pid, const char *filename, char *out, size_t len)
+{
+    char dir[4096];
+    snprintf(out, len, "%s", filename);
+    if (filename[0] != '/' || strlen(filename) >= sizeof(dir) - 16)
+        return;
+    /* Walk up while the parent is a package (has __init__.py). */
+    snprintf(dir, sizeof(dir), "%s", filename);
+    size_t keep = 0;
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+        keep = (size_t)(slash - dir) + 1; /* strip "dir/" */
+        if (dir[0] == '\0')
+            break;
+        char init[4200];
+        snprintf(init, sizeof(init), "%s/__init__.py", dir);
+        if (!exists(pid, init))
+            break;
+    }
+    snprintf(out, len, "%s", filename + keep);
+}
+
+static char *read_str_dup(const py_target *t, uint64_t addr)
+{
+    char buf[1024];
+    if (py_read_str(t, addr, buf, sizeof(buf)) != 0)
+        return NULL;
+    return strdup(buf);
+}
+
+static int load(py_code *c, const py_target *t, uint64_t addr, const uint64_t key[4], int first,
+                int traceable)
+{
+    const py_layout *L = t->L;
+    clear(c);
+    c->addr = addr;
+    memcpy(c->key, key, sizeof(c->key));
+    c->first_line = first;
+    c->first_traceable = traceable;
+    c->name = read_str_dup(t, key[1]);
+    c->filename = read_str_dup(t, key[0]);
+    uint64_t tab = key[2];
+    int64_t tlen;
+    if (!c->name || !c->filename || py_read(t->pid, tab + 16, &tlen, 8) != 0 || tlen < 0 ||
+        tlen > MAX_TABLE)
+        goto bad;
+    c->table = malloc((size_t)tlen + 1);
+    if (!c->table || py_read(t->pid, tab + 32, c->table, (size_t)tlen) != 0)
+        goto bad;
+    c->table_len = (size_t)tlen;
+    char shortname[4096];
+    py_short_filename(t->pid, c->filename, shortname, sizeof(shortname));
+    c->short_filename = strdup(shortname);
+    if (!c->short_filename)
+        goto bad;
+    c->valid = true;
+    (void)L;
+    return 0;
+bad:
+    clear(c);
+    return -1;
+}
+
+const py_code *py_code_get(py_code_cache *cc, const py_target *t, uint64_t addr)
+{
+    const py_layout *L = t->L;
+    uint8_t hdr[256];
+    size_t need = (size_t)L->co_linetable + 8;
+    if (L->co_firsttraceable + 4 > (int)need)
+        need = (size_t)L->co_firsttraceable + 4;
+    if (addr == 0 || py_read(t->pid, addr, hdr, need) != 0)
+        return NULL;
+    uint64_t type, key[4] = {0};
+    memcpy(&type, hdr + 8, 8);
+    if (t->code_type && type != t->code_type)
+        return NULL;
+    int32_t first, traceable = 0;
+    memcpy(&key[0], hdr + L->co_filename, 8);
+    memcpy(&key[1], hdr + (L->co_qualname >= 0 ? L->co_qualname : L->co_name), 8);
+    memcpy(&key[2], hdr + L->co_linetable, 8);
+    memcpy(&first, hdr + L->co_firstlineno, 4);
+    if (L->co_firsttraceable >= 0)
+        memcpy(&traceable, hdr + L->co_firsttraceable, 4);
+    key[3] = (uint64_t)(uint32_t)first;
+    entry **slot = &cc->slots[(addr >> 4) & (CACHE_SLOTS - 1)];
+    for (entry *e = *slot; e; e = e->next)
+        if (e->code.addr == addr && memcmp(e->code.key, key, sizeof(key)) == 0)
+            return &e->code;
+    entry *e = calloc(1, sizeof(*e));
+    if (!e || load(&e->code, t, addr, key, first, traceable) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->next = *slot;
+    *slot = e;
+    return &e->code;
+}
+
+int py_code_line(const py_target *t, const py_code *code, int off)
+{
+    if (off < 0)
+        return code->first_line;
+    switch (t->L->linetable) {
+    case LT_LNOTAB:
+        return py_line_lnotab(code->table, code->table_len, code->first_line, off);
+    case LT_PEP626:
+        return py_line_pep626(code->table, code->table_len, code->first_line, off);
+    default:
+        return py_line_locations(code->table, code->table_len, code->first_line, off);
+    }
+}

@@ -1,0 +1,189 @@
+/* pysampler.h - internals of the built-in CPython sampler (`profd sample record`).
+ *
+ * The sampler reads a live CPython process from outside with process_vm_readv:
+ * find `_PyRuntime` through ELF symbols (locate.c, elfsym.c, procmaps.c), pick
+ * the layout of that version (layout.c), walk interpreters -> threads -> frames
+ * (stack.c), turn code objects into names and line numbers (code.c, unicode.c,
+ * linetable.c), optionally pause the threads around each read (pause.c),
+ * aggregate and write py-spy compatible output (output.c), all driven by a
+ * fixed-rate loop (record.c). Nothing here is shared with other modules. */
+#ifndef PROFD_PYSAMPLER_H
+#define PROFD_PYSAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* ---- memory of the target (mem.c) ---- */
+/* 0 on a full read; -1 with errno otherwise (EFAULT/EIO/ESRCH/EPERM). */
+int py_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out);
+
+/* ---- per-version layout (layout.c) ---- */
+enum { LT_LNOTAB, LT_PEP626, LT_LOCATIONS };
+
+typedef struct py_layout {
+    int minor;           /* 3.minor */
+    size_t runtime_size; /* sizeof(_PyRuntimeState), checked against the symbol's st_size */
+    /* _PyRuntimeState */
+    int rt_interp_head, rt_main_thread;
+    int rt_gil; /* offset of struct _gil_runtime_state inside the runtime; -1: per interpreter */
+    /* PyInterpreterState */
+    int is_next, is_tstate_head;
+    int is_gil_ptr; /* interp->ceval.gil (a pointer, 3.12+); -1 if in the runtime */
+    /* struct _gil_runtime_state */
+    int gil_last_holder, gil_locked;
+    /* PyThreadState */
+    int ts_next, ts_frame, ts_cframe, ts_current_frame, ts_thread_id, ts_native_thread_id;
+    int cf_current_frame; /* _PyCFrame.current_frame */
+    /* PyFrameObject (3.8-3.10) */
+    int fo_back, fo_code, fo_lasti;
+    bool lasti_in_units; /* 3.10: f_lasti counts code units, not bytes */
+    /* _PyInterpreterFrame (3.11+) */
+    int if_code, if_previous, if_instr, if_owner;
+    /* PyCodeObject */
+    int co_firstlineno, co_filename, co_name, co_qualname, co_linetable, co_code_adaptive,
+        co_firsttraceable;
+    int linetable;
+    /* unicode */
+    int ascii_size, compact_size;
+} py_layout;
+
+#define PY_FRAME_OWNED_BY_GENERATOR 1
+#define PY_FRAME_OWNED_BY_CSTACK 3
+
+const py_layout *py_layout_for(int minor);
+
+/* ---- ELF and /proc/PID/maps (elfsym.c, procmaps.c) ---- */
+typedef struct py_symbols {
+    uint64_t runtime, runtime_size; /* st_value, st_size of _PyRuntime */
+    uint64_t py_version;            /* st_value of Py_Version (3.11+), 0 if absent */
+    uint64_t code_type;             /* st_value of PyCode_Type, 0 if absent */
+    uint64_t first_load_vaddr;      /* page-aligned p_vaddr of the first PT_LOAD */
+} py_symbols;
+
+/* Read the symbols from an ELF file. 0 ok (runtime may be 0: not found), -1 unreadable. */
+int py_elf_symbols(const char *path, py_symbols *out);
+
+typedef struct py_module {
+    char path[4096];     /* as shown in maps, without " (deleted)" */
+    char open_path[256]; /* path to open from here: /proc/PID/root/... or map_files */
+    uint64_t base;       /* start of its mapping with file offset 0 */
+    bool deleted;
+} py_module;
+
+/* Find the mapped libpython (preferred) and the main executable.
+ * Returns the number of modules found (0..2), -1 with errno if maps is unreadable. */
+int py_maps_modules(pid_t pid, py_module *mods, int max);
+
+/* ---- the located interpreter (locate.c) ---- */
+typedef struct py_target {
+    pid_t pid;
+    const py_layout *L;
+    uint64_t runtime;   /* address of _PyRuntime in the target */
+    uint64_t code_type; /* address of PyCode_Type, 0 unknown */
+    int tid_off;        /* 3.8-3.10: offset of the kernel tid in glibc's struct pthread, -1 */
+    char version[32];   /* "3.11.7" */
+} py_target;
+
+enum { PY_OK = 0, PY_ENOPROC, PY_EPERM, PY_ENOTPY, PY_EVERSION };
+
+/* Locate the interpreter of pid. On failure returns PY_E* with msg set to one line. */
+int py_locate(pid_t pid, py_target *t, char *msg, size_t len);
+
+/* ---- strings (unicode.c) ---- */
+/* Read a str object as UTF-8 into out (NUL-terminated). 0 ok, -1 unreadable / not a str. */
+int py_read_str(const py_target *t, uint64_t addr, char *out, size_t len);
+/* Encode code point cp as UTF-8 into out; returns bytes written (0 if no room). */
+size_t py_utf8_put(uint32_t cp, char *out, size_t room);
+
+/* ---- line tables (linetable.c) ---- */
+/* Line for byte offset `off` in the code; first is co_firstlineno. -1 if none. */
+int py_line_lnotab(const uint8_t *t, size_t n, int first, int off);
+int py_line_pep626(const uint8_t *t, size_t n, int first, int off);
+int py_line_locations(const uint8_t *t, size_t n, int first, int off);
+
+/* ---- code objects (code.c) ---- */
+typedef struct py_code {
+    uint64_t addr;
+    uint64_t key[4]; /* filename, name/qualname, linetable pointers and firstlineno: sanity check */
+    char *name, *filename, *short_filename;
+    uint8_t *table;
+    size_t table_len;
+    int first_line, first_traceable;
+    bool valid;
+} py_code;
+
+typedef struct py_code_cache py_code_cache;
+py_code_cache *py_code_cache_new(void);
+void py_code_cache_free(py_code_cache *c);
+/* Look the code object at addr up (reading it on a miss). NULL if it is not readable code. */
+const py_code *py_code_get(py_code_cache *c, const py_target *t, uint64_t addr);
+int py_code_line(const py_target *t, const py_code *code, int byte_offset);
+/* py-spy's short filename: the path below the last directory without __init__.py. */
+void py_short_filename(pid_t pid, const char *filename, char *out, size_t len);
+
+/* ---- stacks (stack.c) ---- */
+typedef struct py_frame {
+    const py_code *code;
+    int line;
+} py_frame;
+
+#define PY_MAX_DEPTH 4096
+#define PY_MAX_THREADS 256
+
+typedef struct py_thread {
+    uint64_t tstate, thread_id;
+    long tid; /* kernel thread id, 0 unknown */
+    bool holds_gil;
+    int depth; /* frames, innermost first */
+    py_frame *frames;
+} py_thread;
+
+typedef struct py_stacks {
+    int nthreads;
+    py_thread threads[PY_MAX_THREADS];
+    py_frame *pool; /* PY_MAX_THREADS * PY_MAX_DEPTH */
+    size_t pool_used;
+} py_stacks;
+
+int py_stacks_init(py_stacks *s);
+void py_stacks_free(py_stacks *s);
+/* Read every thread's stack. 0 ok, -1 when a read failed (torn or target gone). */
+int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify);
+/* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
+int py_tid_calibrate(py_target *t);
+
+/* ---- pausing (pause.c) ---- */
+typedef struct py_pauser {
+    pid_t pid;
+    int n;
+    pid_t tids[1024];
+    bool seized[1024];
+} py_pauser;
+
+/* Seize every thread of pid (PTRACE_SEIZE: resumes automatically if we die). 0 / -errno. */
+int py_pause_attach(py_pauser *p, pid_t pid);
+/* Stop all seized threads (seizing new ones first). 0 ok; -ESRCH when the process is gone. */
+int py_pause_stop(py_pauser *p);
+void py_pause_resume(py_pauser *p);
+void py_pause_detach(py_pauser *p);
+
+/* ---- thread states from /proc (procmaps.c) ---- */
+/* State letter of /proc/PID/task/TID/stat ('R', 'S', ...), or 0 if gone. */
+char py_task_state(pid_t pid, long tid);
+
+/* ---- output (output.c) ---- */
+typedef struct py_output py_output;
+py_output *py_output_new(void);
+void py_output_free(py_output *o);
+/* Record one stack (innermost first). thread_label is NULL without --threads. */
+int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame);
+/* Write raw collapsed stacks or speedscope JSON; 0 ok, -1 with errno. */
+int py_output_write_raw(const py_output *o, FILE *f);
+int py_output_write_speedscope(const py_output *o, FILE *f, int rate_hz);
+long py_output_samples(const py_output *o);
+
+#endif

@@ -1,2 +1,0 @@
-/* session: module placeholder until its sources land. */
-typedef int profd_session_placeholder;

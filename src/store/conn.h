@@ -1,0 +1,61 @@
+/* conn.h - a Redis connection of our own: URL parsing, a TCP socket with
+ * timeouts, and hiredis's reply parser. Commands are batched (pipelined): one
+ * write for all of them, then their replies in order.
+ *
+ * Not thread-safe on its own; the store serialises calls with its mutex. */
+#ifndef PROFD_STORE_CONN_H
+#define PROFD_STORE_CONN_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "profd/util.h"
+
+typedef struct profd_redis_url {
+    char host[256];
+    int port;
+    char user[128];
+    char password[256]; /* never printed */
+    int db;
+    int tls; /* rediss:// (refused for now) */
+} profd_redis_url;
+
+/* redis://[[user]:password@]host[:port][/db]; 0 ok, -1 with a one-line error
+ * that never contains the password. */
+int profd_redis_url_parse(const char *url, profd_redis_url *out, profd_error *err);
+
+#define PROFD_CMD_MAX_ARGS 24
+
+/* One command: arguments borrowed from the caller, except numbers, which are
+ * formatted into the command's own buffer. */
+typedef struct profd_cmd {
+    int argc;
+    const char *argv[PROFD_CMD_MAX_ARGS];
+    size_t len[PROFD_CMD_MAX_ARGS];
+    char nums[PROFD_CMD_MAX_ARGS][24];
+} profd_cmd;
+
+void profd_cmd_init(profd_cmd *c, const char *name);
+void profd_cmd_str(profd_cmd *c, const char *s);
+void profd_cmd_buf(profd_cmd *c, const char *s, size_t len);
+void profd_cmd_num(profd_cmd *c, long long v);
+
+typedef struct profd_conn profd_conn;
+
+profd_conn *profd_conn_new(const profd_redis_url *u, int timeout_ms);
+void profd_conn_free(profd_conn *c);
+/* Connect (with AUTH and SELECT) unless connected. 0 ok, -1 error. */
+int profd_conn_ensure(profd_conn *c, profd_error *err);
+/* Send n commands in one write and read their n replies into replies[]
+ * (each freed with freeReplyObject). On any I/O or protocol failure the
+ * connection is dropped (the next call reconnects) and -1 is returned with
+ * "redis at HOST:PORT: REASON"; no reply is left allocated. Error replies are
+ * returned as replies: check them with profd_conn_reply_ok. */
+int profd_conn_exec(profd_conn *c, profd_cmd *cmds, int n, redisReply **replies, profd_error *err);
+/* 0 when r is not an error reply; else -1 with "redis at HOST:PORT: MSG". */
+int profd_conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err);
+void profd_conn_free_replies(redisReply **replies, int n);
+/* "HOST:PORT", for messages. */
+const char *profd_conn_addr(const profd_conn *c);
+
+#endif

@@ -1,2 +1,0 @@
-/* store: module placeholder until its sources land. */
-typedef int profd_store_placeholder;

@@ -1,0 +1,307 @@
+/* job.c - one capture, start to finish, in its own thread.
+ *
+ * The job thread forks the sampler and lives until it has reaped it, so the
+ * sampler's PR_SET_PDEATHSIG (which fires when the forking thread exits) can
+ * only fire if the worker itself dies. While the sampler runs, the thread
+ * renews the session's lease, the per-target lock and the lease index every
+ * third of PROFD_LEASE_SECONDS; if another worker has taken the session over,
+ * the capture is abandoned without writing anything. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "profd/log.h"
+
+static const char *cancel_code(job *j)
+{
+    pthread_mutex_lock(&j->w->mu);
+    const char *c = j->cancel_code;
+    pthread_mutex_unlock(&j->w->mu);
+    return c;
+}
+
+/* Renew claim, lock and lease. false: the session is no longer ours. */
+static bool keep_alive(job *j)
+{
+    profd_worker *w = j->w;
+    profd_error err = {0};
+    int ttl = w->cfg->lease_seconds * 1000;
+    int r = w->store->ops->renew(w->store, j->claim_key, w->owner, ttl, &err);
+    if (r == 0) {
+        LOG_W(j->s.session_id, "lease.lost", "another worker took the session over");
+        return false;
+    }
+    if (r < 0) {
+        LOG_W(j->s.session_id, "lease.renew_failed", "%s (will retry)", err.msg);
+        return true;
+    }
+    if (r == 2) {
+        LOG_W(j->s.session_id, "store.lost_data", "rewriting the session record");
+        worker_put(w, &j->s);
+    }
+    if (j->lock_key[0])
+        w->store->ops->renew(w->store, j->lock_key, w->owner, ttl, &err);
+    w->store->ops->lease(w->store, j->s.session_id, profd_now_ms() + ttl, &err);
+    return true;
+}
+
+/* Wait for the per-target lock; false if the session cannot run. */
+static bool take_target_lock(job *j)
+{
+    profd_worker *w = j->w;
+    profd_error err = {0};
+    snprintf(j->lock_key, sizeof j->lock_key, "profd:lock:%s:%ld:%llu", w->cfg->host, j->target.pid,
+             j->target.start_time);
+    int64_t give_up = profd_mono_ms() + (int64_t)w->cfg->request_ttl * 1000;
+    int64_t next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
+    for (;;) {
+        int r = w->store->ops->claim(w->store, j->lock_key, w->owner, w->cfg->lease_seconds * 1000,
+                                     &err);
+        if (r == 1)
+            return true;
+        if (cancel_code(j) || profd_mono_ms() > give_up) {
+            j->lock_key[0] = '\0';
+            return false;
+        }
+        if (profd_mono_ms() >= next_renew) {
+            if (!keep_alive(j)) {
+                j->lock_key[0] = '\0';
+                return false;
+            }
+            next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
+        }
+        usleep(200 * 1000);
+    }
+}
+
+static void mark_running(job *j)
+{
+    profd_worker *w = j->w;
+    profd_session *s = &j->s;
+    profd_error err = {0};
+    s->status = PROFD_RUNNING;
+    s->attempt++;
+    s->started_at = profd_now_ms();
+    s->pid = j->target.pid;
+    s->target_start_time = j->target.start_time;
+    profd_strlcpy(s->host, w->cfg->host, sizeof s->host);
+    profd_strlcpy(s->sampler, w->sampler_desc, sizeof s->sampler);
+    w->store->ops->lease(w->store, s->session_id, profd_now_ms() + w->cfg->lease_seconds * 1000,
+                         &err);
+    worker_put(w, s);
+    worker_publish(w, "session.started", s);
+    LOG_I(s->session_id, "capture.started", "pid %ld, %d s at %d Hz, attempt %d, %s", s->pid,
+          s->duration_seconds, s->sample_rate_hz, s->attempt, s->sampler);
+}
+
+static void spec_for(job *j, profd_capture_spec *spec, char *out, char *errpath, size_t n)
+{
+    profd_worker *w = j->w;
+    snprintf(out, n, "%s/raw.txt", j->spool);
+    snprintf(errpath, n, "%s/sampler.stderr", j->spool);
+    memset(spec, 0, sizeof *spec);
+    spec->kind = w->kind;
+    spec->pyspy = w->cfg->pyspy;
+    spec->self_exe = profd_self_exe();
+    spec->pid = j->target.pid;
+    spec->rate_hz = j->s.sample_rate_hz;
+    spec->duration_s = j->s.duration_seconds;
+    spec->grace_s = 10;
+    spec->options = j->s.options;
+    spec->out_path = out;
+    spec->stderr_path = errpath;
+}
+
+/* Run the sampler to the end. false: the session was taken over; write nothing. */
+static bool capture(job *j, profd_capture_result *res, char *raw, size_t n)
+{
+    profd_worker *w = j->w;
+    profd_capture_spec spec;
+    profd_capture cap;
+    char errpath[1200];
+    spec_for(j, &spec, raw, errpath, n);
+    if (profd_capture_start(&cap, &spec, &res->err) != 0) {
+        res->ok = false;
+        return true;
+    }
+    int64_t next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
+    bool cancelled = false, ours = true;
+    while (!profd_capture_step(&cap)) {
+        const char *c = cancel_code(j);
+        if (c && !cancelled) {
+            profd_capture_cancel(&cap, c);
+            cancelled = true;
+        }
+        if (profd_mono_ms() >= next_renew) {
+            if (ours && !keep_alive(j)) {
+                ours = false;
+                profd_capture_cancel(&cap, PROFD_E_WORKER_LOST);
+            }
+            next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
+        }
+        usleep(50 * 1000);
+    }
+    profd_capture_result_of(&cap, res);
+    return ours;
+}
+
+static void finish(job *j, const profd_capture_result *res, const char *raw)
+{
+    profd_worker *w = j->w;
+    profd_session *s = &j->s;
+    profd_error err = {0};
+    const char *c = cancel_code(j);
+    if (c && strcmp(c, PROFD_E_CANCELLED) == 0) {
+        worker_fail(w, s, c, "the session was cancelled");
+        return;
+    }
+    if (c) {
+        worker_fail(w, s, c, "the worker shut down before the capture finished");
+        return;
+    }
+    if (!res->ok) {
+        worker_fail(w, s, res->err.code ? res->err.code : PROFD_E_SAMPLER_FAILED, res->err.msg);
+        return;
+    }
+    s->overhead_percent = res->overhead_percent;
+    if (worker_store_results(w, s, raw, &err) != 0) {
+        worker_fail(w, s, err.code ? err.code : PROFD_E_UPLOAD, err.msg);
+        return;
+    }
+    s->status = PROFD_COMPLETED;
+    s->completed_at = profd_now_ms();
+    worker_put(w, s);
+    w->store->ops->lease(w->store, s->session_id, 0, &err);
+    worker_publish(w, "session.completed", s);
+    LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
+          s->overhead_percent);
+}
+
+static void remove_spool(const char *dir)
+{
+    static const char *const files[] = {"raw.txt", "sampler.stderr", "stacks.txt", "profile.json",
+                                        "flamegraph.html"};
+    char p[1300];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    profd_worker *w = j->w;
+    profd_error err = {0};
+    bool ours = true, keep_files = false;
+    if (!take_target_lock(j)) {
+        if (!cancel_code(j))
+            worker_fail(w, &j->s, PROFD_E_TIMEOUT,
+                        "another capture of this process held it past PROFD_REQUEST_TTL");
+        else
+            worker_fail(w, &j->s, cancel_code(j), "the session was cancelled");
+    } else if (profd_target_check(&j->target, &err) != 0) {
+        worker_fail(w, &j->s, err.code ? err.code : PROFD_E_TARGET_EXITED, err.msg);
+    } else if (profd_mkdir_p(j->spool, 0700) != 0) {
+        worker_fail(w, &j->s, PROFD_E_SAMPLER_FAILED, "cannot create the spool directory");
+    } else {
+        mark_running(j);
+        profd_capture_result res;
+        char raw[1200];
+        memset(&res, 0, sizeof res);
+        ours = capture(j, &res, raw, sizeof raw);
+        if (ours) {
+            finish(j, &res, raw);
+            keep_files =
+                j->s.status == PROFD_FAILED && strcmp(j->s.error_code, PROFD_E_UPLOAD) == 0;
+        }
+    }
+    if (!keep_files)
+        remove_spool(j->spool);
+    if (j->lock_key[0])
+        w->store->ops->release(w->store, j->lock_key, w->owner, &err);
+    if (ours)
+        w->store->ops->release(w->store, j->claim_key, w->owner, &err);
+    pthread_mutex_lock(&w->mu);
+    j->finished = true;
+    w->running--;
+    pthread_cond_broadcast(&w->changed);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int worker_start_job(profd_worker *w, profd_session *s, const profd_target *t)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->w = w;
+    profd_session_copy(&j->s, s);
+    j->target = *t;
+    snprintf(j->claim_key, sizeof j->claim_key, CLAIM_KEY_FMT, s->session_id);
+    snprintf(j->spool, sizeof j->spool, "%s/%s", w->cfg->spool_dir, s->session_id);
+    pthread_mutex_lock(&w->mu);
+    w->running++;
+    j->next = w->jobs;
+    w->jobs = j;
+    pthread_mutex_unlock(&w->mu);
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        pthread_mutex_lock(&w->mu);
+        w->running--;
+        w->jobs = j->next;
+        pthread_mutex_unlock(&w->mu);
+        profd_session_free(&j->s);
+        free(j);
+        LOG_E(s->session_id, "job.failed", "cannot start a thread: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void worker_reap_jobs(profd_worker *w)
+{
+    for (;;) {
+        job *done = NULL;
+        pthread_mutex_lock(&w->mu);
+        for (job **pp = &w->jobs; *pp; pp = &(*pp)->next) {
+            if ((*pp)->finished) {
+                done = *pp;
+                *pp = done->next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (!done)
+            return;
+        pthread_join(done->thread, NULL);
+        profd_session_free(&done->s);
+        free(done);
+    }
+}
+
+bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code)
+{
+    bool found = false;
+    pthread_mutex_lock(&w->mu);
+    for (job *j = w->jobs; j; j = j->next) {
+        if (!j->finished && strcmp(j->s.session_id, session_id) == 0 && !j->cancel_code) {
+            j->cancel_code = code;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return found;
+}
+
+void worker_cancel_all(profd_worker *w, const char *code)
+{
+    pthread_mutex_lock(&w->mu);
+    for (job *j = w->jobs; j; j = j->next)
+        if (!j->finished && !j->cancel_code)
+            j->cancel_code = code;
+    pthread_mutex_unlock(&w->mu);
+}

@@ -1,0 +1,38 @@
+# A request produced with kcat becomes a completed session in Redis with a
+# TTL, three stored files, and session.started + session.completed events.
+. "$(dirname "$0")/lib.sh"
+setup_services
+start_target web-api
+start_worker w1 PROFD_HOST=node-1
+
+id=$(uuid)
+produce "$(request "$id" web-api 2)" "$id"
+wait_for 40 status_is "$id" completed || fail "session $id is $(field "$id" status): $(field "$id" error_message)"
+
+ttl=$(rcli TTL "profd:session:$id")
+[ "$ttl" -gt $((6 * 86400)) ] && [ "$ttl" -le $((7 * 86400)) ] || fail "TTL is $ttl, want about 7 days"
+[ "$(field "$id" host)" = node-1 ] || fail "host is $(field "$id" host)"
+[ "$(field "$id" pid)" = "$TARGET_PID" ] || fail "pid is $(field "$id" pid), want $TARGET_PID"
+[ "$(field "$id" attempt)" = 1 ] || fail "attempt is $(field "$id" attempt)"
+count=$(field "$id" sample_count)
+[ "$count" -gt 50 ] || fail "sample_count is $count for a 2 s capture at 100 Hz"
+python3 -c 'import sys; v=float(sys.argv[1]); sys.exit(0 if 0 <= v < 100 else 1)' "$(field "$id" overhead_percent)" \
+    || fail "overhead_percent $(field "$id" overhead_percent) out of range"
+case "$(field "$id" sampler)" in py-spy*) ;; *) fail "sampler is $(field "$id" sampler)" ;; esac
+
+for f in stacks.txt profile.json flamegraph.html; do
+    [ -s "$T/blobs/sessions/$id/$f" ] || fail "sessions/$id/$f not stored"
+done
+grep -q '<canvas' "$T/blobs/sessions/$id/flamegraph.html" || fail "flamegraph.html has no canvas"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/blobs/sessions/$id/profile.json" \
+    || fail "profile.json is not JSON"
+
+wait_for 10 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.events -o beginning -e -q -f '%k %s\n' 2>/dev/null | grep -c '$id' | grep -q 2" \
+    || fail "want two events for $id"
+ev=$(consume_all profiling.events | grep "$id")
+echo "$ev" | grep -q '"type":"session.started"' || fail "no session.started event"
+echo "$ev" | grep -q '"type":"session.completed"' || fail "no session.completed event"
+echo "$ev" | head -1 | cut -f1 | grep -qx "$id" || fail "events are not keyed by session id"
+echo "$ev" | grep '"session.completed"' | grep -q 'flame_graph_url' || fail "completed event has no flame_graph_url"
+note "session $id completed with $count samples; events keyed and ordered"
+echo "1 passed, 0 failed"

@@ -1,0 +1,117 @@
+# lib.sh - shared by the worker's integration tests: services, workers,
+# targets, and polling helpers. Each test sources it, calls setup, and relies
+# on the EXIT trap to stop everything it started.
+set -euo pipefail
+
+: "${PROFD_BIN:?PROFD_BIN must point at the profd binary}"
+: "${PROFD_SOURCE_DIR:?}"
+: "${PROFD_BUILD_DIR:?}"
+SUPPORT="$PROFD_SOURCE_DIR/tests/support"
+STANDIN_DIR="$PROFD_BUILD_DIR/tests/pyspy/bin"
+# shellcheck source=../support/redis.sh
+. "$SUPPORT/redis.sh"
+# shellcheck source=../support/kafka.sh
+. "$SUPPORT/kafka.sh"
+
+T=$(mktemp -d /tmp/profd-it.XXXXXX)
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    kafka_stop >/dev/null 2>&1 || true
+    redis_stop >/dev/null 2>&1 || true
+    if [ $rc -ne 0 ]; then
+        echo "--- test failed (rc=$rc); worker logs:" >&2
+        for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 40 "$f" >&2; }; done
+    fi
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+# wait_for SECONDS CMD...: poll CMD until it succeeds.
+wait_for() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    until "$@"; do
+        [ $SECONDS -lt $end ] || return 1
+        sleep 0.2
+    done
+}
+
+setup_services() {
+    redis_start "$@"
+    kafka_start
+    export PROFD_REDIS_URL KAFKA_BROKERS
+    export PROFD_KAFKA_BROKERS="$KAFKA_BROKERS"
+    export PROFD_STORAGE="file://$T/blobs"
+    export PROFD_SPOOL_DIR="$T/spool"
+    export PROFD_SAMPLER=py-spy PROFD_PYSPY="$STANDIN_DIR/py-spy"
+    export PROFD_DURATION_MIN=1 PROFD_LEASE_SECONDS=3 PROFD_SHUTDOWN_GRACE=5
+    export PROFD_LOG_FORMAT=json PROFD_LOG_LEVEL=debug
+    export PROFD_KAFKA_CONFIG="$T/kafka.conf"
+    # Short group timings so the mock cluster's rebalances take a second, not ten.
+    printf 'session.timeout.ms=6000\nheartbeat.interval.ms=500\ntopic.metadata.refresh.interval.ms=1000\n' >"$PROFD_KAFKA_CONFIG"
+}
+
+# start_target NAME: a live Python process the stand-in sampler can "profile";
+# records it in the targets file. Sets TARGET_PID.
+TARGETS_JSON="{}"
+start_target() {
+    python3 -c 'import time
+while True: time.sleep(0.05)' &
+    TARGET_PID=$!
+    PIDS+=("$TARGET_PID")
+    TARGETS_JSON=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]={"pid":int(sys.argv[3])}; print(json.dumps(d))' "$TARGETS_JSON" "$1" "$TARGET_PID")
+    echo "$TARGETS_JSON" >"$T/targets.json"
+    export PROFD_TARGETS="$T/targets.json"
+}
+
+# start_worker NAME [VAR=VALUE...]: a worker in the background, log in $T/NAME.log.
+start_worker() {
+    local name=$1; shift
+    env PYSPY_STANDIN_LOG="$T/$name.standin" "$@" "$PROFD_BIN" worker >"$T/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    eval "WORKER_${name//-/_}=$pid"
+    wait_for 20 grep -q '"worker.started"' "$T/$name.log" || fail "worker $name did not start"
+}
+
+stop_worker() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# produce JSON [KEY]: one message on the request topic through kcat.
+produce() {
+    printf '%s' "$1" >"$T/msg.json"
+    kcat -b "$KAFKA_BROKERS" -P -t "${PROFD_REQUEST_TOPIC:-profiling.requests}" ${2:+-k "$2"} "$T/msg.json"
+}
+
+request() { # request ID SERVICE DURATION [HOST]
+    local host=null
+    [ -n "${4:-}" ] && host="\"$4\""
+    printf '{"version":1,"type":"profile","session_id":"%s","service_name":"%s","duration_seconds":%s,"rate_hz":100,"host":%s,"trigger":"cli","requested_by":"it"}' \
+        "$1" "$2" "$3" "$host"
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# field ID NAME: a field of the stored session record ("" when absent).
+field() {
+    rcli GET "profd:session:$1" | python3 -c 'import json,sys
+t=sys.stdin.read().strip()
+v=json.loads(t).get(sys.argv[1]) if t else None
+print("" if v is None else v)' "$2"
+}
+
+status_is() { [ "$(field "$1" status)" = "$2" ]; }
+finished() { local s; s=$(field "$1" status); [ "$s" = completed ] || [ "$s" = failed ]; }
+
+# events TOPIC: every message on a topic, one per line (key, headers, value).
+consume_all() {
+    kcat -b "$KAFKA_BROKERS" -C -t "$1" -o beginning -e -q -f '%k\t%h\t%s\n' 2>/dev/null || true
+}
+
+uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }

@@ -1,0 +1,143 @@
+// validate.mjs - check JSON messages against profd's JSON Schemas with ajv.
+//
+//   node validate.mjs [--schema FILE] PATH...
+//
+// PATH is a file or a directory (every *.json in it, sorted). The schema
+// defaults to schemas/profiling-request.schema.json; the other schemas in
+// schemas/ are loaded too, so $refs between them resolve. One line per file:
+//
+//   pass<TAB>FILE
+//   fail<TAB>FILE<TAB>STAGE<TAB>REASON
+//
+// STAGE says what rejected the file:
+//   json       JSON.parse refused it (malformed JSON);
+//   schema     the JSON Schema refused it;
+//   transport  only the transport rules refused it: the rules of a message that
+//              JSON Schema cannot state (profd checks them in C before the
+//              fields, see src/session/json_check.c and docs/messages.md):
+//              at most 65536 bytes, valid UTF-8, nesting at most 64 deep, no
+//              U+0000 and no lone surrogate in any string or member name.
+// tests/session/schema_drift.sh requires the bad fixtures rejected only at
+// the transport stage to be exactly those listed in
+// tests/fixtures/requests/TRANSPORT, so that list stays explicit and small.
+//
+// Exit status: 0 when every file was judged (whatever the verdicts), 2 on bad
+// usage or an unreadable schema.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+const MAX_MESSAGE = 64 * 1024;
+const MAX_DEPTH = 64;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const schemaDir = resolve(here, "../../schemas");
+
+function usage(msg) {
+    console.error(`validate.mjs: ${msg}`);
+    console.error("usage: node validate.mjs [--schema FILE] PATH...");
+    process.exit(2);
+}
+
+function loadSchemas(main) {
+    const ajv = new Ajv2020({ allErrors: false, strict: true });
+    addFormats(ajv);
+    let mainId = null;
+    for (const f of readdirSync(schemaDir).filter((n) => n.endsWith(".schema.json")).sort()) {
+        const path = join(schemaDir, f);
+        const schema = JSON.parse(readFileSync(path, "utf8"));
+        ajv.addSchema(schema);
+        if (resolve(path) === resolve(main)) mainId = schema.$id;
+    }
+    if (!mainId) {
+        const schema = JSON.parse(readFileSync(main, "utf8"));
+        ajv.addSchema(schema);
+        mainId = schema.$id;
+    }
+    return ajv.getSchema(mainId);
+}
+
+function depth(v) {
+    if (v === null || typeof v !== "object") return 0;
+    let d = 0;
+    for (const x of Object.values(v)) d = Math.max(d, depth(x));
+    return d + 1;
+}
+
+function badString(s) {
+    if (s.includes("\u0000")) return "U+0000 in a string";
+    if (!s.isWellFormed()) return "lone surrogate in a string";
+    return null;
+}
+
+function badStrings(v) {
+    if (typeof v === "string") return badString(v);
+    if (v === null || typeof v !== "object") return null;
+    for (const [k, x] of Object.entries(v)) {
+        const why = (Array.isArray(v) ? null : badString(k)) || badStrings(x);
+        if (why) return why;
+    }
+    return null;
+}
+
+function judge(validate, file) {
+    const bytes = readFileSync(file);
+    let transport = null;
+    if (bytes.length > MAX_MESSAGE) transport = `${bytes.length} bytes is over ${MAX_MESSAGE}`;
+    let text;
+    try {
+        text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+        transport = transport || "invalid UTF-8";
+        text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+    }
+    let doc;
+    try {
+        doc = JSON.parse(text);
+    } catch (e) {
+        return ["json", e.message];
+    }
+    if (!transport && depth(doc) > MAX_DEPTH) transport = `nesting deeper than ${MAX_DEPTH}`;
+    if (!transport) transport = badStrings(doc);
+    if (!validate(doc)) {
+        const e = validate.errors[0];
+        return ["schema", `${e.instancePath || "/"} ${e.message} (${e.schemaPath})`];
+    }
+    return transport ? ["transport", transport] : null;
+}
+
+function files(paths) {
+    const out = [];
+    for (const p of paths) {
+        if (statSync(p).isDirectory()) {
+            for (const n of readdirSync(p).filter((n) => n.endsWith(".json")).sort())
+                out.push(join(p, n));
+        } else {
+            out.push(p);
+        }
+    }
+    return out;
+}
+
+const args = process.argv.slice(2);
+let schemaFile = join(schemaDir, "profiling-request.schema.json");
+if (args[0] === "--schema") {
+    if (args.length < 2) usage("--schema needs a file");
+    schemaFile = args[1];
+    args.splice(0, 2);
+}
+if (args.length === 0) usage("no files given");
+
+let validate;
+try {
+    validate = loadSchemas(schemaFile);
+} catch (e) {
+    console.error(`validate.mjs: cannot load schema ${schemaFile}: ${e.message}`);
+    process.exit(2);
+}
+for (const f of files(args)) {
+    const verdict = judge(validate, f);
+    console.log(verdict ? `fail\t${f}\t${verdict[0]}\t${verdict[1]}` : `pass\t${f}`);
+}
