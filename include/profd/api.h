@@ -152,4 +152,11 @@ void profd_api_stop(profd_api *a);
 
 #define PROFD_API_MAX_BODY (64 * 1024)
 
+/* ---- file links (src/api/links.c) ------------------------------------- */
+
+/* HMAC key of file:// links (hex): derived from PROFD_JWT_SECRET, else random. */
+void profd_api_link_key(const profd_config *cfg, char *out, size_t len);
+/* "http://HOST:PORT" for a listen address and the bound port (wildcards -> 127.0.0.1). */
+void profd_api_base_url(const char *listen, int port, char *out, size_t len);
+
 #endif

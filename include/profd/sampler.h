@@ -44,9 +44,9 @@ typedef struct profd_capture {
     double cpu_seconds;      /* from rusage once done */
     double wall_seconds;
     profd_capture_spec spec;
-    bool stopped;     /* found stopped (SIGSTOP) and killed */
-    int exec_errno;   /* the exec of the sampler failed with this errno (0: it ran) */
-    char exe[1024];   /* the executable actually run (resolved from PATH) */
+    bool stopped;   /* found stopped (SIGSTOP) and killed */
+    int exec_errno; /* the exec of the sampler failed with this errno (0: it ran) */
+    char exe[1024]; /* the executable actually run (resolved from PATH) */
     char argv_buf[2048];
 } profd_capture;
 

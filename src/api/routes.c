@@ -100,7 +100,7 @@ static int parse_limit(const char *s, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end || errno || v < 1 || v > 100)
+    if (*s < '0' || *s > '9' || *end || errno || v < 1 || v > 100)
         return -1;
     *out = (int)v;
     return 0;

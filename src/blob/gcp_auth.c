@@ -191,10 +191,11 @@ static int fetch(profd_http_req *req, profd_http_resp *resp, const char *what, p
         profd_http_resp_free(resp);
     }
     if (resp->status)
-        profd_error_set(err, NULL, "%s failed after %d attempts: HTTP %ld", what, r.attempt,
-                        resp->status);
+        profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld", what, r.attempt,
+                        r.attempt == 1 ? "" : "s", resp->status);
     else
-        profd_error_set(err, NULL, "%s failed after %d attempts: %s", what, r.attempt, resp->error);
+        profd_error_set(err, NULL, "%s failed after %d attempt%s: %s", what, r.attempt,
+                        r.attempt == 1 ? "" : "s", resp->error);
     profd_http_resp_free(resp);
     return -1;
 }
@@ -282,6 +283,11 @@ void profd_gcp_auth_invalidate(profd_gcp_auth *a)
     pthread_mutex_lock(&a->mu);
     a->token[0] = '\0';
     pthread_mutex_unlock(&a->mu);
+}
+
+bool profd_gcp_auth_has_key(const profd_gcp_auth *a)
+{
+    return a->key != NULL;
 }
 
 int profd_gcp_auth_token_requests(profd_gcp_auth *a)

@@ -39,6 +39,8 @@ int profd_gcp_auth_email(profd_gcp_auth *a, char *out, size_t outlen, profd_erro
  * IAM Credentials signBlob API. *sig is malloc'ed. 0 ok. */
 int profd_gcp_auth_sign(profd_gcp_auth *a, const void *data, size_t len, unsigned char **sig,
                         size_t *siglen, profd_error *err);
+/* True when signing uses a local private key (no network). */
+bool profd_gcp_auth_has_key(const profd_gcp_auth *a);
 /* Token requests made so far (for tests and metrics). */
 int profd_gcp_auth_token_requests(profd_gcp_auth *a);
 

@@ -1,13 +1,34 @@
-/* cmd_sample.c - placeholder until its module lands (replaced by the module's owner). */
+/* cmd_sample.c - `profd sample record`, the built-in CPython sampler.
+ *
+ * Only the command table entry and its help live here; the sampler itself is
+ * src/sampler/builtin/ (profd_sample_main). */
 #include <stdio.h>
 
 #include "profd/cli.h"
+#include "profd/sampler.h"
 
 static int run(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "profd %s: not available in this build\n", argv[0]);
-    return PROFD_EXIT_FAIL;
+    return profd_sample_main(argc, argv);
 }
 
-const profd_command profd_cmd_sample = {"sample", run, "(pending)", "profd sample: pending\n"};
+const profd_command profd_cmd_sample = {
+    "sample", run, "record stacks of a live CPython 3.8-3.13 process (built-in, like py-spy)",
+    "Usage: profd sample record --pid PID [--rate HZ] [--duration S] [--format raw|speedscope]\n"
+    "                           -o FILE [--nonblocking] [--idle] [--threads] [--gil]\n\n"
+    "Samples the Python stacks of a running CPython 3.8-3.13 process (x86_64) and writes\n"
+    "them like `py-spy record`.\n\n"
+    "  -p, --pid PID        process to sample (required)\n"
+    "  -r, --rate HZ        samples per second [100]\n"
+    "  -d, --duration S     seconds to sample [10]\n"
+    "  -f, --format F       raw (collapsed stacks, py-spy's raw) or speedscope [raw]\n"
+    "  -o, --output FILE    where to write (required)\n"
+    "      --nonblocking    read without pausing the target (torn stacks are retried)\n"
+    "  -i, --idle           include idle threads (default: only threads in state R)\n"
+    "  -t, --threads        add a root frame \"thread (TID)\" per stack\n"
+    "  -g, --gil            only the thread holding the GIL\n"
+    "  -s, --subprocesses, -n, --native   accepted for py-spy compatibility; ignored with a "
+    "warning\n\n"
+    "Exit status: 0 (also when the target exits or on SIGINT/SIGTERM: what was collected is\n"
+    "written), 1 on failure (no such process, permission denied, not a Python process,\n"
+    "unsupported version), 2 on bad usage. See docs/builtin-sampler.md.\n"};

@@ -83,6 +83,23 @@ static const var vars[] = {
       "local directory for capture files until they are stored"),
     I("PROFD_MAX_ATTEMPTS", max_attempts, 2, 1, 10,
       "runs of one session before it fails as worker_lost"),
+    S("PROFD_GCS_ENDPOINT", gcs_endpoint, "https://storage.googleapis.com",
+      "Cloud Storage JSON API base URL (authenticated)"),
+    S("GCE_METADATA_HOST", gce_metadata_host, "metadata.google.internal",
+      "metadata server host[:port] for tokens on GCE/GKE"),
+    S("PROFD_IAM_ENDPOINT", iam_endpoint, "https://iamcredentials.googleapis.com",
+      "IAM Credentials API base (signBlob for signed URLs without a key file)"),
+    I("PROFD_GCS_RESUMABLE_THRESHOLD", gcs_resumable_threshold, 8388608, 0, 1073741824,
+      "objects larger than this many bytes upload resumable"),
+    I("PROFD_GCS_CHUNK_SIZE", gcs_chunk_size, 8388608, 262144, 1073741824,
+      "resumable chunk in bytes (rounded down to a multiple of 256 KiB)"),
+    I("PROFD_GCS_MAX_ATTEMPTS", gcs_max_attempts, 6, 1, 100, "attempts of one GCS request"),
+    I("PROFD_GCS_DEADLINE", gcs_deadline, 120, 1, 86400,
+      "seconds one GCS operation may take with its retries"),
+    I("PROFD_GCS_RETRY_BASE_MS", gcs_retry_base_ms, 500, 1, 60000,
+      "first retry backoff ceiling in ms (doubles per attempt, full jitter)"),
+    I("PROFD_GCS_REQUEST_TIMEOUT", gcs_request_timeout, 60, 1, 3600,
+      "seconds one GCS HTTP request may take"),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])

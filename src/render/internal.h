@@ -33,7 +33,7 @@ typedef struct rname {
 /* Read-only view built on demand for the writers: totals and children sorted
  * by name (flamegraph.pl order), in CSR form. */
 typedef struct rview {
-    uint64_t *total;    /* per node */
+    const uint64_t *total; /* per node (profile_totals) */
     uint32_t *first;    /* children of n: kids[first[n] .. first[n+1]) */
     uint32_t *kids;
     uint32_t max_depth; /* frames below the root */
@@ -54,13 +54,24 @@ struct profd_profile {
     uint32_t *child_tab; /* node id, 0 = empty (the root is never a child) */
     uint32_t child_mask;
 
+    uint8_t *rec;        /* bit per node: its frame is also an ancestor's */
     uint64_t total;
-    rview *view; /* cached; dropped by any add */
+    uint64_t *totals;    /* cached per-node totals; dropped by any add */
+    rview *view;         /* cached; dropped by any add */
 };
 
 uint32_t profile_intern(profd_profile *p, const char *s, size_t len);
 /* Child of parent with frame fid, created if absent; UINT32_MAX if out of memory. */
 uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid);
+/* Append a child known to be absent (its parent was created just now).
+ * rec: 1 if fid is already on the path to parent, 0 if not, -1 to find out. */
+uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec);
+static inline int profile_is_rec(const profd_profile *p, uint32_t node)
+{
+    return (p->rec[node >> 3] >> (node & 7)) & 1;
+}
+/* Per-node totals (self plus descendants), cached. NULL when out of memory. */
+const uint64_t *profile_totals(const profd_profile *p);
 /* Existing child or UINT32_MAX. */
 uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid);
 int profile_add_self(profd_profile *p, uint32_t node, uint64_t count);

@@ -12,9 +12,22 @@
 
 #define ARENA_BLOCK (64 * 1024)
 
+/* Names longer than 32 bytes hash only their first and last 16 bytes and
+ * their length: frame names differ at the start (function) or the end (file,
+ * line), and equality is always confirmed with memcmp. */
 uint64_t profile_hash(const char *s, size_t len)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+    if (len > 32) {
+        uint64_t w[4];
+        memcpy(w, s, 16);
+        memcpy(w + 2, s + len - 16, 16);
+        for (int i = 0; i < 4; i++) {
+            h = (h ^ w[i]) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 32;
+        }
+        return h ^ (h >> 29);
+    }
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
@@ -36,11 +49,12 @@ profd_profile *profd_profile_new(void)
         return NULL;
     p->nodes_cap = 1024;
     p->nodes = malloc(p->nodes_cap * sizeof *p->nodes);
+    p->rec = calloc(p->nodes_cap / 8, 1);
     p->child_mask = 2047;
     p->child_tab = calloc(p->child_mask + 1, sizeof *p->child_tab);
     p->name_mask = 1023;
     p->name_tab = calloc(p->name_mask + 1, sizeof *p->name_tab);
-    if (!p->nodes || !p->child_tab || !p->name_tab) {
+    if (!p->nodes || !p->rec || !p->child_tab || !p->name_tab) {
         profd_profile_free(p);
         return NULL;
     }
@@ -53,7 +67,6 @@ static void view_free(rview *v)
 {
     if (!v)
         return;
-    free(v->total);
     free(v->first);
     free(v->kids);
     free(v);
@@ -70,6 +83,8 @@ void profd_profile_free(profd_profile *p)
     free(p->name_tab);
     free(p->nodes);
     free(p->child_tab);
+    free(p->rec);
+    free(p->totals);
     view_free(p->view);
     free(p);
 }
@@ -146,15 +161,21 @@ uint32_t profile_intern(profd_profile *p, const char *s, size_t len)
     return id;
 }
 
+/* Children sit next to their parent's id: the table has >= 2 slots per node,
+ * so a chain of new frames (consecutive ids) is written to consecutive
+ * slots, and one cache line serves a whole line's new frames. */
 static inline uint32_t child_hash(uint32_t parent, uint32_t fid)
 {
-    uint64_t k = ((uint64_t)parent << 32 | fid) * 0x9E3779B97F4A7C15ULL;
-    return (uint32_t)(k >> 32);
+    return parent * 2u + (fid & 1u);
 }
 
+/* Double the table, or (re)build it after profile_view dropped it. */
 static int children_grow(profd_profile *p)
 {
     uint32_t mask = p->child_mask * 2 + 1;
+    if (!p->child_tab)
+        for (mask = 2047; mask < p->nnodes * 2u + 2; mask = mask * 2 + 1)
+            ;
     uint32_t *tab = calloc((size_t)mask + 1, sizeof *tab);
     if (!tab)
         return -1;
@@ -172,6 +193,8 @@ static int children_grow(profd_profile *p)
 
 uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid)
 {
+    if (!p->child_tab && children_grow((profd_profile *)p) < 0)
+        return UINT32_MAX; /* the table is a cache: rebuilt after a view dropped it */
     uint32_t h = child_hash(parent, fid) & p->child_mask;
     for (uint32_t id; (id = p->child_tab[h]); h = (h + 1) & p->child_mask)
         if (p->nodes[id].parent == parent && p->nodes[id].fid == fid)
@@ -179,12 +202,27 @@ uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fi
     return UINT32_MAX;
 }
 
-uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid)
+/* Append a node known to be absent (its parent was created just now). */
+static void drop_caches(profd_profile *p)
 {
-    uint32_t h = child_hash(parent, fid) & p->child_mask;
-    for (uint32_t id; (id = p->child_tab[h]); h = (h + 1) & p->child_mask)
-        if (p->nodes[id].parent == parent && p->nodes[id].fid == fid)
-            return id;
+    view_free(p->view);
+    p->view = NULL;
+    free(p->totals);
+    p->totals = NULL;
+}
+
+static int on_path(const profd_profile *p, uint32_t node, uint32_t fid)
+{
+    for (; node; node = p->nodes[node].parent)
+        if (p->nodes[node].fid == fid)
+            return 1;
+    return 0;
+}
+
+uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec)
+{
+    if (!p->child_tab && children_grow(p) < 0)
+        return UINT32_MAX;
     if (p->nnodes == UINT32_MAX - 1)
         return UINT32_MAX;
     if (p->nnodes == p->nodes_cap) {
@@ -193,18 +231,36 @@ uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid)
         if (!nn)
             return UINT32_MAX;
         p->nodes = nn;
+        uint8_t *nr = realloc(p->rec, cap / 8);
+        if (!nr)
+            return UINT32_MAX;
+        memset(nr + p->nodes_cap / 8, 0, (cap - p->nodes_cap) / 8);
+        p->rec = nr;
         p->nodes_cap = cap;
     }
+    uint32_t h = child_hash(parent, fid) & p->child_mask;
+    while (p->child_tab[h])
+        h = (h + 1) & p->child_mask;
     uint32_t id = p->nnodes++;
     p->nodes[id] = (rnode){parent, fid, 0};
+    if (rec < 0)
+        rec = on_path(p, parent, fid);
+    if (rec)
+        p->rec[id >> 3] |= (uint8_t)(1u << (id & 7));
     p->child_tab[h] = id;
     if (p->nnodes * 2 > p->child_mask && children_grow(p) < 0)
         return UINT32_MAX;
-    if (p->view) {
-        view_free(p->view);
-        p->view = NULL;
-    }
+    if (p->view || p->totals)
+        drop_caches(p);
     return id;
+}
+
+uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid)
+{
+    if (!p->child_tab && children_grow(p) < 0)
+        return UINT32_MAX;
+    uint32_t id = profile_find_child(p, parent, fid);
+    return id != UINT32_MAX ? id : profile_new_child(p, parent, fid, -1);
 }
 
 int profile_add_self(profd_profile *p, uint32_t node, uint64_t count)
@@ -213,10 +269,8 @@ int profile_add_self(profd_profile *p, uint32_t node, uint64_t count)
         return -1;
     p->nodes[node].self += count;
     p->total += count;
-    if (p->view) {
-        view_free(p->view);
-        p->view = NULL;
-    }
+    if (p->view || p->totals)
+        drop_caches(p);
     return 0;
 }
 
@@ -260,7 +314,7 @@ static rview *view_build(const profd_profile *p)
     rview *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
-    v->total = malloc((size_t)n * sizeof *v->total);
+    v->total = profile_totals(p);
     v->first = calloc((size_t)n + 1, sizeof *v->first);
     v->kids = malloc((size_t)(n ? n : 1) * sizeof *v->kids);
     uint32_t *depth = malloc((size_t)n * sizeof *depth);
@@ -269,12 +323,8 @@ static rview *view_build(const profd_profile *p)
         view_free(v);
         return NULL;
     }
-    for (uint32_t i = 0; i < n; i++)
-        v->total[i] = p->nodes[i].self;
-    for (uint32_t i = n; i-- > 1;) {
-        v->total[p->nodes[i].parent] += v->total[i];
+    for (uint32_t i = n; i-- > 1;)
         v->first[p->nodes[i].parent + 1]++;
-    }
     for (uint32_t i = 0; i < n; i++)
         v->first[i + 1] += v->first[i];
     depth[0] = 0;
@@ -296,10 +346,32 @@ static rview *view_build(const profd_profile *p)
     return v;
 }
 
+const uint64_t *profile_totals(const profd_profile *p)
+{
+    profd_profile *mp = (profd_profile *)p; /* the cache is logically const */
+    if (mp->totals)
+        return mp->totals;
+    free(mp->child_tab); /* see profile_view */
+    mp->child_tab = NULL;
+    uint64_t *t = malloc((size_t)p->nnodes * sizeof *t);
+    if (!t)
+        return NULL;
+    for (uint32_t i = 0; i < p->nnodes; i++)
+        t[i] = p->nodes[i].self;
+    for (uint32_t i = p->nnodes; i-- > 1;)
+        t[p->nodes[i].parent] += t[i];
+    return mp->totals = t;
+}
+
 const rview *profile_view(const profd_profile *p)
 {
     profd_profile *mp = (profd_profile *)p; /* the cache is logically const */
-    if (!mp->view)
+    if (!mp->view) {
+        /* the child hash is only needed to add stacks: drop it while the
+         * view exists, so peak memory holds one of the two */
+        free(mp->child_tab);
+        mp->child_tab = NULL;
         mp->view = view_build(p);
+    }
     return mp->view;
 }

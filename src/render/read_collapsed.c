@@ -33,6 +33,9 @@ typedef struct parser {
     size_t prev_len, prev_cap;
     uint32_t *ends;    /* end offset of each frame of prev */
     uint32_t *path;    /* node of each frame of prev */
+    uint32_t *pfid;    /* frame id of each frame of prev */
+    uint32_t *on;      /* per frame id: times it is on prev's path (recursion) */
+    size_t on_cap;
     size_t nframes, frames_cap;
     uint32_t *cut;     /* scratch: frame ends of the new suffix */
     size_t cut_cap;
@@ -84,9 +87,26 @@ static int ensure_frames(parser *ps, size_t n)
     uint32_t *c = realloc(ps->cut, cap * sizeof *c);
     if (c)
         ps->cut = c;
-    if (!e || !pa || !c)
+    uint32_t *pf = realloc(ps->pfid, cap * sizeof *pf);
+    if (pf)
+        ps->pfid = pf;
+    if (!e || !pa || !c || !pf)
         return -1;
     ps->frames_cap = cap;
+    return 0;
+}
+
+static int grow_on(parser *ps, uint32_t fid)
+{
+    size_t cap = ps->on_cap ? ps->on_cap : 1024;
+    while (cap <= fid)
+        cap *= 2;
+    uint32_t *on = realloc(ps->on, cap * sizeof *on);
+    if (!on)
+        return -1;
+    memset(on + ps->on_cap, 0, (cap - ps->on_cap) * sizeof *on);
+    ps->on = on;
+    ps->on_cap = cap;
     return 0;
 }
 
@@ -132,13 +152,25 @@ static int add_stack(parser *ps, const char *stack, size_t len, uint64_t count)
         if (at == len)
             return bad_line(ps, "%s", "empty frame name (';;' or a leading/trailing ';')");
     }
+    for (size_t j = k; j < ps->nframes; j++)
+        ps->on[ps->pfid[j]]--;
     uint32_t node = k ? ps->path[k - 1] : 0;
     size_t start = rest;
+    int fresh = 0; /* once a node is new, its descendants are new too */
     for (size_t i = 0; i < n; i++) {
         size_t end = ps->cut[i];
         uint32_t fid = profile_intern(ps->p, stack + start, end - start);
-        if (fid == NO_FRAME || (node = profile_child(ps->p, node, fid)) == UINT32_MAX)
+        if (fid == NO_FRAME || (fid >= ps->on_cap && grow_on(ps, fid) < 0))
             return oom(ps);
+        uint32_t found = fresh ? UINT32_MAX : profile_find_child(ps->p, node, fid);
+        if (found != UINT32_MAX)
+            node = found;
+        else if ((node = profile_new_child(ps->p, node, fid, ps->on[fid] > 0)) == UINT32_MAX)
+            return oom(ps);
+        else
+            fresh = 1;
+        ps->on[fid]++;
+        ps->pfid[k + i] = fid;
         ps->ends[k + i] = (uint32_t)end;
         ps->path[k + i] = node;
         start = end + 1;
@@ -177,8 +209,6 @@ static int parse_line(parser *ps, const char *s, size_t len)
     }
     if (!len)
         return 0;
-    if (memchr(s, '\0', len))
-        return bad_line(ps, "%s", "contains a NUL byte");
     size_t sp = len;
     while (sp && s[sp - 1] != ' ' && s[sp - 1] != '\t')
         sp--;
@@ -279,5 +309,7 @@ int read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
     free(ps.ends);
     free(ps.path);
     free(ps.cut);
+    free(ps.pfid);
+    free(ps.on);
     return rc;
 }

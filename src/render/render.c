@@ -32,7 +32,7 @@ int profd_render(const profd_profile *p, profd_format f, const profd_render_opts
         profd_error_set(err, NULL, "render called without a profile or an output");
         return -1;
     }
-    if (!profile_view(p)) {
+    if (f != PROFD_FMT_HTML && !profile_view(p)) {
         profd_error_set(err, NULL, "out of memory while rendering");
         return -1;
     }

@@ -155,7 +155,7 @@ static bool label_value_valid(const char *s)
 static bool printable_ascii(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n < 1 || n > max)
+    if (n > max)
         return false;
     for (size_t i = 0; i < n; i++)
         if (s[i] < 0x20 || s[i] > 0x7e)
@@ -350,7 +350,8 @@ static int check_requested_by(ctx *c)
         return 0;
     if (!json_object_is_type(v, json_type_string) ||
         !printable_ascii(json_object_get_string(v), REQUESTED_BY_MAX))
-        return invalid(c->err, "requested_by: must be 1 to %d printable ASCII characters, or null",
+        return invalid(c->err,
+                       "requested_by: must be at most %d printable ASCII characters, or null",
                        REQUESTED_BY_MAX);
     profd_strlcpy(c->r->requested_by, json_object_get_string(v), sizeof c->r->requested_by);
     return 0;
@@ -453,6 +454,14 @@ static json_object *parse_object(const char *buf, size_t len, profd_error *err)
     }
     if (profd_json_check(buf, len, &why, &at) != 0) {
         invalid(err, "message: malformed JSON at byte %zu: %s", at, why);
+        return NULL;
+    }
+    size_t first = 0;
+    while (first < len &&
+           (buf[first] == ' ' || buf[first] == '\t' || buf[first] == '\r' || buf[first] == '\n'))
+        first++;
+    if (first == len || buf[first] != '{') {
+        invalid(err, "message: must be a JSON object");
         return NULL;
     }
     struct json_tokener *tok = json_tokener_new_ex(PROFD_JSON_MAX_DEPTH + 1);

@@ -388,8 +388,20 @@ static int handshake(profd_conn *c, profd_error *err)
     return rc;
 }
 
+/* An idle connection owes us nothing, so anything readable on it means the
+ * server closed it (a Redis restart while we were idle): reconnect now
+ * instead of failing the next operation. */
+static void drop_if_stale(profd_conn *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) != 0)
+        drop(c);
+}
+
 int profd_conn_ensure(profd_conn *c, profd_error *err)
 {
+    if (c->fd >= 0)
+        drop_if_stale(c);
     if (c->fd >= 0)
         return 0;
     if (open_socket(c, err) != 0)

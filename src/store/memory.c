@@ -231,6 +231,7 @@ static int parse_copy(const char *id, const char *json, profd_session *out, prof
 
 static int m_get(profd_store *st, const char *id, profd_session *out, profd_error *err)
 {
+    profd_session_init(out); /* safe to free whatever the result */
     if (check_id(id, err) != 0)
         return -1;
     mem_store *m = M(st);

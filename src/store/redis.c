@@ -198,6 +198,7 @@ static int parse_record(const char *id, const char *buf, size_t len, profd_sessi
 
 static int r_get(profd_store *st, const char *id, profd_session *out, profd_error *err)
 {
+    profd_session_init(out); /* safe to free whatever the result */
     if (check_id(id, err) != 0)
         return -1;
     char rec[KEYLEN];

@@ -8,47 +8,51 @@
  * get wrong after a restart. Key layout: see docs/store.md. */
 #include "redis_scripts.h"
 
+/* clang-format off */
 /* Index entries older than the cutoff whose record has expired are removed, a
  * few at a time, whenever an index is written: indexes stay bounded without
  * SCAN and without a sweeper. (The score is created_at; a record whose TTL was
  * restarted by an update outlives it, hence the EXISTS check.) */
-#define TRIM_FN                                                                                    \
-    "local function trim(key, cutoff, prefix)\n"                                                   \
-    "  local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. cutoff, 'LIMIT', 0, 20)\n"      \
-    "  for _, id in ipairs(old) do\n"                                                              \
-    "    if redis.call('EXISTS', prefix .. id) == 0 then redis.call('ZREM', key, id) end\n"        \
-    "  end\n"                                                                                      \
+#define TRIM_FN \
+    "local function trim(key, cutoff, prefix)\n" \
+    "  local old = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. cutoff, 'LIMIT', 0, 20)\n" \
+    "  for _, id in ipairs(old) do\n" \
+    "    if redis.call('EXISTS', prefix .. id) == 0 then redis.call('ZREM', key, id) end\n" \
+    "  end\n" \
     "end\n"
 
 /* KEYS: record, idx:all, idx:service, idx:status, idx:svcstatus
  * ARGV: json, ttl s, score, id, trim cutoff, record prefix */
 const char profd_lua_create[] =
-    TRIM_FN "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
-            "for i = 2, #KEYS do\n"
-            "  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])\n"
-            "  trim(KEYS[i], ARGV[5], ARGV[6])\n"
-            "end\n"
-            "return 1\n";
+    TRIM_FN
+    "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
+    "for i = 2, #KEYS do\n"
+    "  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])\n"
+    "  trim(KEYS[i], ARGV[5], ARGV[6])\n"
+    "end\n"
+    "return 1\n";
 
 /* KEYS: record, idx:all, idx:service, idx:status:{queued,running,completed,failed},
  *       idx:svcstatus:{svc}:{same four}
  * ARGV: json, ttl s, score, id, trim cutoff, record prefix, status number 0..3 */
-const char profd_lua_put[] = TRIM_FN "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
-                                     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
-                                     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
-                                     "local s = tonumber(ARGV[7])\n"
-                                     "for i = 0, 3 do\n"
-                                     "  if i == s then\n"
-                                     "    redis.call('ZADD', KEYS[4 + i], ARGV[3], ARGV[4])\n"
-                                     "    redis.call('ZADD', KEYS[8 + i], ARGV[3], ARGV[4])\n"
-                                     "    trim(KEYS[4 + i], ARGV[5], ARGV[6])\n"
-                                     "    trim(KEYS[8 + i], ARGV[5], ARGV[6])\n"
-                                     "  else\n"
-                                     "    redis.call('ZREM', KEYS[4 + i], ARGV[4])\n"
-                                     "    redis.call('ZREM', KEYS[8 + i], ARGV[4])\n"
-                                     "  end\n"
-                                     "end\n"
-                                     "return 1\n";
+const char profd_lua_put[] =
+    TRIM_FN
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
+    "local s = tonumber(ARGV[7])\n"
+    "for i = 0, 3 do\n"
+    "  if i == s then\n"
+    "    redis.call('ZADD', KEYS[4 + i], ARGV[3], ARGV[4])\n"
+    "    redis.call('ZADD', KEYS[8 + i], ARGV[3], ARGV[4])\n"
+    "    trim(KEYS[4 + i], ARGV[5], ARGV[6])\n"
+    "    trim(KEYS[8 + i], ARGV[5], ARGV[6])\n"
+    "  else\n"
+    "    redis.call('ZREM', KEYS[4 + i], ARGV[4])\n"
+    "    redis.call('ZREM', KEYS[8 + i], ARGV[4])\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
 
 /* Newest first from one index, skipping (and unindexing) entries whose
  * record expired, until limit records are found or the index ends.
@@ -113,15 +117,18 @@ const char profd_lua_renew[] =
     "return 0\n";
 
 /* KEYS: claim key. ARGV: owner. 1 deleted, 0 not ours (left alone). */
-const char profd_lua_release[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-                                 "  return redis.call('DEL', KEYS[1])\n"
-                                 "end\n"
-                                 "return 0\n";
+const char profd_lua_release[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";
 
 /* KEYS: counter. ARGV: window s. The first increment starts the window; a
  * counter found without a TTL (never expected) gets one rather than living on. */
-const char profd_lua_incr[] = "local n = redis.call('INCR', KEYS[1])\n"
-                              "if n == 1 or redis.call('TTL', KEYS[1]) < 0 then\n"
-                              "  redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-                              "end\n"
-                              "return n\n";
+const char profd_lua_incr[] =
+    "local n = redis.call('INCR', KEYS[1])\n"
+    "if n == 1 or redis.call('TTL', KEYS[1]) < 0 then\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "end\n"
+    "return n\n";
+/* clang-format on */

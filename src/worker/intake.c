@@ -74,7 +74,7 @@ static int reject(profd_worker *w, profd_msg *m, const char *session_id, const c
 {
     char key[256];
     profd_error err = {0};
-    snprintf(key, sizeof key, "profd:dlq:%s", m->id);
+    snprintf(key, sizeof key, "dlq:%s", m->id);
     int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->session_ttl_days * 86400 * 1000,
                                    &err);
     if (won < 0) {

@@ -82,6 +82,6 @@ void worker_fail(profd_worker *w, profd_session *s, const char *code, const char
 /* sweeper.c */
 void worker_sweep(profd_worker *w);
 
-#define CLAIM_KEY_FMT "profd:claim:%s"
+#define CLAIM_KEY_FMT "session:%s"
 
 #endif

@@ -53,7 +53,7 @@ static bool take_target_lock(job *j)
 {
     profd_worker *w = j->w;
     profd_error err = {0};
-    snprintf(j->lock_key, sizeof j->lock_key, "profd:lock:%s:%ld:%llu", w->cfg->host, j->target.pid,
+    snprintf(j->lock_key, sizeof j->lock_key, "target:%s:%ld:%llu", w->cfg->host, j->target.pid,
              j->target.start_time);
     int64_t give_up = profd_mono_ms() + (int64_t)w->cfg->request_ttl * 1000;
     int64_t next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;

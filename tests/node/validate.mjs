@@ -7,8 +7,10 @@
 // schemas/ are loaded too, so $refs between them resolve. One line per file:
 //
 //   pass<TAB>FILE
-//   fail<TAB>FILE<TAB>STAGE<TAB>REASON
+//   fail<TAB>FILE<TAB>STAGE<TAB>REASON<TAB>FIELD
 //
+// FIELD is the top-level member that broke a rule ("message" for the message
+// as a whole), as profd's C error names it before its colon.
 // STAGE says what rejected the file:
 //   json       JSON.parse refused it (malformed JSON);
 //   schema     the JSON Schema refused it;
@@ -42,7 +44,7 @@ function usage(msg) {
 }
 
 function loadSchemas(main) {
-    const ajv = new Ajv2020({ allErrors: false, strict: true });
+    const ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true });
     addFormats(ajv);
     let mainId = null;
     for (const f of readdirSync(schemaDir).filter((n) => n.endsWith(".schema.json")).sort()) {
@@ -97,15 +99,19 @@ function judge(validate, file) {
     try {
         doc = JSON.parse(text);
     } catch (e) {
-        return ["json", e.message];
+        return ["json", e.message, "message"];
     }
     if (!transport && depth(doc) > MAX_DEPTH) transport = `nesting deeper than ${MAX_DEPTH}`;
     if (!transport) transport = badStrings(doc);
     if (!validate(doc)) {
         const e = validate.errors[0];
-        return ["schema", `${e.instancePath || "/"} ${e.message} (${e.schemaPath})`];
+        const field =
+            e.keyword === "required"
+                ? e.params.missingProperty
+                : e.instancePath.split("/")[1] || "message";
+        return ["schema", `${e.instancePath || "/"} ${e.message} (${e.schemaPath})`, field];
     }
-    return transport ? ["transport", transport] : null;
+    return transport ? ["transport", transport, "message"] : null;
 }
 
 function files(paths) {
@@ -139,5 +145,7 @@ try {
 }
 for (const f of files(args)) {
     const verdict = judge(validate, f);
-    console.log(verdict ? `fail\t${f}\t${verdict[0]}\t${verdict[1]}` : `pass\t${f}`);
+    // Reasons may quote the input: keep each verdict on one line.
+    const clean = (x) => x.replace(/[\u0000-\u001f\u007f]/g, " ");
+    console.log(verdict ? `fail\t${f}\t${verdict.map(clean).join("\t")}` : `pass\t${f}`);
 }

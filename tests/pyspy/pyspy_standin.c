@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,14 @@ typedef struct optdef {
     size_t off; /* offsetof a const char* or bool in opts */
 } optdef;
 
-#define V(s, l, n, f) {s, l, n, offsetof(opts, f)}
-#define F(s, l, f) {s, l, NULL, offsetof(opts, f)}
+#define V(s, l, n, f)                                                                              \
+    {                                                                                              \
+        s, l, n, offsetof(opts, f)                                                                 \
+    }
+#define F(s, l, f)                                                                                 \
+    {                                                                                              \
+        s, l, NULL, offsetof(opts, f)                                                              \
+    }
 static const optdef defs[] = {
     V('p', "pid", "pid", pid_s),
     V('o', "output", "filename", output),
@@ -249,8 +256,9 @@ static long parse_u64(const char *name, const char *s)
     long v = strtol(s, &end, 10);
     if (*end || errno) {
         char msg[512];
-        snprintf(msg, sizeof msg, "Invalid value \"%s\" for '--%s <%s>': invalid digit found in string",
-                 s, name, name);
+        snprintf(msg, sizeof msg,
+                 "Invalid value \"%s\" for '--%s <%s>': invalid digit found in string", s, name,
+                 name);
         usage_error(msg);
     }
     return v;
@@ -434,8 +442,7 @@ static void split_frame(const char *fr, size_t len, char *name, char *file, long
     file[0] = '\0';
     *line = 0;
     snprintf(name, MAX_FRAME_TEXT, "%.*s", (int)len, fr);
-    if (len < 4 || fr[len - 1] != ')' || !strncmp(fr, "thread (", 8) ||
-        !strncmp(fr, "process ", 8))
+    if (len < 4 || fr[len - 1] != ')' || !strncmp(fr, "thread (", 8) || !strncmp(fr, "process ", 8))
         return;
     const char *open = NULL;
     for (const char *p = fr; p + 1 < fr + len; p++)
@@ -532,6 +539,15 @@ typedef struct sframe {
     long line;
 } sframe;
 
+static void copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static int frame_index(sframe *fr, int *n, const char *name, const char *file, long line)
 {
     for (int i = 0; i < *n; i++)
@@ -539,23 +555,24 @@ static int frame_index(sframe *fr, int *n, const char *name, const char *file, l
             return i;
     if (*n >= 4096)
         return 0;
-    snprintf(fr[*n].name, sizeof fr[*n].name, "%s", name);
-    snprintf(fr[*n].file, sizeof fr[*n].file, "%s", file);
+    copy(fr[*n].name, sizeof fr[*n].name, name);
+    copy(fr[*n].file, sizeof fr[*n].file, file);
     fr[*n].line = line;
     return (*n)++;
 }
 
 /* One sampled profile per thread, frames shared; samples are frame indices, root first. */
-static void write_speedscope(FILE *f, const opts *o, long pid, long rate, long *sequence,
-                             long nseq)
+static void write_speedscope(FILE *f, const opts *o, long pid, long rate, long *sequence, long nseq)
 {
     static sframe frames[4096];
     static int idx[MAX_STACKS][256], depth[MAX_STACKS];
     static char text[65536];
     int nframes = 0;
     for (int k = 0; k < nstacks; k++) {
-        render_stack(o, &stacks[k], pid, text, sizeof text);
         depth[k] = 0;
+        if (!stacks[k].count)
+            continue; /* py-spy only knows the frames it has seen */
+        render_stack(o, &stacks[k], pid, text, sizeof text);
         for (char *p = text; *p && depth[k] < 256;) {
             char *e = strchr(p, ';');
             size_t flen = e ? (size_t)(e - p) : strlen(p);
@@ -658,9 +675,10 @@ static void write_flamegraph(FILE *f, const opts *o, long pid, long total)
             order[b - 1] = t;
         }
     const double width = 1200.0, h = 16.0;
-    fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg version=\"1.1\" width=\"1200\" "
-               "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n<text x=\"600\" y=\"20\" "
-               "text-anchor=\"middle\">py-spy record</text>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" standalone=\"no\"?>\n<svg version=\"1.1\" width=\"1200\" "
+            "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n<text x=\"600\" y=\"20\" "
+            "text-anchor=\"middle\">py-spy record</text>\n",
             40 + 64 * 16);
     long x = 0;
     for (int a = 0; a < n; a++) {
@@ -681,8 +699,9 @@ static void write_flamegraph(FILE *f, const opts *o, long pid, long total)
                     w += stacks[order[b]].count;
                 fprintf(f, "<g><title>");
                 xml_text(f, p, flen);
-                fprintf(f, " (%ld samples)</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                           "height=\"15\" fill=\"rgb(230,%d,50)\"/></g>\n",
+                fprintf(f,
+                        " (%ld samples)</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                        "height=\"15\" fill=\"rgb(230,%d,50)\"/></g>\n",
                         w, width * (double)x / (double)total, 30 + d * h,
                         width * (double)w / (double)total, 100 + (d * 37) % 120);
             }
@@ -703,8 +722,7 @@ static void write_chrometrace(FILE *f, const opts *o, long pid, long rate, long 
         fprintf(f, "%s{\"name\":", i ? "," : "");
         json_string(f, text);
         fprintf(f, ",\"ph\":\"X\",\"ts\":%ld,\"dur\":%ld,\"pid\":%ld,\"tid\":%ld}",
-                i * 1000000L / rate, 1000000L / rate, pid,
-                threads[stacks[sequence[i]].thread].tid);
+                i * 1000000L / rate, 1000000L / rate, pid, threads[stacks[sequence[i]].thread].tid);
     }
     fputs("]\n", f);
 }
@@ -750,9 +768,8 @@ static void hang_forever(void)
 
 static const char *default_output(long pid, const char *format, char *buf, size_t len)
 {
-    const char *ext = !strcmp(format, "flamegraph")
-                          ? "svg"
-                          : (!strcmp(format, "raw") ? "txt" : "json");
+    const char *ext =
+        !strcmp(format, "flamegraph") ? "svg" : (!strcmp(format, "raw") ? "txt" : "json");
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
@@ -797,6 +814,11 @@ static int record(int argc, char **argv)
         return 1;
     }
     long pid = parse_pid(o.pid_s);
+    if (rate == 0) { /* Timer::new(0.0): an infinite interval, which Duration rejects */
+        fprintf(stderr, "thread '<unnamed>' panicked at 'can not convert float seconds to "
+                        "Duration: value is either too big or NaN'\n");
+        return 101;
+    }
     const char *mode = getenv("PYSPY_STANDIN_MODE");
     mode = mode ? mode : "";
     check_target(pid, mode);
@@ -833,6 +855,9 @@ static int record(int argc, char **argv)
     long *sequence = malloc((size_t)capacity * sizeof *sequence), nseq = 0;
     const char *exit_message = "Stopped sampling because process exited";
     long samples = 0, intervals = 0, twist_at = max_intervals > 0 ? max_intervals / 2 : rate;
+    const char *after = getenv("PYSPY_STANDIN_EXIT_AFTER"); /* samples before the twist */
+    if (after && *after)
+        twist_at = atol(after);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (long i = 0;; i++) {
@@ -850,7 +875,8 @@ static int record(int argc, char **argv)
         if (i == twist_at && !strcmp(mode, "exit"))
             break;
         if (i == twist_at && !strcmp(mode, "crash")) {
-            fprintf(stderr, "Segmentation fault in the py-spy stand-in (PYSPY_STANDIN_MODE=crash)\n");
+            fprintf(stderr,
+                    "Segmentation fault in the py-spy stand-in (PYSPY_STANDIN_MODE=crash)\n");
             raise(SIGSEGV);
         }
         if (i == twist_at && !strcmp(mode, "stop"))
@@ -872,8 +898,7 @@ static int record(int argc, char **argv)
             due.tv_sec++;
             due.tv_nsec -= 1000000000L;
         }
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR &&
-               !interrupted)
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR && !interrupted)
             ;
     }
     if (*exit_message)
@@ -954,14 +979,16 @@ int main(int argc, char **argv)
                  "Found argument '%s' which wasn't expected, or isn't valid in this context\n\n"
                  "\tIf you tried to supply `%s` as a value rather than a flag, use `-- %s`",
                  a, a, a);
-        fprintf(stderr, "error: %s\n\nUSAGE:\n    py-spy <SUBCOMMAND>\n\nFor more information try "
-                        "--help\n",
+        fprintf(stderr,
+                "error: %s\n\nUSAGE:\n    py-spy <SUBCOMMAND>\n\nFor more information try "
+                "--help\n",
                 msg);
         return 2;
     }
     if (!sub) {
-        fprintf(stderr, "error: The subcommand '%s' wasn't recognized\n\nUSAGE:\n    py-spy "
-                        "<SUBCOMMAND>\n\nFor more information try --help\n",
+        fprintf(stderr,
+                "error: The subcommand '%s' wasn't recognized\n\nUSAGE:\n    py-spy "
+                "<SUBCOMMAND>\n\nFor more information try --help\n",
                 a);
         return 2;
     }

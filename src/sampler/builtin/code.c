@@ -61,7 +61,7 @@ void py_code_cache_free(py_code_cache *cc)
 
 static bool exists(pid_t pid, const char *path)
 {
-    char full[4200];
+    char full[4400];
     struct stat st;
     snprintf(full, sizeof(full), "/proc/%d/root%s", (int)pid, path);
     return stat(full, &st) == 0 || stat(path, &st) == 0;
@@ -84,7 +84,7 @@ void py_short_filename(pid_t pid, const char *filename, char *out, size_t len)
         keep = (size_t)(slash - dir) + 1; /* strip "dir/" */
         if (dir[0] == '\0')
             break;
-        char init[4200];
+        char init[4120];
         snprintf(init, sizeof(init), "%s/__init__.py", dir);
         if (!exists(pid, init))
             break;

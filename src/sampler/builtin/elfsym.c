@@ -56,7 +56,7 @@ static void scan_symtab(const image *im, const Elf64_Shdr *sh, const Elf64_Shdr 
     size_t count = sh->sh_size / sizeof(Elf64_Sym);
     for (size_t i = 0; i < count; i++) {
         uint32_t nm = syms[i].st_name;
-        if (nm >= str->sh_size || strs[nm] != '_' && strs[nm] != 'P')
+        if (nm >= str->sh_size || (strs[nm] != '_' && strs[nm] != 'P'))
             continue;
         if (memchr(strs + nm, '\0', str->sh_size - nm) == NULL)
             continue;

@@ -94,7 +94,7 @@ static int check_debug_offsets(py_target *t, char *msg, size_t len)
             return fail(msg, len, PY_EVERSION,
                         "Failed to profile process: unsupported Python build %s (its debug "
                         "offsets differ from the 3.13 layout at field %ld)",
-                        t->version, checks[i].idx);
+                        t->version, (long)checks[i].idx);
     return PY_OK;
 }
 
@@ -105,7 +105,7 @@ static int try_module(py_target *t, const py_module *m, char *msg, size_t len)
         return errno == EACCES || errno == EPERM ? PY_EPERM : PY_ENOTPY;
     int minor_name = minor_from_name(m->path);
     if (!s.runtime) {
-        if (minor_name >= 0 && minor_from_name(m->path) >= 0 && strstr(m->path, "libpython"))
+        if (strstr(m->path, "libpython"))
             return fail(msg, len, PY_EVERSION,
                         "Failed to profile process: unsupported Python version found in %s "
                         "(supported: 3.8 to 3.13)",

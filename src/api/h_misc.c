@@ -1,0 +1,82 @@
+/* h_misc.c - signed file links, health, readiness and metrics.
+ *
+ * /api/v1/files/{object} serves file-store objects to whoever holds a link
+ * signed by this API (HMAC over object and expiry, see blob/file_link.c): no
+ * bearer token, so a browser tab or speedscope's #profileURL= can open it.
+ * Cross-origin reads are allowed for that reason (the link is the secret);
+ * HTML is served under a CSP sandbox so a flame graph never runs with the
+ * API's origin. /healthz says the process answers; /readyz that the store and
+ * the bus answer too; /metrics is the Prometheus registry. None of these
+ * three need a token: they reveal no session data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+
+static const char *content_type(const char *object)
+{
+    const char *dot = strrchr(object, '.');
+    if (dot && strcmp(dot, ".html") == 0)
+        return "text/html; charset=utf-8";
+    if (dot && strcmp(dot, ".json") == 0)
+        return "application/json";
+    if (dot && strcmp(dot, ".svg") == 0)
+        return "image/svg+xml";
+    if (dot && strcmp(dot, ".txt") == 0)
+        return "text/plain; charset=utf-8";
+    return "application/octet-stream";
+}
+
+void handle_file(api_req *r)
+{
+    if (!r->api->link_key[0] || !r->api->o.blob) {
+        reply_detail(r, 404, "Not Found");
+        return;
+    }
+    int v = profd_blob_file_verify(r->api->link_key, r->route.param, req_query(r, "expires"),
+                                   req_query(r, "signature"), profd_now_ms() / 1000);
+    if (v != 0) {
+        profd_metrics_rejected(v == -2 ? "link_expired" : "link_invalid");
+        reply_detail(r, 403, v == -2 ? "This link has expired; read the session again for a "
+                                       "fresh one"
+                                     : "Invalid link signature");
+        return;
+    }
+    serve_object(r, r->route.param, content_type(r->route.param));
+    if (r->status != 200)
+        return;
+    reply_header(r, "Access-Control-Allow-Origin", "*");
+    reply_header(r, "Cache-Control", "private, max-age=300");
+    if (strstr(content_type(r->route.param), "html") || strstr(content_type(r->route.param), "svg"))
+        reply_header(r, "Content-Security-Policy", "sandbox allow-scripts allow-downloads");
+}
+
+void handle_healthz(api_req *r)
+{
+    reply_body(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+void handle_readyz(api_req *r)
+{
+    profd_error err;
+    profd_store *st = r->api->o.store;
+    profd_bus *b = r->api->o.bus;
+    if (st->ops->ping && st->ops->ping(st, &err) < 0) {
+        reply_detail(r, 503, "Session store not ready: %s", err.msg);
+        return;
+    }
+    if (b->ops->ping && b->ops->ping(b, &err) < 0) {
+        reply_detail(r, 503, "Message bus not ready: %s", err.msg);
+        return;
+    }
+    reply_body(r, 200, "application/json", "{\"status\":\"ready\"}", 18);
+}
+
+void handle_metrics(api_req *r)
+{
+    char *text = profd_metrics_render();
+    if (!text)
+        return;
+    reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+    free(text);
+}

@@ -1,0 +1,66 @@
+/* server.h - what the HTTP layer (http.c) shares with the handlers (h_*.c). */
+#ifndef PROFD_API_SERVER_H
+#define PROFD_API_SERVER_H
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+
+#include "profd/api.h"
+#include "profd/session.h"
+
+struct profd_api {
+    profd_api_opts o;
+    profd_config cfg; /* a copy: the caller's may go away */
+    struct MHD_Daemon *mhd;
+    profd_jwt_keys *keys;
+    char link_key[256];
+    int port;
+};
+
+typedef struct api_req {
+    struct MHD_Connection *conn;
+    profd_api *api;
+    const char *method;
+    profd_route route;
+    char *body;
+    size_t len;
+    bool too_big;
+    int64_t t0_us; /* monotonic, for the duration histogram */
+    profd_jwt_claims who;
+    /* The answer, built by a handler. */
+    int status;
+    struct MHD_Response *resp;
+} api_req;
+
+/* Responses: each replaces any earlier one of the same request. */
+void reply_body(api_req *r, int status, const char *type, const char *body, size_t len);
+void reply_json(api_req *r, int status, json_object *o); /* takes o */
+void reply_detail(api_req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void reply_redirect(api_req *r, const char *location);
+/* Serve an open file (the fd is taken). */
+void reply_fd(api_req *r, int fd, uint64_t size, const char *type);
+void reply_header(api_req *r, const char *name, const char *value);
+const char *req_header(api_req *r, const char *name);
+const char *req_query(api_req *r, const char *name);
+
+/* A session as the API shows it: public JSON with fresh links. */
+json_object *session_json(api_req *r, profd_session *s);
+/* 1 found (out filled), 0 answered 404/422, -1 answered 500. */
+int load_session(api_req *r, const char *id, profd_session *out);
+/* Answer with a store failure. */
+void reply_store_error(api_req *r, const profd_error *err);
+
+void handle_start(api_req *r);
+void handle_get(api_req *r);
+void handle_list(api_req *r);
+void handle_cancel(api_req *r);
+void handle_artifact(api_req *r); /* flamegraph and raw */
+void handle_file(api_req *r);
+void serve_object(api_req *r, const char *object, const char *type);
+void handle_healthz(api_req *r);
+void handle_readyz(api_req *r);
+void handle_metrics(api_req *r);
+
+#endif

@@ -1,0 +1,54 @@
+/* gcs_internal.h - the GCS store's pieces: the store object, requests with
+ * auth and retries, uploads and checksums. */
+#ifndef PROFD_GCS_INTERNAL_H
+#define PROFD_GCS_INTERNAL_H
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blob/blob_internal.h"
+#include "blob/gcp_auth.h"
+#include "blob/http.h"
+
+typedef struct gcs_blob {
+    profd_blob base;
+    char bucket[256];
+    char prefix[1024]; /* "" or "dir/sub" (no trailing '/') */
+    char api[512];     /* scheme://host[:port] of the JSON API */
+    bool emulator;
+    profd_gcp_auth *auth;
+    int64_t threshold; /* bytes; larger objects upload resumable */
+    int64_t chunk;     /* resumable chunk, a multiple of 256 KiB */
+    int max_attempts;
+    int deadline_ms;
+    int base_ms;
+    int timeout_ms;      /* one request */
+    char link_host[512]; /* V4 links: endpoint for signing ("" = storage.googleapis.com) */
+} gcs_blob;
+
+/* Send req with the auth header, retrying retryable failures when
+ * idempotent. 0 when a final response arrived (resp->status says which),
+ * -1 with "WHAT failed after N attempts: HTTP 503 reason" in err. */
+int profd_gcs_call(gcs_blob *g, profd_http_req *req, profd_http_resp *resp, bool idempotent,
+                   const char *what, profd_error *err);
+/* The short reason of a GCS JSON error body ("" if none). */
+void profd_gcs_reason(const profd_http_resp *resp, char *out, size_t outlen);
+/* Full object name with the store's prefix. */
+int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
+
+int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
+                     const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
+                     profd_error *err);
+
+/* CRC32C (Castagnoli) and MD5 of a byte stream, base64 as GCS reports them. */
+uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len);
+typedef struct profd_hashes {
+    uint32_t crc;
+    EVP_MD_CTX *md5;
+} profd_hashes;
+void profd_hashes_init(profd_hashes *h);
+void profd_hashes_update(profd_hashes *h, const void *data, size_t len);
+void profd_hashes_final(profd_hashes *h, char crc_b64[16], char md5_b64[32]);
+
+#endif

@@ -1,0 +1,417 @@
+/* write_html.c - the interactive flame graph page (and the diff page).
+ *
+ * One self-contained file: the page (flame.html, compiled in as html_page.c)
+ * plus the tree as compact JSON in a <script type="application/json">. The
+ * browser lays the tree out from three parallel arrays in preorder: frame
+ * name index, samples (the width) and depth, and draws it on a canvas, so
+ * only the visible frames cost anything.
+ *
+ * Size: like flamegraph.pl, frames narrower than min_width_px of a 1200 px
+ * wide graph (default 0.1 px: 1/12000 of the total) are not written; their
+ * samples stay in the parent's width (shown as the parent's self time). This
+ * keeps a 1M-line input to a few hundred KB.
+ *
+ * The top-functions table is computed here over the whole tree, not the
+ * pruned one: self = samples where the function is the leaf; total = samples
+ * with the function anywhere on the stack, counted once under recursion.
+ *
+ * Diff: the tree of `after` is laid out with `before`'s counts for the same
+ * stacks beside it ("b"); a frame is kept if it is wide in either profile.
+ * Stacks found only in `before` are not drawn: their samples show only in
+ * the before totals of their ancestors (flamegraph.pl's difffolded does the
+ * same; swap the arguments to see them). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render/internal.h"
+
+#define TOP_FUNCTIONS 300
+#define DEFAULT_MIN_PX 0.1
+#define GRAPH_PX 1200.0
+
+typedef struct hw {
+    obuf *o;
+    const profd_profile *p;
+    const rview *v;
+    uint32_t *remap; /* fid -> index in the emitted names, UINT32_MAX if absent */
+    uint32_t nout;
+    uint32_t *order; /* emitted names, in order */
+} hw;
+
+static uint32_t use_name(hw *h, uint32_t fid)
+{
+    if (h->remap[fid] == UINT32_MAX) {
+        h->remap[fid] = h->nout;
+        h->order[h->nout++] = fid;
+    }
+    return h->remap[fid];
+}
+
+typedef struct fnstat {
+    uint32_t fid;
+    uint64_t self, total;
+} fnstat;
+
+static int by_total(const void *a, const void *b)
+{
+    const fnstat *x = a, *y = b;
+    return (x->total < y->total) - (x->total > y->total);
+}
+
+static int by_self(const void *a, const void *b)
+{
+    const fnstat *x = a, *y = b;
+    return (x->self < y->self) - (x->self > y->self);
+}
+
+/* Self and recursion-safe total per function over the full tree: a node
+ * whose frame is also one of its ancestors (the rec bit, set when the node
+ * was created) does not add to its function's total again. One linear pass. */
+static fnstat *function_stats(const profd_profile *p, const uint64_t *total)
+{
+    fnstat *fs = calloc(p->nnames + 1, sizeof *fs);
+    if (!fs)
+        return NULL;
+    for (uint32_t i = 0; i < p->nnames; i++)
+        fs[i].fid = i;
+    for (uint32_t n = 1; n < p->nnodes; n++) {
+        fnstat *f = &fs[p->nodes[n].fid];
+        f->self += p->nodes[n].self;
+        if (!profile_is_rec(p, n))
+            f->total += total[n];
+    }
+    return fs;
+}
+
+static void put_u32_list(obuf *o, const char *key, const uint32_t *a, size_t n)
+{
+    ob_puts(o, key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ob_putc(o, ',');
+        ob_u64(o, a[i]);
+    }
+    ob_putc(o, ']');
+}
+
+static void put_u64_list(obuf *o, const char *key, const uint64_t *a, size_t n)
+{
+    ob_puts(o, key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ob_putc(o, ',');
+        ob_u64(o, a[i]);
+    }
+    ob_putc(o, ']');
+}
+
+static void put_header(obuf *o, const profd_render_opts *opt, const profd_profile *p,
+                       const profd_profile *before)
+{
+    const char *title = opt->title ? opt->title : before ? "Differential flame graph"
+                                                         : "Flame graph";
+    ob_puts(o, "{\"title\":\"");
+    ob_json_str(o, title, strlen(title));
+    ob_puts(o, "\",\"details\":[");
+    for (size_t i = 0; opt->details && opt->details[i] && opt->details[i + 1]; i += 2) {
+        ob_puts(o, i ? ",[\"" : "[\"");
+        ob_json_str(o, opt->details[i], strlen(opt->details[i]));
+        ob_puts(o, "\",\"");
+        ob_json_str(o, opt->details[i + 1], strlen(opt->details[i + 1]));
+        ob_puts(o, "\"]");
+    }
+    ob_printf(o, "],\"inverted\":%s,\"total\":", opt->inverted ? "true" : "false");
+    ob_u64(o, p->total);
+    if (before) {
+        ob_puts(o, ",\"btotal\":");
+        ob_u64(o, before->total);
+    }
+}
+
+/* Matching node of `before` for each node of the tree being written. */
+typedef struct kept {
+    uint32_t *f, *d;
+    uint64_t *v, *b;
+    size_t n, cap;
+} kept;
+
+static int keep(kept *k, uint32_t f, uint32_t d, uint64_t v, uint64_t b)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 4096;
+        uint32_t *nf = realloc(k->f, cap * sizeof *nf);
+        if (nf)
+            k->f = nf;
+        uint32_t *nd = realloc(k->d, cap * sizeof *nd);
+        if (nd)
+            k->d = nd;
+        uint64_t *nv = realloc(k->v, cap * sizeof *nv);
+        if (nv)
+            k->v = nv;
+        uint64_t *nb = realloc(k->b, cap * sizeof *nb);
+        if (nb)
+            k->b = nb;
+        if (!nf || !nd || !nv || !nb)
+            return -1;
+        k->cap = cap;
+    }
+    k->f[k->n] = f;
+    k->d[k->n] = d;
+    k->v[k->n] = v;
+    k->b[k->n] = b;
+    k->n++;
+    return 0;
+}
+
+/* Find the child of `bnode` (a node of before) named like after's frame. */
+static uint32_t before_child(const profd_profile *bp, uint32_t bnode, const rname *name)
+{
+    if (bnode == UINT32_MAX)
+        return UINT32_MAX;
+    uint64_t h = profile_hash(name->s, name->len);
+    uint32_t slot = (uint32_t)h & bp->name_mask;
+    for (uint32_t id; (id = bp->name_tab[slot]); slot = (slot + 1) & bp->name_mask) {
+        const rname *n = &bp->names[id - 1];
+        if (n->len == name->len && memcmp(n->s, name->s, name->len) == 0)
+            return profile_find_child(bp, bnode, id - 1);
+    }
+    return UINT32_MAX;
+}
+
+/* Walk `p` in name order, keeping nodes at least thr wide (or bthr in before). */
+static int walk(hw *h, kept *k, const profd_profile *bp, double thr, double bthr)
+{
+    const profd_profile *p = h->p;
+    const rview *v = h->v, *bv = bp ? profile_view(bp) : NULL;
+    size_t cap = (size_t)v->max_depth + 2;
+    uint32_t *stack = malloc(cap * sizeof *stack), *next = malloc(cap * sizeof *next);
+    uint32_t *bstack = malloc(cap * sizeof *bstack);
+    int rc = -1;
+    if (!stack || !next || !bstack)
+        goto out;
+    size_t depth = 0;
+    stack[0] = 0;
+    next[0] = v->first[0];
+    bstack[0] = 0;
+    if (keep(k, 0, 0, v->total[0], bp ? bv->total[0] : 0) < 0)
+        goto out;
+    while (1) {
+        uint32_t n = stack[depth];
+        if (next[depth] < v->first[n + 1]) {
+            uint32_t c = v->kids[next[depth]++];
+            const rname *nm = &p->names[p->nodes[c].fid];
+            uint32_t bc = bp ? before_child(bp, bstack[depth], nm) : UINT32_MAX;
+            uint64_t bval = bc != UINT32_MAX ? bv->total[bc] : 0;
+            if ((double)v->total[c] < thr && !(bp && (double)bval >= bthr && bval))
+                continue;
+            if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)depth + 1, v->total[c], bval) < 0)
+                goto out;
+            stack[++depth] = c;
+            bstack[depth] = bc;
+            next[depth] = v->first[c];
+        } else if (depth == 0)
+            break;
+        else
+            depth--;
+    }
+    rc = 0;
+out:
+    free(stack);
+    free(next);
+    free(bstack);
+    return rc;
+}
+
+/* The common case (no diff): only nodes at least thr wide are looked at
+ * after one pass, so a 1.6M-node tree costs a scan, not a sort. kept[] is
+ * ascending, so a parent's index is found by binary search. */
+typedef struct pruned {
+    uint32_t *ids, *first, *kids;
+    uint32_t n;
+} pruned;
+
+static uint32_t kept_index(const pruned *pr, uint32_t id)
+{
+    uint32_t lo = 0, hi = pr->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (pr->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int by_name_kept(const void *a, const void *b, void *arg)
+{
+    const hw *h = arg;
+    const rname *x = &h->p->names[h->p->nodes[*(const uint32_t *)a].fid];
+    const rname *y = &h->p->names[h->p->nodes[*(const uint32_t *)b].fid];
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int walk_pruned(hw *h, kept *k, const uint64_t *total, double thr)
+{
+    const profd_profile *p = h->p;
+    pruned pr = {0};
+    int rc = -1;
+    for (uint32_t i = 0; i < p->nnodes; i++)
+        pr.n += (double)total[i] >= thr && total[i];
+    pr.ids = malloc(((size_t)pr.n + 1) * sizeof *pr.ids);
+    pr.first = calloc((size_t)pr.n + 2, sizeof *pr.first);
+    pr.kids = malloc(((size_t)pr.n + 1) * sizeof *pr.kids);
+    uint32_t *fill = malloc(((size_t)pr.n + 1) * sizeof *fill);
+    uint32_t *stack = malloc(((size_t)pr.n + 2) * sizeof *stack);
+    uint32_t *next = malloc(((size_t)pr.n + 2) * sizeof *next);
+    if (!pr.ids || !pr.first || !pr.kids || !fill || !stack || !next)
+        goto out;
+    pr.n = 0;
+    pr.ids[pr.n++] = 0; /* the root is always kept */
+    for (uint32_t i = 1; i < p->nnodes; i++)
+        if ((double)total[i] >= thr && total[i])
+            pr.ids[pr.n++] = i;
+    for (uint32_t i = 1; i < pr.n; i++)
+        pr.first[kept_index(&pr, p->nodes[pr.ids[i]].parent) + 1]++;
+    for (uint32_t i = 0; i < pr.n; i++)
+        pr.first[i + 1] += pr.first[i];
+    memcpy(fill, pr.first, (size_t)pr.n * sizeof *fill);
+    for (uint32_t i = 1; i < pr.n; i++)
+        pr.kids[fill[kept_index(&pr, p->nodes[pr.ids[i]].parent)]++] = pr.ids[i];
+    for (uint32_t i = 0; i < pr.n; i++)
+        if (pr.first[i + 1] - pr.first[i] > 1)
+            qsort_r(pr.kids + pr.first[i], pr.first[i + 1] - pr.first[i], sizeof *pr.kids,
+                    by_name_kept, h);
+    size_t depth = 0;
+    stack[0] = 0;
+    next[0] = pr.first[0];
+    if (keep(k, 0, 0, total[0], 0) < 0)
+        goto out;
+    while (1) {
+        uint32_t n = stack[depth];
+        if (next[depth] < pr.first[n + 1]) {
+            uint32_t c = pr.kids[next[depth]++];
+            if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)depth + 1, total[c], 0) < 0)
+                goto out;
+            stack[++depth] = kept_index(&pr, c);
+            next[depth] = pr.first[stack[depth]];
+        } else if (depth == 0)
+            break;
+        else
+            depth--;
+    }
+    rc = 0;
+out:
+    free(pr.ids);
+    free(pr.first);
+    free(pr.kids);
+    free(fill);
+    free(stack);
+    free(next);
+    return rc;
+}
+
+static void put_functions(hw *h, fnstat *fs)
+{
+    uint32_t n = h->p->nnames, shown = n < TOP_FUNCTIONS ? n : TOP_FUNCTIONS;
+    char *mark = calloc(n + 1, 1);
+    ob_puts(h->o, ",\"fn\":[");
+    int first = 1;
+    for (int pass = 0; pass < 2 && mark; pass++) {
+        qsort(fs, n, sizeof *fs, pass ? by_self : by_total);
+        for (uint32_t i = 0; i < shown; i++) {
+            if (mark[fs[i].fid] || (!fs[i].total && !fs[i].self))
+                continue;
+            mark[fs[i].fid] = 1;
+            ob_puts(h->o, first ? "[" : ",[");
+            first = 0;
+            ob_u64(h->o, use_name(h, fs[i].fid));
+            ob_putc(h->o, ',');
+            ob_u64(h->o, fs[i].self);
+            ob_putc(h->o, ',');
+            ob_u64(h->o, fs[i].total);
+            ob_putc(h->o, ']');
+        }
+    }
+    ob_putc(h->o, ']');
+    free(mark);
+}
+
+static void put_names(hw *h)
+{
+    ob_puts(h->o, ",\"names\":[");
+    for (uint32_t i = 0; i < h->nout; i++) {
+        const rname *n = &h->p->names[h->order[i]];
+        ob_puts(h->o, i ? ",\"" : "\"");
+        ob_json_str(h->o, n->s, n->len);
+        ob_putc(h->o, '"');
+    }
+    ob_putc(h->o, ']');
+}
+
+static double max_delta(const kept *k, uint64_t at, uint64_t bt)
+{
+    double m = 0;
+    for (size_t i = 1; i < k->n; i++) {
+        double d = fabs((double)k->v[i] / (double)(at ? at : 1) - (double)k->b[i] / (double)(bt ? bt : 1));
+        if (d > m)
+            m = d;
+    }
+    return m;
+}
+
+int render_html(const profd_profile *p, const profd_profile *before, const profd_render_opts *opt,
+                FILE *out, profd_error *err)
+{
+    hw h = {.p = p, .v = before ? profile_view(p) : NULL};
+    const uint64_t *total = profile_totals(p);
+    kept k = {0};
+    fnstat *fs = NULL;
+    int rc = -1;
+    h.o = malloc(sizeof *h.o);
+    h.remap = malloc(((size_t)p->nnames + 1) * sizeof *h.remap);
+    h.order = malloc(((size_t)p->nnames + 1) * sizeof *h.order);
+    if (!h.o || !h.remap || !h.order || !total || (before && !h.v) ||
+        !(fs = function_stats(p, total))) {
+        profd_error_set(err, NULL, "out of memory while rendering");
+        goto out;
+    }
+    memset(h.remap, 0xff, ((size_t)p->nnames + 1) * sizeof *h.remap);
+    double px = opt->min_width_px > 0 ? opt->min_width_px : DEFAULT_MIN_PX;
+    double thr = (double)p->total * px / GRAPH_PX;
+    double bthr = before ? (double)before->total * px / GRAPH_PX : 0;
+    if ((before ? walk(&h, &k, before, thr, bthr) : walk_pruned(&h, &k, total, thr)) < 0) {
+        profd_error_set(err, NULL, "out of memory while rendering");
+        goto out;
+    }
+    ob_init(h.o, out);
+    ob_puts(h.o, render_html_head);
+    put_header(h.o, opt, p, before);
+    put_functions(&h, fs);
+    put_names(&h);
+    put_u32_list(h.o, ",\"f\":[", k.f, k.n);
+    put_u64_list(h.o, ",\"v\":[", k.v, k.n);
+    put_u32_list(h.o, ",\"d\":[", k.d, k.n);
+    if (before) {
+        put_u64_list(h.o, ",\"b\":[", k.b, k.n);
+        ob_printf(h.o, ",\"maxDelta\":%.9g", max_delta(&k, p->total, before->total));
+    }
+    ob_putc(h.o, '}');
+    ob_puts(h.o, render_html_tail);
+    rc = ob_flush(h.o);
+    if (rc < 0)
+        profd_error_set(err, NULL, "cannot write the HTML output");
+out:
+    free(fs);
+    free(k.f);
+    free(k.d);
+    free(k.v);
+    free(k.b);
+    free(h.o);
+    free(h.remap);
+    free(h.order);
+    return rc;
+}

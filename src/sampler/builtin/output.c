@@ -1,0 +1,346 @@
+/* output.c - aggregating samples and writing them as py-spy writes them.
+ *
+ * raw: py-spy's collapsed format, one line per distinct stack:
+ *   "root;...;leaf COUNT", each frame "name (file:line)" (or "name (file)"
+ *   when the line is unknown), file being py-spy's short filename; with
+ *   --threads a root frame "thread (TID)" (decimal kernel tid, or the
+ *   pthread id as "0x7F..." when the tid is unknown), as py-spy's
+ *   format_threadid does.
+ * speedscope: a "sampled" profile per thread named `Thread TID ""`, weights of
+ *   1/rate seconds, frames shared (name, full filename, line), sorted by name,
+ *   exporter/name fields like py-spy's.
+ * Stacks are kept as strings in a hash table (raw) and as frame-index lists
+ * per thread (speedscope), so memory grows with distinct stacks and samples,
+ * not with frames read. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pysampler.h"
+
+typedef struct strmap {
+    char **keys;
+    long *vals;
+    size_t cap, n;
+    size_t *order; /* insertion order */
+} strmap;
+
+typedef struct tprof {
+    uint64_t thread_id;
+    char name[64];
+    int *idx; /* concatenated stacks, root first */
+    size_t nidx, capidx;
+    size_t *starts; /* start of each sample in idx; count = nsamples */
+    size_t nsamples, capsamples;
+} tprof;
+
+struct py_output {
+    strmap stacks; /* raw line -> count */
+    strmap frames; /* "name\x1ffile\x1fline" -> index */
+    tprof *threads;
+    size_t nthreads;
+    long samples;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    while (*s)
+        h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static int map_grow(strmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    char **keys = calloc(cap, sizeof(*keys));
+    long *vals = calloc(cap, sizeof(*vals));
+    size_t *order = malloc(cap * sizeof(*order));
+    if (!keys || !vals || !order) {
+        free(keys);
+        free(vals);
+        free(order);
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        size_t i = m->order[k];
+        size_t j = hash(m->keys[i]) & (cap - 1);
+        while (keys[j])
+            j = (j + 1) & (cap - 1);
+        keys[j] = m->keys[i];
+        vals[j] = m->vals[i];
+        order[n++] = j;
+    }
+    free(m->keys);
+    free(m->vals);
+    free(m->order);
+    m->keys = keys;
+    m->vals = vals;
+    m->order = order;
+    m->cap = cap;
+    return 0;
+}
+
+/* Slot of key, inserting it with value `init` when absent; -1 on memory failure. */
+static long map_slot(strmap *m, const char *key, long init)
+{
+    if ((m->n + 1) * 2 > m->cap && map_grow(m) != 0)
+        return -1;
+    size_t j = hash(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (strcmp(m->keys[j], key) == 0)
+            return (long)j;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = strdup(key);
+    if (!m->keys[j])
+        return -1;
+    m->vals[j] = init;
+    m->order[m->n++] = j;
+    return (long)j;
+}
+
+static void map_free(strmap *m)
+{
+    for (size_t k = 0; k < m->n; k++)
+        free(m->keys[m->order[k]]);
+    free(m->keys);
+    free(m->vals);
+    free(m->order);
+}
+
+py_output *py_output_new(void)
+{
+    return calloc(1, sizeof(py_output));
+}
+
+void py_output_free(py_output *o)
+{
+    if (!o)
+        return;
+    map_free(&o->stacks);
+    map_free(&o->frames);
+    for (size_t i = 0; i < o->nthreads; i++) {
+        free(o->threads[i].idx);
+        free(o->threads[i].starts);
+    }
+    free(o->threads);
+    free(o);
+}
+
+long py_output_samples(const py_output *o)
+{
+    return o->samples;
+}
+
+static void thread_label(const py_thread *th, char *out, size_t len)
+{
+    if (th->tid > 0)
+        snprintf(out, len, "%ld", th->tid);
+    else
+        snprintf(out, len, "0x%" PRIX64, th->thread_id);
+}
+
+static tprof *thread_prof(py_output *o, const py_thread *th)
+{
+    for (size_t i = 0; i < o->nthreads; i++)
+        if (o->threads[i].thread_id == th->thread_id)
+            return &o->threads[i];
+    tprof *t = realloc(o->threads, (o->nthreads + 1) * sizeof(*t));
+    if (!t)
+        return NULL;
+    o->threads = t;
+    t = &o->threads[o->nthreads++];
+    memset(t, 0, sizeof(*t));
+    t->thread_id = th->thread_id;
+    char label[32];
+    thread_label(th, label, sizeof(label));
+    snprintf(t->name, sizeof(t->name), "Thread %s \"\"", label);
+    return t;
+}
+
+static int frame_index(py_output *o, const char *name, const char *file, int line)
+{
+    char key[3000];
+    snprintf(key, sizeof(key), "%s\x1f%s\x1f%d", name, file, line);
+    long j = map_slot(&o->frames, key, (long)o->frames.n);
+    return j < 0 ? -1 : (int)o->frames.vals[j];
+}
+
+static int push_index(tprof *t, int v)
+{
+    if (t->nidx == t->capidx) {
+        size_t cap = t->capidx ? t->capidx * 2 : 4096;
+        int *p = realloc(t->idx, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        t->idx = p;
+        t->capidx = cap;
+    }
+    t->idx[t->nidx++] = v;
+    return 0;
+}
+
+static int start_sample(tprof *t)
+{
+    if (t->nsamples == t->capsamples) {
+        size_t cap = t->capsamples ? t->capsamples * 2 : 1024;
+        size_t *p = realloc(t->starts, cap * sizeof(*p));
+        if (!p)
+            return -1;
+        t->starts = p;
+        t->capsamples = cap;
+    }
+    t->starts[t->nsamples++] = t->nidx;
+    return 0;
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n + 2 > *cap) {
+        size_t c = (*cap + n) * 2 + 256;
+        char *p = realloc(*buf, c);
+        if (!p)
+            return -1;
+        *buf = p;
+        *cap = c;
+    }
+    memcpy(*buf + *len, s, n + 1);
+    *len += n;
+    return 0;
+}
+
+int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
+{
+    (void)pid;
+    tprof *t = thread_prof(o, th);
+    if (!t || start_sample(t) != 0)
+        return -1;
+    char *line = NULL, frame[2600];
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    if (with_thread_frame) {
+        char label[32];
+        thread_label(th, label, sizeof(label));
+        snprintf(frame, sizeof(frame), "thread (%s)", label);
+        rc |= append(&line, &len, &cap, frame);
+        rc |= push_index(t, frame_index(o, frame, "", 0));
+    }
+    for (int i = th->depth - 1; i >= 0 && rc == 0; i--) {
+        const py_code *c = th->frames[i].code;
+        int ln = th->frames[i].line > 0 ? th->frames[i].line : 0;
+        if (ln)
+            snprintf(frame, sizeof(frame), "%s (%s:%d)", c->name, c->short_filename, ln);
+        else
+            snprintf(frame, sizeof(frame), "%s (%s)", c->name, c->short_filename);
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
+        rc |= append(&line, &len, &cap, frame);
+        int fi = frame_index(o, c->name, c->filename, ln);
+        rc |= fi < 0 ? -1 : push_index(t, fi);
+    }
+    if (rc == 0) {
+        long j = map_slot(&o->stacks, line ? line : "", 0);
+        if (j < 0)
+            rc = -1;
+        else
+            o->stacks.vals[j]++;
+    }
+    free(line);
+    o->samples++;
+    return rc;
+}
+
+int py_output_write_raw(const py_output *o, FILE *f)
+{
+    for (size_t k = 0; k < o->stacks.n; k++) {
+        size_t j = o->stacks.order[k];
+        if (o->stacks.keys[j][0] == '\0')
+            continue; /* a thread with no Python frames: py-spy writes nothing either */
+        fprintf(f, "%s %ld\n", o->stacks.keys[j], o->stacks.vals[j]);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const tprof *const *)a)->name, (*(const tprof *const *)b)->name);
+}
+
+static void write_frames(const py_output *o, FILE *f)
+{
+    /* frames.vals[j] is the index; write in index order, i.e. insertion order. */
+    for (size_t k = 0; k < o->frames.n; k++) {
+        const char *key = o->frames.keys[o->frames.order[k]];
+        const char *s1 = strchr(key, '\x1f');
+        const char *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
+        if (!s2)
+            continue;
+        fputs(k ? ",{\"name\":" : "{\"name\":", f);
+        json_str(f, key, (size_t)(s1 - key));
+        fputs(",\"file\":", f);
+        json_str(f, s1 + 1, (size_t)(s2 - s1 - 1));
+        fprintf(f, ",\"line\":%d}", atoi(s2 + 1));
+    }
+}
+
+static void write_profile(const tprof *t, FILE *f, int rate_hz)
+{
+    double w = 1.0 / rate_hz;
+    fputs("{\"type\":\"sampled\",\"name\":", f);
+    json_str(f, t->name, strlen(t->name));
+    fprintf(f, ",\"unit\":\"seconds\",\"startValue\":0.0,\"endValue\":%.6f,\"samples\":[",
+            (double)t->nsamples * w);
+    for (size_t s = 0; s < t->nsamples; s++) {
+        size_t end = s + 1 < t->nsamples ? t->starts[s + 1] : t->nidx;
+        fputs(s ? ",[" : "[", f);
+        for (size_t i = t->starts[s]; i < end; i++)
+            fprintf(f, i > t->starts[s] ? ",%d" : "%d", t->idx[i]);
+        fputc(']', f);
+    }
+    fputs("],\"weights\":[", f);
+    for (size_t s = 0; s < t->nsamples; s++)
+        fprintf(f, s ? ",%.6f" : "%.6f", w);
+    fputs("]}", f);
+}
+
+int py_output_write_speedscope(const py_output *o, FILE *f, int rate_hz)
+{
+    const tprof **sorted = malloc((o->nthreads + 1) * sizeof(*sorted));
+    if (!sorted)
+        return -1;
+    for (size_t i = 0; i < o->nthreads; i++)
+        sorted[i] = &o->threads[i];
+    qsort(sorted, o->nthreads, sizeof(*sorted), by_name);
+    fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"profiles\":[", f);
+    for (size_t i = 0; i < o->nthreads; i++) {
+        if (i)
+            fputc(',', f);
+        write_profile(sorted[i], f, rate_hz);
+    }
+    fputs("],\"shared\":{\"frames\":[", f);
+    write_frames(o, f);
+    fprintf(f, "]},\"activeProfileIndex\":0,\"exporter\":\"profd-builtin@%s\","
+               "\"name\":\"py-spy profile\"}\n",
+            "0.1.0");
+    free(sorted);
+    return ferror(f) ? -1 : 0;
+}

@@ -1,2 +1,0 @@
-/* sampler: module placeholder until its sources land. */
-typedef int profd_sampler_placeholder;

@@ -1,2 +1,0 @@
-/* target: module placeholder until its sources land. */
-typedef int profd_target_placeholder;

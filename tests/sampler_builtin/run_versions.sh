@@ -1,0 +1,53 @@
+#!/bin/bash
+# run_versions.sh - sample tests/sampler_builtin/fixture.py under every CPython 3.8-3.13 present
+# with `profd sample record --threads --idle` and check frames, lines, threads and time split
+# (check_stacks.py). Interpreters that are missing are skipped with a message; at least one must
+# be present. Pausing mode for most, --nonblocking for 3.12 and 3.13 so both modes are covered.
+set -u
+PROFD_BIN=${PROFD_BIN:?PROFD_BIN is not set}
+HERE=$(cd "$(dirname "$0")" && pwd)
+CHECKER_PY=/usr/bin/python3
+[ -x "$CHECKER_PY" ] || { echo "SKIP: /usr/bin/python3 (the checker) is missing"; exit 0; }
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+PY_ROOT=${PROFD_PYENV_ROOT:-/root/.pyenv/versions}
+
+declare -A interp=(
+  [8]=$PY_ROOT/3.8.18/bin/python [9]=$PY_ROOT/3.9.18/bin/python [10]=$PY_ROOT/3.10.13/bin/python
+  [11]=/usr/bin/python3.11 [12]=$PY_ROOT/3.12.1/bin/python [13]=$PY_ROOT/3.13.0/bin/python
+)
+failed=0 ran=0
+for minor in 8 9 10 11 12 13; do
+  py=${interp[$minor]}
+  if [ ! -x "$py" ]; then
+    found=$(ls -d "$PY_ROOT"/3.$minor.*/bin/python 2>/dev/null | head -1)
+    [ -n "$found" ] && py=$found
+  fi
+  if [ ! -x "$py" ]; then echo "SKIP: no CPython 3.$minor interpreter found"; continue; fi
+  mode=""; [ "$minor" -ge 12 ] && mode="--nonblocking"
+  cp "$HERE/fixture.py" "$WORK/fixture.py"
+  "$py" "$WORK/fixture.py" 3.6 > "$WORK/fixture.out" &
+  fpid=$!
+  for _ in $(seq 100); do grep -q ready "$WORK/fixture.out" && break; sleep 0.05; done
+  sleep 0.3
+  start=$(date +%s.%N)
+  "$PROFD_BIN" sample record --pid "$fpid" --rate 100 --duration 2 --format raw \
+      -o "$WORK/raw.txt" --threads --idle $mode 2> "$WORK/sampler.err"
+  rc=$?
+  wait "$fpid"
+  tail -1 "$WORK/fixture.out" > "$WORK/split.json"
+  ran=$((ran + 1))
+  echo "== CPython 3.$minor ($py) ${mode:-pausing}: $(tail -1 "$WORK/sampler.err")"
+  if [ $rc -ne 0 ]; then
+    echo "FAIL: 3.$minor: sampler exited $rc: $(cat "$WORK/sampler.err")"; failed=1; continue
+  fi
+  if ! grep -q "200 samples taken of 200 expected\|19[0-9] samples taken of 200 expected" "$WORK/sampler.err"; then
+    echo "FAIL: 3.$minor: fewer than 190 of 200 samples at 100 Hz"; failed=1
+  fi
+  if ! "$CHECKER_PY" "$HERE/check_stacks.py" "$WORK/raw.txt" "$WORK/fixture.py" "$WORK/split.json" "$minor"; then
+    echo "FAIL: 3.$minor: stacks do not match the fixture; raw output:"; head -c 3000 "$WORK/raw.txt"
+    failed=1
+  fi
+done
+[ $ran -gt 0 ] || { echo "SKIP: no CPython 3.8-3.13 interpreter present"; exit 0; }
+exit $failed
