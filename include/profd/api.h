@@ -15,6 +15,7 @@
 #include "blob.h"
 #include "bus.h"
 #include "config.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -64,29 +65,7 @@ long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
 /* out must hold (len+2)/3*4+1 bytes; returns the length written. */
 size_t profd_b64url_encode(const unsigned char *in, size_t len, char *out);
 
-/* ---- metrics (src/api/metrics.c) -------------------------------------- */
-
-/* The process-wide registry; all functions are thread-safe and may be called
- * by the worker as well as the API. Label values are escaped on output. */
-void profd_metrics_session_started(const char *service, const char *trigger);
-void profd_metrics_session_finished(const char *status);
-void profd_metrics_capture_duration(double seconds);
-void profd_metrics_bytes_stored(long long bytes);
-void profd_metrics_http_request(const char *route, int code, double seconds);
-void profd_metrics_rejected(const char *reason);
-/* Prometheus text exposition format 0.0.4; malloc'd. */
-char *profd_metrics_render(void);
-void profd_metrics_reset(void); /* tests */
-
-/* Generic pieces, for more metrics. */
-typedef struct profd_metric profd_metric;
-profd_metric *profd_metric_counter(const char *name, const char *help, int nlabels,
-                                   const char *const *labels);
-profd_metric *profd_metric_histogram(const char *name, const char *help, int nlabels,
-                                     const char *const *labels, const double *buckets,
-                                     int nbuckets);
-void profd_metric_add(profd_metric *m, const char *const *values, double v);
-void profd_metric_observe(profd_metric *m, const char *const *values, double v);
+/* ---- metrics: see metrics.h (src/api/metrics.c) ------------------------ */
 
 /* ---- rate limiting (src/api/ratelimit.c) ------------------------------ */
 

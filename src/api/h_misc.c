@@ -37,9 +37,10 @@ void handle_file(api_req *r)
                                    req_query(r, "signature"), profd_now_ms() / 1000);
     if (v != 0) {
         profd_metrics_rejected(v == -2 ? "link_expired" : "link_invalid");
-        reply_detail(r, 403, v == -2 ? "This link has expired; read the session again for a "
-                                       "fresh one"
-                                     : "Invalid link signature");
+        reply_detail(r, 403,
+                     v == -2 ? "This link has expired; read the session again for a "
+                               "fresh one"
+                             : "Invalid link signature");
         return;
     }
     serve_object(r, r->route.param, content_type(r->route.param));

@@ -123,8 +123,8 @@ static int publish_cancel(api_req *r, const profd_session *s, profd_error *err)
     json_object *j = profd_request_to_json(&q);
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
     profd_bus *b = r->api->o.bus;
-    int rc = b->ops->publish(b, PROFD_TOPIC_REQUESTS, s->session_id, text, strlen(text), NULL, 0,
-                             err);
+    int rc =
+        b->ops->publish(b, PROFD_TOPIC_REQUESTS, s->session_id, text, strlen(text), NULL, 0, err);
     json_object_put(j);
     profd_request_free(&q);
     return rc;
@@ -135,8 +135,8 @@ static void publish_event(api_req *r, const char *type, const profd_session *s)
     char *ev = profd_event_to_string(type, s);
     profd_error err;
     profd_bus *b = r->api->o.bus;
-    if (!ev || b->ops->publish(b, PROFD_TOPIC_EVENTS, s->session_id, ev, strlen(ev), NULL, 0,
-                               &err) < 0)
+    if (!ev ||
+        b->ops->publish(b, PROFD_TOPIC_EVENTS, s->session_id, ev, strlen(ev), NULL, 0, &err) < 0)
         LOG_W(s->session_id, "api.event_failed", "cannot publish %s: %s", type,
               ev ? err.msg : "out of memory");
     free(ev);
@@ -221,8 +221,7 @@ void handle_artifact(api_req *r)
     const char *object = flame ? s.flame_graph_object : s.raw_data_object;
     if (!object[0] || !r->api->o.blob) {
         reply_detail(r, 404, "%s of profiling session %s is not available (status %s)",
-                     flame ? "Flame graph" : "Raw data", s.session_id,
-                     profd_status_name(s.status));
+                     flame ? "Flame graph" : "Raw data", s.session_id, profd_status_name(s.status));
     } else {
         char link[2048];
         fill_link(r, object, link, sizeof link);

@@ -175,8 +175,7 @@ static int validate(start *st)
     set_string(st->body, "requested_at", now);
     set_string(st->body, "session_id", st->id);
     json_object *host;
-    if (r->api->o.local &&
-        (!json_object_object_get_ex(st->body, "host", &host) || host == NULL))
+    if (r->api->o.local && (!json_object_object_get_ex(st->body, "host", &host) || host == NULL))
         set_string(st->body, "host", cfg->host);
     const char *text = json_object_to_json_string_ext(st->body, JSON_C_TO_STRING_PLAIN);
     profd_limits lim = {cfg->duration_min, cfg->duration_max};
@@ -280,8 +279,8 @@ static int record(start *st)
             reply_store_error(r, &err);
         } else {
             profd_metrics_rejected("target_busy");
-            reply_detail(r, 409, "%s is already being profiled (session %s)",
-                         st->req.service_name, busy);
+            reply_detail(r, 409, "%s is already being profiled (session %s)", st->req.service_name,
+                         busy);
             rc = 0;
         }
     } else {
@@ -316,8 +315,7 @@ static int publish(start *st)
         return -1;
     }
     char *ev = profd_event_to_string("session.queued", &st->s);
-    if (!ev ||
-        b->ops->publish(b, PROFD_TOPIC_EVENTS, st->id, ev, strlen(ev), NULL, 0, &err) < 0)
+    if (!ev || b->ops->publish(b, PROFD_TOPIC_EVENTS, st->id, ev, strlen(ev), NULL, 0, &err) < 0)
         LOG_W(st->id, "api.event_failed", "cannot publish session.queued: %s",
               ev ? err.msg : "out of memory");
     free(ev);

@@ -58,9 +58,8 @@ void reply_body(api_req *r, int status, const char *type, const char *body, size
 void reply_json(api_req *r, int status, json_object *o)
 {
     size_t len = 0;
-    const char *s =
-        json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                          &len);
+    const char *s = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     reply_body(r, status, "application/json", s, len);
     json_object_put(o);
 }
@@ -79,7 +78,8 @@ void reply_detail(api_req *r, int status, const char *fmt, ...)
 
 void reply_redirect(api_req *r, const char *location)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
@@ -138,8 +138,9 @@ static int authorise(api_req *r)
     reply_detail(r, MHD_HTTP_UNAUTHORIZED, "Not authenticated: %s", reason);
     char www[400];
     if (req_header(r, "Authorization"))
-        snprintf(www, sizeof www, "Bearer realm=\"profd\", error=\"invalid_token\", "
-                                  "error_description=\"%s\"",
+        snprintf(www, sizeof www,
+                 "Bearer realm=\"profd\", error=\"invalid_token\", "
+                 "error_description=\"%s\"",
                  reason);
     else
         snprintf(www, sizeof www, "Bearer realm=\"profd\"");
@@ -151,11 +152,16 @@ static void dispatch(api_req *r)
 {
     typedef void (*handler)(api_req *);
     static const handler handlers[] = {
-        [PROFD_ROUTE_START] = handle_start,       [PROFD_ROUTE_LIST] = handle_list,
-        [PROFD_ROUTE_GET] = handle_get,           [PROFD_ROUTE_CANCEL] = handle_cancel,
-        [PROFD_ROUTE_FLAMEGRAPH] = handle_artifact, [PROFD_ROUTE_RAW] = handle_artifact,
-        [PROFD_ROUTE_FILE] = handle_file,         [PROFD_ROUTE_HEALTHZ] = handle_healthz,
-        [PROFD_ROUTE_READYZ] = handle_readyz,     [PROFD_ROUTE_METRICS] = handle_metrics,
+        [PROFD_ROUTE_START] = handle_start,
+        [PROFD_ROUTE_LIST] = handle_list,
+        [PROFD_ROUTE_GET] = handle_get,
+        [PROFD_ROUTE_CANCEL] = handle_cancel,
+        [PROFD_ROUTE_FLAMEGRAPH] = handle_artifact,
+        [PROFD_ROUTE_RAW] = handle_artifact,
+        [PROFD_ROUTE_FILE] = handle_file,
+        [PROFD_ROUTE_HEALTHZ] = handle_healthz,
+        [PROFD_ROUTE_READYZ] = handle_readyz,
+        [PROFD_ROUTE_METRICS] = handle_metrics,
     };
     profd_route *rt = &r->route;
     if (rt->id == PROFD_ROUTE_NONE) {
@@ -235,8 +241,8 @@ static void take_body(api_req *r, const char *data, size_t n)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     api_req *r = *con_cls;
@@ -287,7 +293,8 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *s
         h[strlen(h) - 1] = '\0';
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *res = NULL;
     int rc = getaddrinfo(*h ? h : NULL, port, &hints, &res);
@@ -335,12 +342,12 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     unsigned limit = o->connection_limit > 0 ? (unsigned)o->connection_limit : 256;
     unsigned timeout = o->timeout_s > 0 ? (unsigned)o->timeout_s : 15;
-    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
-                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+    a->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
+                         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
     if (!a->mhd) {
         profd_error_set(err, NULL, "cannot listen on %s (address in use, or not this host's?)",
                         a->cfg.listen);

@@ -103,8 +103,8 @@ static void maybe_reload(profd_jwt_keys *k, int64_t now_s)
         return;
     k->checked_s = now_s;
     struct stat st;
-    if (stat(k->path, &st) != 0 || (st.st_mtim.tv_sec == k->mtime.tv_sec &&
-                                     st.st_mtim.tv_nsec == k->mtime.tv_nsec))
+    if (stat(k->path, &st) != 0 ||
+        (st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec))
         return;
     profd_jwk_set fresh;
     profd_error err;
@@ -275,14 +275,13 @@ static int verify_asym(profd_jwt_keys *k, const char *alg, const token *t, int64
                        char *reason, size_t rl)
 {
     if (!k->path) {
-        snprintf(reason, rl, "%s tokens are not accepted: no PROFD_JWT_PUBLIC_KEY configured",
-                 alg);
+        snprintf(reason, rl, "%s tokens are not accepted: no PROFD_JWT_PUBLIC_KEY configured", alg);
         return -1;
     }
     EVP_PKEY *keys[PROFD_JWK_MAX];
     bool kid_unknown;
-    int n = candidates(k, alg, member_str(t->header, "kid"), now_s, keys, PROFD_JWK_MAX,
-                       &kid_unknown);
+    int n =
+        candidates(k, alg, member_str(t->header, "kid"), now_s, keys, PROFD_JWK_MAX, &kid_unknown);
     int rc = -1;
     for (int i = 0; i < n; i++) {
         if (rc < 0 && verify_with(keys[i], alg, t) == 0)
@@ -373,7 +372,8 @@ static bool aud_matches(json_object *p, const char *want)
         return false;
     for (size_t i = 0; i < json_object_array_length(a); i++) {
         json_object *e = json_object_array_get_idx(a, i);
-        if (json_object_is_type(e, json_type_string) && strcmp(json_object_get_string(e), want) == 0)
+        if (json_object_is_type(e, json_type_string) &&
+            strcmp(json_object_get_string(e), want) == 0)
             return true;
     }
     return false;
@@ -409,7 +409,8 @@ static bool has_role(json_object *p, const char *role)
         return false;
     for (size_t i = 0; i < json_object_array_length(roles); i++) {
         json_object *e = json_object_array_get_idx(roles, i);
-        if (json_object_is_type(e, json_type_string) && strcmp(json_object_get_string(e), role) == 0)
+        if (json_object_is_type(e, json_type_string) &&
+            strcmp(json_object_get_string(e), role) == 0)
             return true;
     }
     return false;

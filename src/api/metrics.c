@@ -9,13 +9,14 @@
  * in registration order, series in creation order, label values escaped
  * (backslash, double quote, newline). */
 #include <math.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "profd/api.h"
+#include "profd/metrics.h"
 
 #define MAX_LABELS 4
 #define MAX_BUCKETS 16
@@ -24,7 +25,7 @@
 
 typedef struct series {
     char *values[MAX_LABELS];
-    double value;                   /* counter */
+    double value;                               /* counter */
     unsigned long long counts[MAX_BUCKETS + 1]; /* histogram, per bucket, last is +Inf */
     double sum;
     unsigned long long count;
@@ -77,8 +78,7 @@ profd_metric *profd_metric_counter(const char *name, const char *help, int nlabe
 }
 
 profd_metric *profd_metric_histogram(const char *name, const char *help, int nlabels,
-                                     const char *const *labels, const double *buckets,
-                                     int nbuckets)
+                                     const char *const *labels, const double *buckets, int nbuckets)
 {
     return family(name, help, 1, nlabels, labels, buckets, nbuckets);
 }
@@ -274,8 +274,8 @@ static void init(void)
     capture = profd_metric_histogram("profd_capture_duration_seconds",
                                      "Wall time of captures, in seconds.", 0, NULL, capture_b,
                                      (int)(sizeof capture_b / sizeof *capture_b));
-    bytes = profd_metric_counter("profd_bytes_stored_total", "Bytes written to the blob store.",
-                                 0, NULL);
+    bytes = profd_metric_counter("profd_bytes_stored_total", "Bytes written to the blob store.", 0,
+                                 NULL);
     http = profd_metric_histogram("profd_http_request_duration_seconds",
                                   "HTTP request handling time, by route and status code.", 2, hr,
                                   http_b, (int)(sizeof http_b / sizeof *http_b));

@@ -57,8 +57,8 @@ static void match_session(const char *method, const char *rest, profd_route *r)
     r->param[idlen] = '\0';
     if (!slash) {
         bool del = strcmp(method, "DELETE") == 0;
-        set(r, del ? PROFD_ROUTE_CANCEL : PROFD_ROUTE_GET, del || is_get(method), "GET, HEAD, DELETE",
-            PROFILE "/{id}");
+        set(r, del ? PROFD_ROUTE_CANCEL : PROFD_ROUTE_GET, del || is_get(method),
+            "GET, HEAD, DELETE", PROFILE "/{id}");
         return;
     }
     if (strcmp(slash, "/flamegraph") == 0)

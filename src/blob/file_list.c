@@ -111,7 +111,8 @@ int profd_file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void
         free(es.v);
         return -1;
     }
-    qsort(es.v, es.n, sizeof *es.v, by_name);
+    if (es.n > 1)
+        qsort(es.v, es.n, sizeof *es.v, by_name);
     int stop = 0;
     for (size_t i = 0; i < es.n; i++) {
         if (!stop)

@@ -29,6 +29,12 @@ static void object_url(gcs_blob *g, const char *name, profd_sb *url)
     profd_sb_addenc(url, name, false);
 }
 
+static int gcs_stat(profd_blob *b, const char *object, int64_t *generation, int64_t *size,
+                    int64_t *mtime_ms, profd_error *err);
+
+/* PROFD_GEN_ANY becomes "the generation there now" (or 0 when absent), so
+ * every write carries a precondition and may be retried; if another writer
+ * slips in between, read again and repeat. */
 static int gcs_put(profd_blob *b, const char *object, const char *path, const char *content_type,
                    const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
                    profd_error *err)
@@ -37,11 +43,24 @@ static int gcs_put(profd_blob *b, const char *object, const char *path, const ch
     char name[2048];
     if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
-    return profd_gcs_upload(g, name, path, content_type, meta, if_generation, generation, err);
+    for (int round = 0; round < 3; round++) {
+        int64_t gen = if_generation;
+        if (if_generation == PROFD_GEN_ANY) {
+            int st = gcs_stat(b, object, &gen, NULL, NULL, err);
+            if (st < 0)
+                return -1;
+            if (st == 0)
+                gen = PROFD_GEN_NEW;
+        }
+        int rc = profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
+        if (rc != -2 || if_generation != PROFD_GEN_ANY)
+            return rc == 0 ? 0 : -1;
+    }
+    return -1;
 }
 
 /* Download into FILE, resuming with Range after a broken stream. */
-static int download(gcs_blob *g, const char *name, FILE *f, profd_error *err)
+static int download(gcs_blob *g, const char *name, FILE *f, char *hash, profd_error *err)
 {
     profd_sb url = {0};
     object_url(g, name, &url);
@@ -52,6 +71,7 @@ static int download(gcs_blob *g, const char *name, FILE *f, profd_error *err)
     profd_retry_start(&r, g->max_attempts, g->deadline_ms, g->base_ms);
     int64_t have = 0;
     int rc = -1;
+    hash[0] = '\0';
     for (;;) {
         profd_http_req req = {.method = "GET", .url = url.s, .out = f, .timeout_ms = g->timeout_ms};
         if (have > 0) {
@@ -66,6 +86,8 @@ static int download(gcs_blob *g, const char *name, FILE *f, profd_error *err)
         r.attempt++;
         profd_http_do(&req, &resp);
         have += resp.written;
+        if (resp.status == 200 && !hash[0])
+            profd_strlcpy(hash, resp.goog_hash, 160);
         if (resp.status == 200 || resp.status == 206) {
             rc = 0;
         } else if (resp.status == 404) {
@@ -80,11 +102,11 @@ static int download(gcs_blob *g, const char *name, FILE *f, profd_error *err)
             char reason[200];
             profd_gcs_reason(&resp, reason, sizeof reason);
             if (resp.status)
-                profd_error_set(err, NULL, "%s failed after %d attempts: HTTP %ld %s", what,
-                                r.attempt, resp.status, reason);
+                profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld %s", what,
+                                r.attempt, r.attempt == 1 ? "" : "s", resp.status, reason);
             else
-                profd_error_set(err, NULL, "%s failed after %d attempts: %s", what, r.attempt,
-                                resp.error);
+                profd_error_set(err, NULL, "%s failed after %d attempt%s: %s", what, r.attempt,
+                                r.attempt == 1 ? "" : "s", resp.error);
         }
         profd_http_resp_free(&resp);
         if (!again)
@@ -92,6 +114,35 @@ static int download(gcs_blob *g, const char *name, FILE *f, profd_error *err)
     }
     memset(auth, 0, sizeof auth);
     profd_sb_free(&url);
+    return rc;
+}
+
+/* Compare the file's CRC32C with the crc32c= of x-goog-hash, if sent. */
+static int check_download(const char *path, const char *hash, const char *name, profd_error *err)
+{
+    const char *c = strstr(hash, "crc32c=");
+    if (!c)
+        return 0;
+    char want[16];
+    size_t n = strcspn(c + 7, ",");
+    snprintf(want, sizeof want, "%.*s", (int)(n < 15 ? n : 15), c + 7);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    uint32_t crc = 0;
+    char buf[65536];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = profd_crc32c(crc, buf, r);
+    fclose(f);
+    unsigned char be[4] = {crc >> 24, (crc >> 16) & 0xff, (crc >> 8) & 0xff, crc & 0xff};
+    char *got = profd_b64(be, 4, false);
+    int rc = got && strcmp(got, want) == 0 ? 0 : -1;
+    if (rc != 0)
+        profd_error_set(err, NULL,
+                        "download of %s failed the integrity check: crc32c %s, expected %s", name,
+                        got ? got : "?", want);
+    free(got);
     return rc;
 }
 
@@ -113,13 +164,16 @@ static int gcs_get(profd_blob *b, const char *object, const char *dest, profd_er
             close(fd);
         return -1;
     }
-    int rc = download(g, name, f, err);
+    char hash[160];
+    int rc = download(g, name, f, hash, err);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         if (rc == 0)
             profd_error_set(err, NULL, "cannot write %s: %s", dest, strerror(errno));
         rc = -1;
     }
     fclose(f);
+    if (rc == 0 && check_download(tmp, hash, name, err) != 0)
+        rc = -1;
     if (rc == 0 && rename(tmp, dest) != 0) {
         profd_error_set(err, NULL, "cannot write %s: %s", dest, strerror(errno));
         rc = -1;

@@ -37,6 +37,7 @@ void profd_gcs_reason(const profd_http_resp *resp, char *out, size_t outlen);
 /* Full object name with the store's prefix. */
 int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
 
+/* 0 ok; -1 failed; -2 the precondition failed (412). */
 int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
                      const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
                      profd_error *err);

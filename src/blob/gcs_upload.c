@@ -12,12 +12,12 @@
  *
  * Preconditions make retries safe: a first write sends ifGenerationMatch=0,
  * a rewrite the generation it replaces, so a repeated request can never
- * replace newer data. Without one (PROFD_GEN_ANY) a failed request is not
- * retried (Google's matrix). If a retried first write meets 412 because the
- * lost first attempt did land, the object's checksums decide: same bytes
- * means success. The response's crc32c and md5Hash must equal ours, else the
- * object is deleted (with its generation as precondition) and the upload
- * fails: a session never links to corrupt data. */
+ * replace newer data (Google's matrix retries writes only with one; gcs.c
+ * turns PROFD_GEN_ANY into the current generation, so every write has one). If a retried first
+ * write meets 412 because the lost first attempt did land, the object's checksums decide: same
+ * bytes means success. The response's crc32c and md5Hash must equal ours, else the object is
+ * deleted (with its generation as precondition) and the upload fails: a session never links to
+ * corrupt data. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -173,6 +173,7 @@ static int finish(upload *u, profd_http_resp *resp, int64_t *gen, profd_error *e
     } else if (resp->status == 412 && u->if_gen == PROFD_GEN_NEW && same_object(u, gen)) {
         rc = 0;
     } else if (resp->status == 412) {
+        rc = -2;
         profd_error_set(err, PROFD_E_UPLOAD,
                         u->if_gen == PROFD_GEN_NEW
                             ? "%s: object already exists (first writes never replace data)"
@@ -256,7 +257,7 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
             profd_http_resp_free(&resp);
         } else {
             int64_t gen;
-            finish(u, &resp, &gen, err);
+            rc = finish(u, &resp, &gen, err) == -2 ? -2 : -1;
         }
     }
     free(meta);
@@ -329,8 +330,11 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
     profd_http_resp resp = {0};
     for (;;) {
         if (!have_session) {
-            if (start_session(u, session, sizeof session, err) != 0)
+            int st = start_session(u, session, sizeof session, err);
+            if (st != 0) {
+                rc = st;
                 break;
+            }
             have_session = true;
             off = 0;
             need_status = false;
@@ -348,8 +352,8 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             off = next;
             need_status = false;
             profd_http_resp_free(&resp);
-            if (progressed)
-                r.attempt = 0; /* attempts count failures in a row */
+            if (progressed) /* attempts and deadline count from the last progress */
+                profd_retry_start(&r, u->g->max_attempts, u->g->deadline_ms, u->g->base_ms);
             continue;
         }
         if (resp.status == 200 || resp.status == 201) {
@@ -371,11 +375,11 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             char reason[200];
             profd_gcs_reason(&resp, reason, sizeof reason);
             if (resp.status)
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempts: HTTP %ld %s",
-                                u->what, r.attempt, resp.status, reason);
+                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: HTTP %ld %s",
+                                u->what, r.attempt, r.attempt == 1 ? "" : "s", resp.status, reason);
             else
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempts: %s", u->what,
-                                r.attempt, resp.error);
+                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: %s", u->what,
+                                r.attempt, r.attempt == 1 ? "" : "s", resp.error);
             profd_http_resp_free(&resp);
             break;
         }
@@ -413,7 +417,7 @@ int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char
     }
     int64_t gen = 0;
     int rc = hash_file(&u, err);
-    if (rc == 0)
+    if (rc == 0) /* -2: precondition failed */
         rc = u.size <= g->threshold ? multipart(&u, &gen, err) : resumable(&u, &gen, err);
     close(u.fd);
     if (rc == 0) {

@@ -99,6 +99,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
         /* A new response (after a redirect or 100): forget the old headers. */
         s->resp->range[0] = s->resp->retry_after[0] = s->resp->location[0] = '\0';
+        s->resp->goog_hash[0] = '\0';
+        return len;
+    }
+    if (len > 12 && strncasecmp(p, "x-goog-hash:", 12) == 0) {
+        char v[128];
+        copy_value(p, len, 12, v, sizeof v);
+        size_t have = strlen(s->resp->goog_hash);
+        snprintf(s->resp->goog_hash + have, sizeof s->resp->goog_hash - have, "%s%s",
+                 have ? "," : "", v);
         return len;
     }
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

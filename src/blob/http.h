@@ -29,6 +29,7 @@ typedef struct profd_http_resp {
     char range[64];       /* Range: of a 308 */
     char retry_after[32]; /* Retry-After: */
     char location[2048];  /* Location: of a resumable session */
+    char goog_hash[160];  /* x-goog-hash: values, comma-joined (crc32c=…,md5=…) */
     char error[256];      /* libcurl's reason when status is 0 */
 } profd_http_resp;
 

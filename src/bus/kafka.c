@@ -402,6 +402,10 @@ static int k_ping(profd_bus *b, profd_error *err)
 {
     kbus *k = (kbus *)b;
     rd_kafka_t *rk = k->consumer ? k->consumer : k->producer;
+    if (!rk) {
+        profd_error_set(err, NULL, "this Kafka bus was opened with no role");
+        return -1;
+    }
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t r = rd_kafka_metadata(rk, 0, NULL, &md, PING_TIMEOUT_MS);
     if (r) {

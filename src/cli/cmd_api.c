@@ -76,7 +76,8 @@ static int token(int argc, char **argv)
     long long now = (long long)(profd_now_ms() / 1000);
     json_object_object_add(c, "iat", json_object_new_int64(now));
     json_object_object_add(c, "exp", json_object_new_int64(now + ttl));
-    char *t = profd_jwt_sign_hs256(secret, json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
+    char *t =
+        profd_jwt_sign_hs256(secret, json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN));
     json_object_put(c);
     if (!t)
         return PROFD_EXIT_FAIL;
@@ -116,8 +117,8 @@ static int serve_api(profd_config *cfg)
     s.bus = s.blob ? profd_bus_open(cfg, PROFD_BUS_PRODUCE, &err) : NULL;
     char key[80];
     profd_api_link_key(cfg, key, sizeof key);
-    profd_api_opts o = {.cfg = cfg, .store = s.store, .bus = s.bus, .blob = s.blob,
-                        .link_key = key};
+    profd_api_opts o = {
+        .cfg = cfg, .store = s.store, .bus = s.bus, .blob = s.blob, .link_key = key};
     profd_api *api = s.bus ? profd_api_start(&o, &err) : NULL;
     if (!api) {
         fprintf(stderr, "profd api: %s\n", err.msg);

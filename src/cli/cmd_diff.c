@@ -100,5 +100,5 @@ static int run(int argc, char **argv)
     return rc;
 }
 
-const profd_command profd_cmd_diff = {"diff", run, "differential flame graph (html) of two profiles",
-                                      usage};
+const profd_command profd_cmd_diff = {"diff", run,
+                                      "differential flame graph (html) of two profiles", usage};

@@ -32,10 +32,10 @@ static const char usage[] =
 static int run(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"format", required_argument, 0, 'f'},  {"title", required_argument, 0, 't'},
-        {"detail", required_argument, 0, 'd'},  {"min-width", required_argument, 0, 'w'},
-        {"strict", no_argument, 0, 's'},        {"inverted", no_argument, 0, 'i'},
-        {"output", required_argument, 0, 'o'},  {0, 0, 0, 0}};
+        {"format", required_argument, 0, 'f'}, {"title", required_argument, 0, 't'},
+        {"detail", required_argument, 0, 'd'}, {"min-width", required_argument, 0, 'w'},
+        {"strict", no_argument, 0, 's'},       {"inverted", no_argument, 0, 'i'},
+        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     profd_render_opts o = {.title = "Flame graph"};
     profd_format fmt = PROFD_FMT_HTML;
     const char *out = NULL, *details[2 * MAX_DETAILS + 1] = {0};
@@ -104,6 +104,5 @@ static int run(int argc, char **argv)
     return rc;
 }
 
-const profd_command profd_cmd_render = {"render", run,
-                                        "render stacks as html, svg, speedscope, collapsed, pprof",
-                                        usage};
+const profd_command profd_cmd_render = {
+    "render", run, "render stacks as html, svg, speedscope, collapsed, pprof", usage};

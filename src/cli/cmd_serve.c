@@ -61,8 +61,9 @@ static bool secure_defaults(profd_config *cfg)
         char port[16];
         snprintf(port, sizeof port, "%s", colon ? colon + 1 : "8080");
         snprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:%s", port);
-        fprintf(stderr, "profd serve: no JWT configuration, so listening on loopback only "
-                        "(%s)\n",
+        fprintf(stderr,
+                "profd serve: no JWT configuration, so listening on loopback only "
+                "(%s)\n",
                 cfg->listen);
     }
     unsigned char raw[32];
@@ -136,8 +137,12 @@ static int open_parts(profd_config *cfg, parts *p, const char *key, profd_error 
         !(p->api_bus = profd_bus_open(cfg, PROFD_BUS_PRODUCE, err)) ||
         !(p->worker_bus = profd_bus_open(cfg, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE, err)))
         return -1;
-    profd_api_opts o = {.cfg = cfg, .store = p->store, .bus = p->api_bus, .blob = p->blob,
-                        .link_key = key, .local = true};
+    profd_api_opts o = {.cfg = cfg,
+                        .store = p->store,
+                        .bus = p->api_bus,
+                        .blob = p->blob,
+                        .link_key = key,
+                        .local = true};
     if (!(p->api = profd_api_start(&o, err)))
         return -1;
     char base[300];

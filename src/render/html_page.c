@@ -2,6 +2,7 @@
  * The interactive page around the profile data (see write_html.c). */
 #include "render/internal.h"
 
+// clang-format off
 const char render_html_head[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n"
@@ -113,8 +114,8 @@ const char render_html_tail[] =
     "  if (diff) {\n"
     "    var a = D.v[i] / (D.total || 1), b = D.b[i] / (D.btotal || 1), dl = a - b;\n"
     "    var k = Math.min(1, Math.abs(dl) / (D.maxDelta || 1));\n"
-    "    var c = Math.round(255 - 200 * k);\n"
-    "    if (Math.abs(dl) < 1e-12) return 'rgb(235,235,235)';\n"
+    "    var c = Math.round(232 - 190 * Math.sqrt(k));\n"
+    "    if (Math.abs(dl) < 1e-12) return 'rgb(226,226,230)';\n"
     "    return dl > 0 ? 'rgb(255,' + c + ',' + c + ')' : 'rgb(' + c + ',' + c + ',255)';\n"
     "  }\n"
     "  if (colorCache[f]) return colorCache[f];\n"
@@ -315,3 +316,4 @@ const char render_html_tail[] =
     "</script>\n"
     "</body>\n"
     "</html>\n";
+// clang-format on

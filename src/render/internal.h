@@ -34,7 +34,7 @@ typedef struct rname {
  * by name (flamegraph.pl order), in CSR form. */
 typedef struct rview {
     const uint64_t *total; /* per node (profile_totals) */
-    uint32_t *first;    /* children of n: kids[first[n] .. first[n+1]) */
+    uint32_t *first;       /* children of n: kids[first[n] .. first[n+1]) */
     uint32_t *kids;
     uint32_t max_depth; /* frames below the root */
 } rview;
@@ -44,7 +44,7 @@ struct profd_profile {
     uint32_t nnames, names_cap;
     uint32_t *name_tab; /* fid + 1, 0 = empty */
     uint32_t name_mask;
-    char *arena;        /* current block for name bytes */
+    char *arena; /* current block for name bytes */
     size_t arena_left;
     char **blocks;
     size_t nblocks;
@@ -54,10 +54,10 @@ struct profd_profile {
     uint32_t *child_tab; /* node id, 0 = empty (the root is never a child) */
     uint32_t child_mask;
 
-    uint8_t *rec;        /* bit per node: its frame is also an ancestor's */
+    uint8_t *rec; /* bit per node: its frame is also an ancestor's */
     uint64_t total;
-    uint64_t *totals;    /* cached per-node totals; dropped by any add */
-    rview *view;         /* cached; dropped by any add */
+    uint64_t *totals; /* cached per-node totals; dropped by any add */
+    rview *view;      /* cached; dropped by any add */
 };
 
 uint32_t profile_intern(profd_profile *p, const char *s, size_t len);
@@ -118,8 +118,7 @@ int render_pprof(const profd_profile *p, FILE *out, profd_error *err);
 
 int read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
                    const profd_render_opts *o, profd_error *err);
-int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst,
-                    profd_error *err);
+int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst, profd_error *err);
 
 /* The HTML page around the data (html_page.c). */
 extern const char render_html_head[];

@@ -116,7 +116,8 @@ void ob_json_str(obuf *o, const char *s, size_t n)
             k = utf8_len(u + i, n - i);
             if (!k)
                 esc = "\xEF\xBF\xBD", k = 1;
-            else if (k == 3 && c == 0xE2 && u[i + 1] == 0x80 && (u[i + 2] == 0xA8 || u[i + 2] == 0xA9))
+            else if (k == 3 && c == 0xE2 && u[i + 1] == 0x80 &&
+                     (u[i + 2] == 0xA8 || u[i + 2] == 0xA9))
                 esc = u[i + 2] == 0xA8 ? "\\u2028" : "\\u2029";
         } else if (c == '"')
             esc = "\\\"";

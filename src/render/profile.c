@@ -7,6 +7,7 @@
  * view) and thrown away when the tree changes. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "render/internal.h"
 
@@ -40,6 +41,20 @@ uint64_t profile_hash(const char *s, size_t len)
     memcpy(&w, s, len);
     h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
     return h ^ (h >> 29);
+}
+
+/* Large tables are touched everywhere: ask for transparent huge pages so a
+ * 100 MB tree costs 50 page faults instead of 25000 (and fewer TLB misses).
+ * Only whole 2 MiB pages inside the block are advised; it is only advice. */
+static void advise_huge(void *ptr, size_t len)
+{
+    const uintptr_t huge = 2u << 20;
+    if (len < 2 * huge)
+        return;
+    uintptr_t a = ((uintptr_t)ptr + huge - 1) & ~(huge - 1);
+    uintptr_t b = ((uintptr_t)ptr + len) & ~(huge - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_HUGEPAGE);
 }
 
 profd_profile *profd_profile_new(void)
@@ -179,6 +194,7 @@ static int children_grow(profd_profile *p)
     uint32_t *tab = calloc((size_t)mask + 1, sizeof *tab);
     if (!tab)
         return -1;
+    advise_huge(tab, ((size_t)mask + 1) * sizeof *tab);
     for (uint32_t i = 1; i < p->nnodes; i++) {
         uint32_t h = child_hash(p->nodes[i].parent, p->nodes[i].fid) & mask;
         while (tab[h])
@@ -230,6 +246,7 @@ uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int 
         rnode *nn = realloc(p->nodes, (size_t)cap * sizeof *nn);
         if (!nn)
             return UINT32_MAX;
+        advise_huge(nn, (size_t)cap * sizeof *nn);
         p->nodes = nn;
         uint8_t *nr = realloc(p->rec, cap / 8);
         if (!nr)
@@ -341,8 +358,8 @@ static rview *view_build(const profd_profile *p)
     free(depth);
     for (uint32_t i = 0; i < n; i++)
         if (v->first[i + 1] - v->first[i] > 1)
-            qsort_r(v->kids + v->first[i], v->first[i + 1] - v->first[i], sizeof *v->kids,
-                    by_name, (void *)p);
+            qsort_r(v->kids + v->first[i], v->first[i + 1] - v->first[i], sizeof *v->kids, by_name,
+                    (void *)p);
     return v;
 }
 
@@ -356,6 +373,7 @@ const uint64_t *profile_totals(const profd_profile *p)
     uint64_t *t = malloc((size_t)p->nnodes * sizeof *t);
     if (!t)
         return NULL;
+    advise_huge(t, (size_t)p->nnodes * sizeof *t);
     for (uint32_t i = 0; i < p->nnodes; i++)
         t[i] = p->nodes[i].self;
     for (uint32_t i = p->nnodes; i-- > 1;)

@@ -29,15 +29,15 @@ typedef struct parser {
     const profd_render_opts *o;
     profd_error *err;
     uint64_t line_no, bad;
-    char *prev;        /* previous stack text */
+    char *prev; /* previous stack text */
     size_t prev_len, prev_cap;
-    uint32_t *ends;    /* end offset of each frame of prev */
-    uint32_t *path;    /* node of each frame of prev */
-    uint32_t *pfid;    /* frame id of each frame of prev */
-    uint32_t *on;      /* per frame id: times it is on prev's path (recursion) */
+    uint32_t *ends; /* end offset of each frame of prev */
+    uint32_t *path; /* node of each frame of prev */
+    uint32_t *pfid; /* frame id of each frame of prev */
+    uint32_t *on;   /* per frame id: times it is on prev's path (recursion) */
     size_t on_cap;
     size_t nframes, frames_cap;
-    uint32_t *cut;     /* scratch: frame ends of the new suffix */
+    uint32_t *cut; /* scratch: frame ends of the new suffix */
     size_t cut_cap;
 } parser;
 
@@ -116,8 +116,7 @@ static size_t reuse(parser *ps, const char *stack, size_t len, size_t *rest)
 {
     size_t c = common_prefix(stack, ps->prev, len < ps->prev_len ? len : ps->prev_len);
     size_t k = 0;
-    while (k < ps->nframes && ps->ends[k] <= c &&
-           (ps->ends[k] == len || stack[ps->ends[k]] == ';'))
+    while (k < ps->nframes && ps->ends[k] <= c && (ps->ends[k] == len || stack[ps->ends[k]] == ';'))
         k++;
     if (k && ps->ends[k - 1] == len) {
         *rest = len;
@@ -135,6 +134,8 @@ static int oom(parser *ps)
 
 static int add_stack(parser *ps, const char *stack, size_t len, uint64_t count)
 {
+    if (stack[0] == ';' || stack[len - 1] == ';')
+        return bad_line(ps, "%s", "empty frame name (';;' or a leading/trailing ';')");
     size_t rest, k = reuse(ps, stack, len, &rest);
     size_t n = 0;
     /* split and validate the new suffix before touching the tree */

@@ -189,9 +189,10 @@ static int profiles(ss *s, json_object *list)
                 return fail(s, "out of memory");
         }
         const char *ty = type ? json_object_get_string(type) : "";
-        int rc = strcmp(ty, "sampled") == 0   ? sampled(s, prof, root)
-                 : strcmp(ty, "evented") == 0 ? evented(s, prof, root)
-                                              : fail(s, "a profile's type is not sampled or evented");
+        int rc = strcmp(ty, "sampled") == 0 ? sampled(s, prof, root)
+                 : strcmp(ty, "evented") == 0
+                     ? evented(s, prof, root)
+                     : fail(s, "a profile's type is not sampled or evented");
         if (rc < 0)
             return -1;
     }
@@ -229,8 +230,7 @@ static char *slurp(FILE *in, const char *first, size_t nfirst, size_t *len, prof
     return buf;
 }
 
-int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst,
-                    profd_error *err)
+int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst, profd_error *err)
 {
     size_t len = 0;
     char *text = slurp(in, first, nfirst, &len, err);
@@ -253,7 +253,7 @@ int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst
             rc = fail(&s, "no profiles array (is this a speedscope file?)");
         else
             rc = intern_frames(&s, shared ? get(shared, "frames") : NULL) < 0 ? -1
-                                                                            : profiles(&s, list);
+                                                                              : profiles(&s, list);
     }
     free(s.fids);
     json_object_put(root);

@@ -109,8 +109,9 @@ static void put_u64_list(obuf *o, const char *key, const uint64_t *a, size_t n)
 static void put_header(obuf *o, const profd_render_opts *opt, const profd_profile *p,
                        const profd_profile *before)
 {
-    const char *title = opt->title ? opt->title : before ? "Differential flame graph"
-                                                         : "Flame graph";
+    const char *title = opt->title ? opt->title
+                        : before   ? "Differential flame graph"
+                                   : "Flame graph";
     ob_puts(o, "{\"title\":\"");
     ob_json_str(o, title, strlen(title));
     ob_puts(o, "\",\"details\":[");
@@ -356,7 +357,8 @@ static double max_delta(const kept *k, uint64_t at, uint64_t bt)
 {
     double m = 0;
     for (size_t i = 1; i < k->n; i++) {
-        double d = fabs((double)k->v[i] / (double)(at ? at : 1) - (double)k->b[i] / (double)(bt ? bt : 1));
+        double d =
+            fabs((double)k->v[i] / (double)(at ? at : 1) - (double)k->b[i] / (double)(bt ? bt : 1));
         if (d > m)
             m = d;
     }

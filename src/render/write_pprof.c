@@ -14,8 +14,15 @@
 #include "render/internal.h"
 #include "render/pb.h"
 
-enum { P_SAMPLE_TYPE = 1, P_SAMPLE = 2, P_LOCATION = 4, P_FUNCTION = 5, P_STRING = 6,
-       P_PERIOD_TYPE = 11, P_PERIOD = 12 };
+enum {
+    P_SAMPLE_TYPE = 1,
+    P_SAMPLE = 2,
+    P_LOCATION = 4,
+    P_FUNCTION = 5,
+    P_STRING = 6,
+    P_PERIOD_TYPE = 11,
+    P_PERIOD = 12
+};
 
 typedef struct pw {
     const profd_profile *p;

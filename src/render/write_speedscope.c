@@ -83,8 +83,8 @@ static void samples(obuf *o, const profd_profile *p, const rview *v, uint32_t to
     ob_putc(o, ']');
 }
 
-static void profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top,
-                    const char *name, size_t nlen, uint32_t *stack, uint32_t *next)
+static void profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top, const char *name,
+                    size_t nlen, uint32_t *stack, uint32_t *next)
 {
     ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
     ob_json_str(o, name, nlen);

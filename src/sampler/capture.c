@@ -300,9 +300,9 @@ bool profd_capture_step(profd_capture *c)
         }
         return false;
     }
-    if (r < 0 && errno == ECHILD) { /* reaped elsewhere: nothing more to learn */
+    if (r < 0 && errno == ECHILD) { /* reaped elsewhere: judge by its output alone */
         c->done = true;
-        c->status = 0x7f00; /* exit 127 */
+        c->status = 0;
         c->wall_seconds = (double)(now - c->started_mono_ms) / 1000.0;
         return true;
     }

@@ -144,7 +144,8 @@ static void exit_failure(const profd_capture *c, profd_capture_result *r, const 
                has(text, "check if it is running") || has(text, "no such process")) {
         fail(r, PROFD_E_NOT_FOUND, "no process %s", pid);
     } else if (has(text, "python version") || has(text, "no python processes found") ||
-               has(text, "python interpreter") || has(text, "unsupported version of python")) {
+               has(text, "python interpreter") || has(text, "unsupported version of python") ||
+               has(text, "not a python process")) {
         snprintf(what, sizeof what, "process %ld is not a Python process the sampler can read",
                  c->spec.pid);
         with_line(r, PROFD_E_SAMPLER_FAILED, what, line);

@@ -98,6 +98,8 @@ void worker_try_start(profd_worker *w, profd_session *s)
 {
     char key[128];
     profd_error err = {0};
+    if (worker_has_job(w, s->session_id))
+        return; /* a redelivery while our own job is starting */
     snprintf(key, sizeof key, CLAIM_KEY_FMT, s->session_id);
     int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err);
     if (won <= 0)
@@ -148,7 +150,8 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
     /* Durable now. A request this worker cannot serve is handed on: with Kafka
      * every worker sees it anyway, with Pub/Sub the nack lets another take it. */
     bool mine = worker_can_serve(w, s.target_host, s.pid, s.service_name);
-    w->bus->ops->done(w->bus, m, mine ? PROFD_ACK : PROFD_NACK);
+    bool expired = request_age_ms(r, m) > (int64_t)w->cfg->request_ttl * 1000;
+    w->bus->ops->done(w->bus, m, mine ? PROFD_ACK : PROFD_NACK); /* m is gone after this */
     if (created == 0) {
         profd_session cur;
         int found = w->store->ops->get(w->store, s.session_id, &cur, &err);
@@ -167,7 +170,7 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
         LOG_I(s.session_id, "session.queued", "service %s, %d s at %d Hz", s.service_name,
               s.duration_seconds, s.sample_rate_hz);
     }
-    if (request_age_ms(r, m) > (int64_t)w->cfg->request_ttl * 1000) {
+    if (expired) {
         char key[128];
         snprintf(key, sizeof key, CLAIM_KEY_FMT, s.session_id);
         if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) > 0) {

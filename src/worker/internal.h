@@ -68,6 +68,7 @@ void worker_try_start(profd_worker *w, profd_session *s);
 /* job.c: start a job for a claimed session (takes ownership of s's contents). */
 int worker_start_job(profd_worker *w, profd_session *s, const profd_target *t);
 void worker_reap_jobs(profd_worker *w);
+bool worker_has_job(profd_worker *w, const char *session_id);
 bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code);
 void worker_cancel_all(profd_worker *w, const char *code);
 

@@ -167,6 +167,8 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         return;
     }
     s->overhead_percent = res->overhead_percent;
+    if (res->partial)
+        LOG_W(s->session_id, "capture.partial", "%s", res->note);
     if (worker_store_results(w, s, raw, &err) != 0) {
         worker_fail(w, s, err.code ? err.code : PROFD_E_UPLOAD, err.msg);
         return;
@@ -281,6 +283,17 @@ void worker_reap_jobs(profd_worker *w)
         profd_session_free(&done->s);
         free(done);
     }
+}
+
+bool worker_has_job(profd_worker *w, const char *session_id)
+{
+    bool found = false;
+    pthread_mutex_lock(&w->mu);
+    for (job *j = w->jobs; j; j = j->next)
+        if (!j->finished && strcmp(j->s.session_id, session_id) == 0)
+            found = true;
+    pthread_mutex_unlock(&w->mu);
+    return found;
 }
 
 bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code)

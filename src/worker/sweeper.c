@@ -24,17 +24,6 @@ static bool have_slot(profd_worker *w)
     return ok;
 }
 
-static bool is_mine(profd_worker *w, const char *id)
-{
-    bool mine = false;
-    pthread_mutex_lock(&w->mu);
-    for (job *j = w->jobs; j; j = j->next)
-        if (!j->finished && strcmp(j->s.session_id, id) == 0)
-            mine = true;
-    pthread_mutex_unlock(&w->mu);
-    return mine;
-}
-
 /* Claim and fail; false when another worker holds the session. */
 static bool claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
 {
@@ -54,7 +43,7 @@ static void sweep_lost(profd_worker *w, int64_t now)
     profd_error err = {0};
     int n = w->store->ops->expired(w->store, now, ids, SWEEP_BATCH, &err);
     for (int i = 0; i < n; i++) {
-        if (is_mine(w, ids[i]))
+        if (worker_has_job(w, ids[i]))
             continue;
         profd_session s;
         if (w->store->ops->get(w->store, ids[i], &s, &err) <= 0)

@@ -184,8 +184,12 @@ static int setup(void **state)
     assert_non_null(bus);
     blob = profd_blob_file_open(dir, &err);
     assert_non_null(blob);
-    profd_api_opts o = {.cfg = &cfg, .store = store, .bus = bus, .blob = blob,
-                        .link_key = link_key, .timeout_s = 2};
+    profd_api_opts o = {.cfg = &cfg,
+                        .store = store,
+                        .bus = bus,
+                        .blob = blob,
+                        .link_key = link_key,
+                        .timeout_s = 2};
     api = profd_api_start(&o, &err);
     if (!api)
         fail_msg("api: %s", err.msg);
@@ -329,7 +333,7 @@ static void test_start_records_and_publishes(void **state)
     assert_string_equal(jget(o, "status"), "queued");
     assert_string_equal(jget(o, "service_name"), "web-api");
     assert_string_equal(jget(o, "duration_seconds"), "30");
-    assert_string_equal(jget(o, "trigger"), "api");      /* the API's, not the body's */
+    assert_string_equal(jget(o, "trigger"), "api");        /* the API's, not the body's */
     assert_string_equal(jget(o, "requested_by"), "alice"); /* the token's subject */
     char loc[128];
     snprintf(loc, sizeof loc, "Location: " P "/%s", id);
@@ -377,12 +381,12 @@ static void test_start_validation(void **state)
     expect_detail(http("POST", P "/start", admin, "", NULL), 400, NULL);
     expect_detail(http("POST", P "/start", admin, "{} x", NULL), 400, NULL);
     expect_detail(http("POST", P "/start", admin, "[1,2]", NULL), 422, NULL);
-    expect_detail(http("POST", P "/start", admin,
-                       "{\"service_name\":\"v1\",\"duration_seconds\":5}", NULL),
-                  422, "Duration must be between 10 and 300 seconds");
-    expect_detail(http("POST", P "/start", admin,
-                       "{\"service_name\":\"v1\",\"duration_seconds\":301}", NULL),
-                  422, "Duration must be between 10 and 300 seconds");
+    expect_detail(
+        http("POST", P "/start", admin, "{\"service_name\":\"v1\",\"duration_seconds\":5}", NULL),
+        422, "Duration must be between 10 and 300 seconds");
+    expect_detail(
+        http("POST", P "/start", admin, "{\"service_name\":\"v1\",\"duration_seconds\":301}", NULL),
+        422, "Duration must be between 10 and 300 seconds");
     expect_detail(http("POST", P "/start", admin,
                        "{\"service_name\":\"v1\",\"duration_seconds\":\"ten\"}", NULL),
                   422, "Duration must be between 10 and 300 seconds");
@@ -460,8 +464,8 @@ static void test_get_not_found(void **state)
     expect_detail(http("GET", P "/not-a-uuid", admin, NULL, NULL), 404,
                   "Profiling session not-a-uuid not found");
     expect_detail(http("GET", P "/not-a-uuid/flamegraph", admin, NULL, NULL), 404, NULL);
-    expect_detail(http("DELETE", P "/3f2b8c1e-2d4a-4b6c-9e8f-0a1b2c3d4e5f", admin, NULL, NULL),
-                  404, NULL);
+    expect_detail(http("DELETE", P "/3f2b8c1e-2d4a-4b6c-9e8f-0a1b2c3d4e5f", admin, NULL, NULL), 404,
+                  NULL);
 }
 
 static void put_session(const char *service, profd_status st, int64_t created, char *id)
@@ -531,8 +535,8 @@ static void test_list(void **state)
     assert_true(json_object_array_length(a) > 60 && json_object_array_length(a) <= 100);
     json_object_put(a);
     free(r.body);
-    const char *bad[] = {"?limit=0", "?limit=101", "?limit=abc", "?limit=", "?status=done",
-                         "?service_name=NOPE!"};
+    const char *bad[] = {"?limit=0", "?limit=101",   "?limit=abc",
+                         "?limit=",  "?status=done", "?service_name=NOPE!"};
     for (int i = 0; i < 6; i++) {
         char path[128];
         snprintf(path, sizeof path, P "%s", bad[i]);
@@ -756,7 +760,8 @@ static void test_slow_client_dropped(void **state)
 {
     (void)state;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)profd_api_port(api))};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)profd_api_port(api))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     const char *partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n"; /* never finished */
@@ -776,7 +781,8 @@ static void test_metrics_after(void **state)
 {
     (void)state;
     resp r = http("GET", "/metrics", NULL, NULL, NULL);
-    assert_non_null(strstr(r.body, "profd_sessions_started_total{service=\"web-api\",trigger=\"api\"} 1"));
+    assert_non_null(
+        strstr(r.body, "profd_sessions_started_total{service=\"web-api\",trigger=\"api\"} 1"));
     assert_non_null(strstr(r.body, "route=\"" P "/start\",code=\"201\""));
     assert_non_null(strstr(r.body, "profd_requests_rejected_total{reason=\"unauthorized\"}"));
     assert_non_null(strstr(r.body, "profd_requests_rejected_total{reason=\"rate_limited\"} 1"));

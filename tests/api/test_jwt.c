@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "profd/api.h"
@@ -52,8 +55,7 @@ static char *mint(const char *header, const char *payload, const char *alg, EVP_
         unsigned char der[1024];
         size_t derlen = sizeof der;
         assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-        assert_int_equal(
-            EVP_DigestSign(ctx, der, &derlen, (unsigned char *)in, strlen(in)), 1);
+        assert_int_equal(EVP_DigestSign(ctx, der, &derlen, (unsigned char *)in, strlen(in)), 1);
         EVP_MD_CTX_free(ctx);
         if (strcmp(alg, "ES256") == 0) { /* DER -> r||s */
             const unsigned char *d = der;
@@ -107,13 +109,14 @@ static void write_jwks(const char *path, bool with_rsa1)
 {
     char *n1 = bn_b64(rsa1, OSSL_PKEY_PARAM_RSA_N, 0), *e1 = bn_b64(rsa1, OSSL_PKEY_PARAM_RSA_E, 0);
     char *n2 = bn_b64(rsa2, OSSL_PKEY_PARAM_RSA_N, 0), *e2 = bn_b64(rsa2, OSSL_PKEY_PARAM_RSA_E, 0);
-    char *x = bn_b64(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 32), *y = bn_b64(ec1, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+    char *x = bn_b64(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 32),
+         *y = bn_b64(ec1, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "{\"keys\":[");
     if (with_rsa1)
-        fprintf(f, "{\"kty\":\"RSA\",\"kid\":\"k1\",\"use\":\"sig\",\"n\":\"%s\",\"e\":\"%s\"},", n1,
-                e1);
+        fprintf(f, "{\"kty\":\"RSA\",\"kid\":\"k1\",\"use\":\"sig\",\"n\":\"%s\",\"e\":\"%s\"},",
+                n1, e1);
     fprintf(f,
             "{\"kty\":\"RSA\",\"kid\":\"k2\",\"alg\":\"RS256\",\"n\":\"%s\",\"e\":\"%s\"},"
             "{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}]}",
@@ -150,8 +153,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static profd_jwt_keys *keys(const char *secret, const char *path, const char *iss,
-                            const char *aud)
+static profd_jwt_keys *keys(const char *secret, const char *path, const char *iss, const char *aud)
 {
     profd_jwt_settings s = {secret, path, iss, aud, "admin"};
     profd_error err;
@@ -415,6 +417,19 @@ static void test_jwks_kid_rotation(void **state)
     k = keys(NULL, retired, NULL, NULL);
     t = mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0);
     assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
+    /* The file changes (k1 published again): re-read on the next check, no restart. */
+    write_jwks(retired, true);
+    struct timespec later[2] = {{NOW + 100, 0}, {NOW + 100, 0}};
+    utimensat(AT_FDCWD, retired, later, 0);
+    profd_jwt_claims c;
+    assert_int_equal(profd_jwt_verify(k, t, NOW + 11, &c, reason, sizeof reason), PROFD_AUTH_OK);
+    /* A broken file keeps the keys it replaces. */
+    FILE *f = fopen(retired, "w");
+    fputs("{broken", f);
+    fclose(f);
+    struct timespec later2[2] = {{NOW + 200, 0}, {NOW + 200, 0}};
+    utimensat(AT_FDCWD, retired, later2, 0);
+    assert_int_equal(profd_jwt_verify(k, t, NOW + 22, &c, reason, sizeof reason), PROFD_AUTH_OK);
     free(t);
     profd_jwt_keys_free(k);
     unlink(retired);
@@ -445,6 +460,47 @@ static void test_bad_key_files(void **state)
     profd_jwt_keys_free(k);
 }
 
+/* Any change to a valid token makes it invalid (strict base64url leaves no
+ * second spelling), and no input crashes the verifier. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    profd_jwt_keys *k = keys("s3cret", jwks, NULL, NULL);
+    char *tokens[3] = {hs(ADMIN, "s3cret"),
+                       mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0),
+                       mint("{\"alg\":\"ES256\",\"kid\":\"e1\"}", ADMIN, "ES256", ec1, NULL, 0)};
+    static const char chars[] = "AZaz09-_.=+/ \x01\xff";
+    char reason[256];
+    profd_jwt_claims c;
+    srand(7);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(profd_jwt_verify(k, tokens[t], NOW, &c, reason, sizeof reason),
+                         PROFD_AUTH_OK);
+        size_t len = strlen(tokens[t]);
+        char *m = malloc(len + 2);
+        for (int i = 0; i < 3000; i++) {
+            memcpy(m, tokens[t], len + 1);
+            size_t at = (size_t)rand() % len;
+            int op = rand() % 3;
+            if (op == 0) {
+                char ch = chars[rand() % (int)(sizeof chars - 1)];
+                if (ch == m[at])
+                    continue;
+                m[at] = ch;
+            } else if (op == 1) {
+                memmove(m + at, m + at + 1, len - at); /* delete */
+            } else {
+                m[at] = '\0'; /* truncate */
+            }
+            assert_int_not_equal(profd_jwt_verify(k, m, NOW, &c, reason, sizeof reason),
+                                 PROFD_AUTH_OK);
+        }
+        free(m);
+        free(tokens[t]);
+    }
+    profd_jwt_keys_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_es256_pem),
         cmocka_unit_test(test_jwks_kid_rotation),
         cmocka_unit_test(test_bad_key_files),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

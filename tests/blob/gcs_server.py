@@ -19,7 +19,7 @@ Control (JSON over HTTP, for tests):
             reset (close before answering), reset-mid-body (read "after_bytes"
             of the body, keep whole 256 KiB units of a resumable chunk, close),
             slow (+"delay": seconds, then answer normally),
-            corrupt-hash (answer with wrong md5Hash/crc32c),
+            corrupt-hash (answer with wrong md5Hash/crc32c, or x-goog-hash),
             broken-stream (download: send part of the body, then close)
      match: any | upload | chunk | status | download | metadata | delete |
             list | token
@@ -259,7 +259,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(path, q)
         kind = self.kind_of(path, q)
         with LOCK:
-            STATE.log.append({"method": self.command, "path": path, "kind": kind,
+            STATE.log.append({"method": self.command, "path": path, "kind": kind, "query": u.query,
                               "range": self.headers.get("Content-Range", ""),
                               "req_range": self.headers.get("Range", ""),
                               "auth": bool(self.headers.get("Authorization"))})
@@ -537,6 +537,8 @@ class Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         headers = {"x-goog-generation": str(obj["generation"]),
                    "x-goog-hash": f"crc32c={obj['crc32c']},md5={obj['md5Hash']}"}
+        if corrupt:
+            headers["x-goog-hash"] = "crc32c=AAAAAA==,md5=AAAAAAAAAAAAAAAAAAAAAA=="
         if rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
             code = 206

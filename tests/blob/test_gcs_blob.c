@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "blob/gcp_auth.h"
+#include "blob/gcs_internal.h"
 #include "blob/http.h"
 #include "profd/blob.h"
 
@@ -130,6 +131,25 @@ static int count_kind(const char *kind)
             n++;
     json_object_put(o);
     return n;
+}
+
+/* A field of the last request of one kind. */
+static char *last_field(const char *kind, const char *field)
+{
+    json_object *o = control("stats", NULL), *reqs, *k, *v;
+    assert_true(json_object_object_get_ex(o, "requests", &reqs));
+    char *out = NULL;
+    for (size_t i = 0; i < json_object_array_length(reqs); i++) {
+        json_object *r = json_object_array_get_idx(reqs, i);
+        if (json_object_object_get_ex(r, "kind", &k) && !strcmp(json_object_get_string(k), kind) &&
+            json_object_object_get_ex(r, field, &v)) {
+            free(out);
+            out = strdup(json_object_get_string(v));
+        }
+    }
+    json_object_put(o);
+    assert_non_null(out);
+    return out;
 }
 
 static void base_config(profd_config *cfg)
@@ -357,22 +377,33 @@ static void test_retry_limits(void **state)
     char src[PATH_MAX];
     make_file("l.txt", 100, src, sizeof src);
     profd_error err = {0};
-    /* Without a precondition a write is not retried (retry_tests.json case 3). */
+    /* Google's matrix retries a write only with a precondition; profd gives
+     * every write one: PROFD_GEN_ANY becomes the generation there now. */
     fault("{\"kind\": \"503\", \"match\": \"upload\"}");
-    assert_int_equal(b->ops->put_file(b, "any", src, NULL, NULL, PROFD_GEN_ANY, NULL, &err), -1);
-    assert_string_equal(err.msg, "upload of pre/any failed after 1 attempt: HTTP 503 injected 503");
-    assert_string_equal(err.code, PROFD_E_UPLOAD);
+    assert_int_equal(b->ops->put_file(b, "any", src, NULL, NULL, PROFD_GEN_ANY, NULL, &err), 0);
+    assert_int_equal(count_kind("upload"), 2);
+    assert_int_equal(count_kind("metadata"), 1);
+    fault("{\"kind\": \"503\", \"match\": \"upload\"}");
+    int64_t g1 = 0;
+    assert_int_equal(b->ops->stat(b, "any", &g1, NULL, NULL, &err), 1);
+    assert_int_equal(b->ops->put_file(b, "any", src, NULL, NULL, PROFD_GEN_ANY, NULL, &err), 0);
+    assert_int_equal(count_kind("upload"), 4);
+    char *q = last_field("upload", "query"), want[64];
+    snprintf(want, sizeof want, "ifGenerationMatch=%lld", (long long)g1);
+    assert_non_null(strstr(q, want));
+    free(q);
     /* Non-retryable errors fail at once (case 5), even after a retryable one (case 6). */
     fault("{\"kind\": \"503\", \"match\": \"upload\"}, {\"kind\": \"400\", \"match\": "
           "\"upload\"}");
     assert_int_equal(b->ops->put_file(b, "x", src, NULL, NULL, PROFD_GEN_NEW, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "HTTP 400"));
-    assert_int_equal(count_kind("upload"), 3);
+    assert_int_equal(count_kind("upload"), 6);
     /* Attempts are bounded: 5 attempts, then the contract's message. */
     fault("{\"kind\": \"503\", \"match\": \"upload\", \"count\": 10}");
     assert_int_equal(b->ops->put_file(b, "y", src, NULL, NULL, PROFD_GEN_NEW, NULL, &err), -1);
     assert_string_equal(err.msg, "upload of pre/y failed after 5 attempts: HTTP 503 injected 503");
-    assert_int_equal(count_kind("upload"), 8);
+    assert_int_equal(count_kind("upload"), 11);
+    assert_string_equal(err.code, PROFD_E_UPLOAD);
     json_object_put(control("reset", "{}"));
     /* The total deadline bounds the waits: Retry-After 30 s with a 20 s deadline stops. */
     fault("{\"kind\": \"429\", \"match\": \"upload\", \"retry_after\": 30}");
@@ -481,7 +512,28 @@ static void test_integrity(void **state)
           "\"corrupt-hash\", \"match\": \"chunk\"}");
     assert_int_equal(b->ops->put_file(b, "i.bin", big, NULL, NULL, PROFD_GEN_NEW, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "integrity check"));
+    /* Downloads are checked against x-goog-hash; nothing lands on failure. */
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/i.out", tmpdir);
+    assert_int_equal(b->ops->put_file(b, "i.txt", src, NULL, NULL, PROFD_GEN_NEW, NULL, &err), 0);
+    fault("{\"kind\": \"corrupt-hash\", \"match\": \"download\"}");
+    assert_int_equal(b->ops->get_file(b, "i.txt", out, &err), -1);
+    assert_non_null(strstr(err.msg, "integrity check"));
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0);
+    assert_int_equal(b->ops->get_file(b, "i.txt", out, &err), 0);
+    assert_same_file(src, out);
     b->ops->close(b);
+}
+
+/* CRC32C check value (RFC 3720 B.4 / the Castagnoli "123456789" vector). */
+static void test_crc32c(void **state)
+{
+    (void)state;
+    assert_int_equal(profd_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(profd_crc32c(profd_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    unsigned char zeros[32] = {0};
+    assert_int_equal(profd_crc32c(0, zeros, 32), 0x8A9136AAu);
 }
 
 /* A copy of the dummy key whose token_uri is the test server, and its
@@ -537,6 +589,7 @@ static void test_service_account_tokens(void **state)
     key_files(key, sizeof key, pub, sizeof pub);
     stop_server();
     assert_int_equal(start_server("--public-key", pub), 0);
+    key_files(key, sizeof key, pub, sizeof pub); /* token_uri on the new port */
     make_file("t.txt", 100, src, sizeof src);
     profd_blob *b = auth_store(key);
     profd_error err = {0};
@@ -595,6 +648,7 @@ static void test_bad_assertion_rejected(void **state)
     EVP_PKEY_free(k);
     stop_server();
     assert_int_equal(start_server("--public-key", other), 0);
+    key_files(key, sizeof key, pub, sizeof pub);
     make_file("t.txt", 100, src, sizeof src);
     profd_blob *b = auth_store(key);
     profd_error err = {0};
@@ -634,6 +688,7 @@ static void test_metadata_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c),
         cmocka_unit_test_setup(test_roundtrip_generations_list, fresh),
         cmocka_unit_test_setup(test_list_pages_remove_link, fresh),
         cmocka_unit_test_setup(test_retry_paths, fresh),

@@ -450,6 +450,36 @@ static void test_ping(void **state)
     b->ops->close(b);
 }
 
+/* A broker outage is not an error for the application: poll keeps returning
+ * nothing, publish queues, and both carry on when the broker is back. */
+static void test_broker_outage_is_not_fatal(void **state)
+{
+    (void)state;
+    profd_config c;
+    make_cfg(&c, "h1", "single");
+    profd_bus *b = open_bus(&c, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE);
+    profd_error err = {0};
+    assert_int_equal(b->ops->publish(b, PROFD_TOPIC_REQUESTS, "k", "before", 6, NULL, 0, &err), 0);
+    profd_msg *got[2];
+    assert_int_equal(poll_n(b, got, 1, JOIN_TIMEOUT_MS), 1);
+    assert_true(data_is(got[0], "before"));
+    b->ops->done(b, got[0], PROFD_ACK);
+
+    assert_int_equal(rd_kafka_mock_broker_set_down(mock, 1), 0);
+    assert_int_equal(b->ops->publish(b, PROFD_TOPIC_REQUESTS, "k", "during", 6, NULL, 0, &err), 0);
+    assert_int_equal(poll_n(b, got, 1, 1500), 0); /* every poll returned 0 */
+    assert_int_equal(b->ops->flush(b, 200), -1);  /* not delivered yet */
+    assert_int_equal(b->ops->ping(b, &err), -1);
+    assert_int_equal(rd_kafka_mock_broker_set_up(mock, 1), 0);
+
+    assert_int_equal(poll_n(b, got, 1, JOIN_TIMEOUT_MS), 1);
+    assert_true(data_is(got[0], "during"));
+    b->ops->done(b, got[0], PROFD_ACK);
+    assert_int_equal(b->ops->flush(b, 5000), 0);
+    assert_int_equal(b->ops->ping(b, &err), 0);
+    b->ops->close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +490,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_readable_with_kcat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_kafka_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_outage_is_not_fatal, setup, teardown),
     };
+    if (getenv("TEST_FILTER")) /* e.g. TEST_FILTER='*pause*' to run one test */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

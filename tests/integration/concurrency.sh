@@ -11,7 +11,7 @@ for i in 1 2 3 4 5 6; do
     produce "$(request "$id" "svc-$i" 2)" "$id"
 done
 for id in "${ids[@]}"; do
-    wait_for 60 status_is "$id" completed || fail "$id is $(field "$id" status): $(field "$id" error_message)"
+    wait_until 60 status_is "$id" completed || fail "$id is $(field "$id" status): $(field "$id" error_message)"
 done
 peak=$(python3 - "$T/w1.log" <<'PY'
 import json, sys

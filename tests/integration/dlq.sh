@@ -15,7 +15,7 @@ kcat -b "$KAFKA_BROKERS" -P -t profiling.requests "${bad[@]}" "$T/oversized.json
 want=$((${#bad[@]} + 1))
 
 dlq_count() { consume_all profiling.requests.dlq | grep -c . || true; }
-wait_for 60 sh -c "[ \$(kcat -b $KAFKA_BROKERS -C -t profiling.requests.dlq -o beginning -e -q 2>/dev/null | grep -c . ) -ge $want ]" \
+wait_until 60 sh -c "[ \$(kcat -b $KAFKA_BROKERS -C -t profiling.requests.dlq -o beginning -e -q 2>/dev/null | grep -c . ) -ge $want ]" \
     || fail "DLQ has $(dlq_count) messages, want $want"
 sleep 2 # a duplicate from the second worker would show up by now
 n=$(kcat -b "$KAFKA_BROKERS" -C -t profiling.requests.dlq -o beginning -e -q -f '%h\n' 2>/dev/null | grep -c 'profd-error-code=')
@@ -27,7 +27,7 @@ sessions=$(rcli --scan --pattern 'profd:session:*' | wc -l)
 
 id=$(uuid)
 produce "$(request "$id" web-api 1 node-1)" "$id"
-wait_for 30 status_is "$id" completed || fail "worker stopped serving after bad input: $(field "$id" status)"
+wait_until 30 status_is "$id" completed || fail "worker stopped serving after bad input: $(field "$id" status)"
 kill -0 "$WORKER_w1" && kill -0 "$WORKER_w2" || fail "a worker died"
 note "$want bad messages dead-lettered once each; good request completed afterwards"
 echo "1 passed, 0 failed"

@@ -7,7 +7,7 @@ id=$(uuid)
 msg=$(request "$id" web-api 2)
 produce "$msg" "$id"
 produce "$msg" "$id"
-wait_for 30 status_is "$id" completed || fail "session is $(field "$id" status)"
+wait_until 30 status_is "$id" completed || fail "session is $(field "$id" status)"
 produce "$msg" "$id" # a late redelivery of a finished session
 sleep 3
 runs=$(grep -c -- "--pid $TARGET_PID" "$T/w1.standin" || true)

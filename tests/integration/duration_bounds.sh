@@ -7,9 +7,9 @@ start_target web-api
 start_worker w1 PROFD_HOST=node-1
 id=$(uuid)
 produce "$(request "$id" web-api 5)" "$id"
-wait_for 30 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.requests.dlq -o beginning -e -q -f '%h\n' 2>/dev/null | grep -q 'Duration must be between 10 and 300 seconds'" \
+wait_until 30 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.requests.dlq -o beginning -e -q -f '%h\n' 2>/dev/null | grep -q 'Duration must be between 10 and 300 seconds'" \
     || fail "no DLQ message with the seed's duration text"
-wait_for 10 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.events -o beginning -e -q 2>/dev/null | grep '$id' | grep -q session.failed" \
+wait_until 10 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.events -o beginning -e -q 2>/dev/null | grep '$id' | grep -q session.failed" \
     || fail "no session.failed event for $id"
 consume_all profiling.events | grep "$id" | grep -q 'Duration must be between 10 and 300 seconds' \
     || fail "the failed event does not carry the seed's text"

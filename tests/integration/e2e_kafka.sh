@@ -7,7 +7,7 @@ start_worker w1 PROFD_HOST=node-1
 
 id=$(uuid)
 produce "$(request "$id" web-api 2)" "$id"
-wait_for 40 status_is "$id" completed || fail "session $id is $(field "$id" status): $(field "$id" error_message)"
+wait_until 40 status_is "$id" completed || fail "session $id is $(field "$id" status): $(field "$id" error_message)"
 
 ttl=$(rcli TTL "profd:session:$id")
 [ "$ttl" -gt $((6 * 86400)) ] && [ "$ttl" -le $((7 * 86400)) ] || fail "TTL is $ttl, want about 7 days"
@@ -27,7 +27,7 @@ grep -q '<canvas' "$T/blobs/sessions/$id/flamegraph.html" || fail "flamegraph.ht
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/blobs/sessions/$id/profile.json" \
     || fail "profile.json is not JSON"
 
-wait_for 10 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.events -o beginning -e -q -f '%k %s\n' 2>/dev/null | grep -c '$id' | grep -q 2" \
+wait_until 10 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.events -o beginning -e -q -f '%k %s\n' 2>/dev/null | grep -c '$id' | grep -q 2" \
     || fail "want two events for $id"
 ev=$(consume_all profiling.events | grep "$id")
 echo "$ev" | grep -q '"type":"session.started"' || fail "no session.started event"

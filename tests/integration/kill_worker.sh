@@ -7,13 +7,13 @@ start_worker a PROFD_HOST=node-1
 start_worker b PROFD_HOST=node-1
 id=$(uuid)
 produce "$(request "$id" web-api 6)" "$id"
-wait_for 30 status_is "$id" running || fail "session never ran"
+wait_until 30 status_is "$id" running || fail "session never ran"
 sleep 1
 if [ -s "$T/a.standin" ]; then victim=$WORKER_a survivor=b; else victim=$WORKER_b survivor=a; fi
 kill -9 "$victim"
 sleep 1
 pgrep -f "$STANDIN_DIR/py-spy" >/dev/null && fail "the dead worker's sampler is still running"
-wait_for 60 finished "$id" || fail "session stuck at $(field "$id" status)"
+wait_until 60 finished "$id" || fail "session stuck at $(field "$id" status)"
 [ "$(field "$id" status)" = completed ] || fail "session $(field "$id" status): $(field "$id" error_message)"
 [ "$(field "$id" attempt)" = 2 ] || fail "attempt is $(field "$id" attempt), want 2"
 [ -s "$T/$survivor.standin" ] || fail "the survivor never ran the capture"

@@ -33,8 +33,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
 
-# wait_for SECONDS CMD...: poll CMD until it succeeds.
-wait_for() {
+# wait_until SECONDS CMD...: poll CMD until it succeeds.
+wait_until() {
     local limit=$1; shift
     local end=$((SECONDS + limit))
     until "$@"; do
@@ -78,7 +78,7 @@ start_worker() {
     local pid=$!
     PIDS+=("$pid")
     eval "WORKER_${name//-/_}=$pid"
-    wait_for 20 grep -q '"worker.started"' "$T/$name.log" || fail "worker $name did not start"
+    wait_until 20 grep -q '"worker.started"' "$T/$name.log" || fail "worker $name did not start"
 }
 
 stop_worker() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }

@@ -13,12 +13,12 @@ produce "$(request "$idb" svc-b 1 node-b)" "$idb"
 produce "$(request "$idany" svc-b 1)" "$idany"
 produce "$(request "$idnone" svc-a 1 node-z)" "$idnone"
 for id in "$ida" "$idb" "$idany"; do
-    wait_for 30 status_is "$id" completed || fail "$id is $(field "$id" status): $(field "$id" error_message)"
+    wait_until 30 status_is "$id" completed || fail "$id is $(field "$id" status): $(field "$id" error_message)"
 done
 [ "$(field "$ida" host)" = node-a ] || fail "svc-a ran on $(field "$ida" host)"
 [ "$(field "$idb" host)" = node-b ] || fail "svc-b ran on $(field "$idb" host)"
 [ "$(field "$idany" host)" = node-b ] || fail "host-less svc-b ran on $(field "$idany" host)"
-ra=$(grep -c . "$T/a.standin"); rb=$(grep -c . "$T/b.standin")
+ra=$(grep -c " record " "$T/a.standin"); rb=$(grep -c " record " "$T/b.standin")
 [ "$ra" -eq 1 ] && [ "$rb" -eq 2 ] || fail "node-a ran $ra captures (want 1), node-b ran $rb (want 2)"
 [ "$(field "$idnone" status)" = queued ] || fail "a request for an absent host is $(field "$idnone" status)"
 note "node-a ran 1, node-b ran 2, a request for node-z stays queued until PROFD_REQUEST_TTL"

@@ -7,8 +7,8 @@ start_worker w1 PROFD_HOST=node-1 PROFD_SHUTDOWN_GRACE=3
 ids=$(uuid); idl=$(uuid)
 produce "$(request "$ids" short 2)" "$ids"
 produce "$(request "$idl" long 30)" "$idl"
-wait_for 30 status_is "$ids" running || fail "short never ran"
-wait_for 30 status_is "$idl" running || fail "long never ran"
+wait_until 30 status_is "$ids" running || fail "short never ran"
+wait_until 30 status_is "$idl" running || fail "long never ran"
 kill -TERM "$WORKER_w1"
 rc=0; wait "$WORKER_w1" || rc=$?
 [ $rc -eq 0 ] || fail "worker exited $rc"

@@ -6,7 +6,8 @@
 // Each message is built from raw JSON snippets, so it can hold forms that
 // JSON.stringify never writes (60.0, 6e1, 1e400, escapes). Every field is
 // absent, valid or invalid at random, with values close to every boundary of
-// docs/messages.md, and a few messages are truncated or have bytes appended.
+// docs/messages.md; a few messages repeat a member, and a few are truncated
+// or have bytes appended.
 // The same SEED always gives the same files. C (request_judge) and ajv
 // (validate.mjs) must give the same verdict on each one.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -104,6 +105,10 @@ function message() {
         if (key === "type" && type && key !== fault) v = q(type);
         return `${q(key)}:${v}`;
     });
+    if (keys.length && random() < 0.05) {
+        const key = pick(keys); // a repeated member: the last one counts
+        members.push(`${q(key)}:${pick(values[key])}`);
+    }
     let text = "{" + members.join(pick([",", ", ", ",\n  "])) + "}";
     const r = random();
     if (r < 0.04) text = text.slice(0, Math.floor(random() * text.length));

@@ -7,7 +7,8 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-const [page_path, shot, fn] = process.argv.slice(2);
+const [page_path, shot, fn, mode] = process.argv.slice(2);
+const diff = mode === 'diff';
 const require = createRequire(path.join(process.env.PROFD_SOURCE_DIR, 'tests/node/package.json'));
 const { chromium } = require('playwright-core');
 
@@ -63,7 +64,8 @@ try {
   const y = inverted ? box.y + 17 * 2 + 8 : box.y + box.height - 17 * 3 + 7;
   await page.mouse.move(box.x + 40, y);
   const tip = await page.textContent('#tip');
-  if (!/samples: [\d,]+/.test(tip) || !/of total: /.test(tip) || !/of parent: /.test(tip))
+  if (diff ? !/before: [\d,]+ samples/.test(tip) || !/delta: [+-]\d/.test(tip)
+           : !/samples: [\d,]+/.test(tip) || !/of total: /.test(tip) || !/of parent: /.test(tip))
     fail('tooltip missing details: ' + JSON.stringify(tip));
   else console.log('tooltip: ' + tip.replace(/\n/g, ' | '));
   await page.mouse.click(box.x + 40, y);
@@ -75,6 +77,16 @@ try {
   if (await page.evaluate(() => document.body.getAttribute('data-zoom')) !== '0') fail('reset did not unzoom');
 
   // the table sorts, the icicle toggle redraws
+  if (diff) {
+    const blue = await page.evaluate(() => {
+      const c = document.getElementById('fg'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let red = 0, blue = 0;
+      for (let i = 0; i < d.length; i += 4) { if (d[i] === 255 && d[i + 2] < 200) red++; if (d[i + 2] === 255 && d[i] < 200) blue++; }
+      return [red, blue];
+    });
+    if (blue[0] < 100 || blue[1] < 100) fail('diff colours: red ' + blue[0] + ', blue ' + blue[1] + ' pixels');
+    else console.log('diff colours: red ' + blue[0] + ', blue ' + blue[1] + ' pixels');
+  }
   await page.click('#top th[data-k="1"]');
   const selfs = await page.$$eval('#top tbody tr td:nth-child(2)', tds => tds.slice(0, 20).map(t => +t.textContent.replace(/,/g, '')));
   if (selfs.length < 2 || selfs.some((v, i) => i && v > selfs[i - 1])) fail('table not sorted by self: ' + selfs);

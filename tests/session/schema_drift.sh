@@ -10,6 +10,9 @@
 # 4. What profd itself writes (re-encoded requests, sessions, events, from
 #    test_request with PROFD_EMIT_DIR) must pass the request, session and
 #    event schemas.
+# 5. Differential: 3000 generated messages (tests/node/gen_requests.mjs, seed
+#    PROFD_DRIFT_SEED, default 1) get the same verdict from request_judge (C)
+#    and validate.mjs (ajv).
 set -u
 src=${PROFD_SOURCE_DIR:?PROFD_SOURCE_DIR is not set}
 build=${PROFD_BUILD_DIR:?PROFD_BUILD_DIR is not set}
@@ -92,6 +95,30 @@ if [ -x "$test_bin" ]; then
     done
 else
     problem "$test_bin is not built"
+fi
+
+# 5. differential
+judge=$build/tests/session/request_judge
+seed=${PROFD_DRIFT_SEED:-1}
+if [ -x "$judge" ]; then
+    node "$src/tests/node/gen_requests.mjs" "$tmp/gen" 3000 "$seed"
+    "$judge" "$tmp/gen"/*.json | sort >"$tmp/gen.c"
+    run_node "$tmp/gen.node" "$tmp/gen"
+    sort -o "$tmp/gen.node" "$tmp/gen.node"
+    cut -f1,2 "$tmp/gen.c" >"$tmp/gen.c.v"
+    cut -f1,2 "$tmp/gen.node" >"$tmp/gen.node.v"
+    if ! cmp -s "$tmp/gen.c.v" "$tmp/gen.node.v"; then
+        join -t $'\t' -1 2 -2 2 "$tmp/gen.c.v" "$tmp/gen.node.v" 2>/dev/null |
+            awk -F'\t' '$2 != $3' | head -5 | while IFS=$'\t' read -r f c n; do
+            echo "  $(basename "$f"): C $c, ajv $n: $(head -c 300 "$f")"
+            grep -F "$f" "$tmp/gen.c" "$tmp/gen.node" | cut -f3- | sed 's/^/    /'
+        done
+        problem "C and ajv disagree on generated messages (seed $seed)"
+    fi
+    echo "ok: C and ajv agree on 3000 generated messages (seed $seed," \
+        "$(grep -c '^pass' "$tmp/gen.c.v") valid)"
+else
+    problem "$judge is not built"
 fi
 
 echo "ok: ajv judged $ngood good and $nbad bad fixtures; transport-only: $(wc -l <"$tmp/transport.actual")"

@@ -22,8 +22,10 @@
 #include <cmocka.h>
 
 #include "profd/session.h"
+#include "session/json_check.h"
 
 static const profd_limits seed_limits = {10, 300};
+static const profd_limits integration_limits = {1, 300};
 
 static char *fixture_dir(const char *sub, char *buf, size_t size)
 {
@@ -111,27 +113,55 @@ static void assert_same_request(const profd_request *a, const profd_request *b)
         assert_int_equal(json_object_object_length(a->labels ? a->labels : b->labels), 0);
 }
 
-/* The session and the events profd would make of a good request. */
+static void emit_session(const char *kind, const char *name, const profd_session *s)
+{
+    char file[512], *text;
+    text = profd_session_to_string(s, false);
+    snprintf(file, sizeof file, "session-%s-%s", kind, name);
+    write_emit(file, text);
+    free(text);
+    text = profd_session_to_string(s, true);
+    snprintf(file, sizeof file, "session-stored-%s-%s", kind, name);
+    write_emit(file, text);
+    free(text);
+    text = profd_event_to_string(kind, s);
+    snprintf(file, sizeof file, "event-%s-%s", kind, name);
+    write_emit(file, text);
+    free(text);
+}
+
+/* The sessions and events profd would make of a good request through its
+ * life: queued, started (running), then completed, or failed. */
 static void emit_session_and_events(const char *name, const profd_request *r)
 {
-    profd_session s;
+    profd_session s, failed;
     profd_session_from_request(&s, r);
     if (!s.session_id[0])
         profd_uuid4(s.session_id);
-    char file[512], *text;
-    static const char *const kinds[] = {"queued", "failed"};
-    for (int i = 0; i < 2; i++) {
-        if (i == 1)
-            profd_session_fail(&s, PROFD_E_TARGET_EXITED, "target process exited");
-        text = profd_session_to_string(&s, false);
-        snprintf(file, sizeof file, "session-%s-%s", kinds[i], name);
-        write_emit(file, text);
-        free(text);
-        text = profd_event_to_string(kinds[i], &s);
-        snprintf(file, sizeof file, "event-%s-%s", kinds[i], name);
-        write_emit(file, text);
-        free(text);
-    }
+    emit_session("queued", name, &s);
+    profd_session_copy(&failed, &s);
+    profd_session_fail(&failed, PROFD_E_TARGET_EXITED, "target process exited");
+    emit_session("failed", name, &failed);
+    profd_session_free(&failed);
+    s.status = PROFD_RUNNING;
+    s.started_at = s.created_at + 5;
+    s.attempt = 1;
+    if (!s.pid)
+        s.pid = 4242;
+    profd_strlcpy(s.host, "node-1", sizeof s.host);
+    profd_strlcpy(s.sampler, "py-spy 0.4.1", sizeof s.sampler);
+    emit_session("started", name, &s);
+    s.status = PROFD_COMPLETED;
+    s.completed_at = s.started_at + 1000L * s.duration_seconds;
+    s.sample_count = 5987;
+    s.overhead_percent = 2.5;
+    snprintf(s.flame_graph_object, sizeof s.flame_graph_object, "sessions/%s/flamegraph.html",
+             s.session_id);
+    snprintf(s.flame_graph_url, sizeof s.flame_graph_url,
+             "http://127.0.0.1:8080/api/v1/monitoring/profile/%s/flamegraph", s.session_id);
+    snprintf(s.raw_data_url, sizeof s.raw_data_url,
+             "http://127.0.0.1:8080/api/v1/monitoring/profile/%s/raw", s.session_id);
+    emit_session("completed", name, &s);
     profd_session_free(&s);
 }
 
@@ -227,6 +257,10 @@ static void test_bad_fixtures_rejected_for_their_reason(void **state)
             fail_msg("bad/%s: error \"%s\", want it to start with \"%s\"", names[i], err.msg,
                      e->prefix);
         assert_null(strchr(err.msg, '\n'));
+        /* tests/integration/dlq.sh sends the bad corpus to workers running
+         * with PROFD_DURATION_MIN=1: each file must be bad there too. */
+        if (profd_request_parse(buf, len, &integration_limits, &r, &err) == 0)
+            fail_msg("bad/%s is accepted with PROFD_DURATION_MIN=1", names[i]);
         assert_null(r.labels);
         assert_null(r.alert_payload);
         profd_request_free(&r);
@@ -468,6 +502,69 @@ static void test_null_and_empty_input(void **state)
     assert_int_equal(profd_request_parse("[]", 2, &seed_limits, &r, NULL), -1);
 }
 
+/* The strict syntax check on its own, at the edges of RFC 8259 and 3629. */
+static void test_json_check_edges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        bool ok;
+    } cases[] = {
+        {"{}", 0, true},
+        {" [1, -0, 0e5, 1E+2, -1.5e-3, 0.0] ", 0, true},
+        {"\"\\ud83d\\ude00 \\\" \\\\ \\/ \\b\\f\\n\\r\\t\"", 0, true},
+        {"\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"", 0, true},
+        {"true", 0, true},
+        {"null", 0, true},
+        {"-", 0, false},
+        {"01", 0, false},
+        {"1.e5", 0, false},
+        {"1e", 0, false},
+        {"+1", 0, false},
+        {".5", 0, false},
+        {"tru", 0, false},
+        {"nulll", 0, false},
+        {"[1 2]", 0, false},
+        {"{\"a\" 1}", 0, false},
+        {"{\"a\":1,}", 0, false},
+        {"{,}", 0, false},
+        {"\"\\u12\"", 0, false},
+        {"\"\\udc00\"", 0, false},
+        {"\"\\ud800\\u0041\"", 0, false},
+        {"\"\\u0000\"", 0, false},
+        {"\"\xf4\x90\x80\x80\"", 0, false}, /* above U+10FFFF */
+        {"\"\xf5\x80\x80\x80\"", 0, false},
+        {"\"\xe0\x80\x80\"", 0, false}, /* overlong */
+        {"\"\x80\"", 0, false},         /* stray continuation byte */
+        {"\"\x7f\"", 0, true},          /* DEL is not a JSON control character */
+        {"\"a\000b\"", 5, false},
+        {"{}x", 2, true}, /* the length, not a NUL, ends the input */
+        {"\xef\xbb\xbf{}", 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = NULL;
+        size_t at = 0, len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        int rc = profd_json_check(cases[i].text, len, &why, &at);
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("case %zu (%s): got %s (%s)", i, cases[i].text, rc == 0 ? "ok" : "bad",
+                     why ? why : "");
+        if (rc != 0)
+            assert_true(at <= len);
+    }
+    /* Depth: 64 nested arrays pass, 65 do not. */
+    char deep[200];
+    for (int depth = 64; depth <= 65; depth++) {
+        memset(deep, '[', (size_t)depth);
+        memset(deep + depth, ']', (size_t)depth);
+        const char *why = NULL;
+        int rc = profd_json_check(deep, 2 * (size_t)depth, &why, NULL);
+        assert_int_equal(rc, depth == 64 ? 0 : -1);
+        if (rc)
+            assert_string_equal(why, "nesting deeper than 64 levels");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_types_decoded),
         cmocka_unit_test(test_truncations_rejected),
         cmocka_unit_test(test_null_and_empty_input),
+        cmocka_unit_test(test_json_check_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,22 +47,22 @@ kafka_start() {
         return 1
         ;;
     esac
-    KAFKA_MOCK_LINES=1
     export KAFKA_BROKERS=${line#BOOTSTRAP=} KAFKA_MOCK_PID
 }
 
 # Send one command to a mock started with --stdin-control; print its reply.
 kafka_ctl() {
-    if [ -z "$KAFKA_MOCK_FD" ]; then
+    if [ -z "${KAFKA_MOCK_FD:-}" ]; then
         echo "kafka_ctl: start the mock with --stdin-control" >&2
         return 1
     fi
+    local before i reply=
+    before=$(wc -l <"$KAFKA_MOCK_DIR/out")
     echo "$*" >&"$KAFKA_MOCK_FD"
-    KAFKA_MOCK_LINES=$((KAFKA_MOCK_LINES + 1))
-    local i reply
     for i in $(seq 100); do
-        reply=$(sed -n "${KAFKA_MOCK_LINES}p" "$KAFKA_MOCK_DIR/out")
+        reply=$(sed -n "$((before + 1))p" "$KAFKA_MOCK_DIR/out")
         [ -n "$reply" ] && break
+        kill -0 "$KAFKA_MOCK_PID" 2>/dev/null || break
         sleep 0.05
     done
     echo "$reply"
@@ -70,14 +70,14 @@ kafka_ctl() {
 }
 
 kafka_stop() {
-    if [ -n "$KAFKA_MOCK_PID" ]; then
-        kill -TERM "$KAFKA_MOCK_PID" 2>/dev/null
-        wait "$KAFKA_MOCK_PID" 2>/dev/null
+    if [ -n "${KAFKA_MOCK_PID:-}" ]; then
+        kill -TERM "$KAFKA_MOCK_PID" 2>/dev/null || true
+        wait "$KAFKA_MOCK_PID" 2>/dev/null || true
     fi
-    if [ -n "$KAFKA_MOCK_FD" ]; then
+    if [ -n "${KAFKA_MOCK_FD:-}" ]; then
         exec {KAFKA_MOCK_FD}>&-
     fi
-    [ -n "$KAFKA_MOCK_DIR" ] && rm -rf "$KAFKA_MOCK_DIR"
+    if [ -n "${KAFKA_MOCK_DIR:-}" ]; then rm -rf "$KAFKA_MOCK_DIR"; fi
     KAFKA_MOCK_PID= KAFKA_MOCK_FD= KAFKA_MOCK_DIR=
     unset KAFKA_BROKERS
 }

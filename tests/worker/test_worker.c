@@ -56,6 +56,8 @@ static int setup(void **state)
     setenv("PROFD_TARGETS", path, 1);
     setenv("PROFD_PYSPY", pyspy, 1);
     setenv("PROFD_SAMPLER", "py-spy", 1);
+    snprintf(path, sizeof path, "%s/standin.log", e->dir);
+    setenv("PYSPY_STANDIN_LOG", path, 1);
     setenv("PROFD_BUS", "memory", 1);
     setenv("PROFD_HOST", "node-1", 1);
     setenv("PROFD_DURATION_MIN", "1", 1);
@@ -204,6 +206,15 @@ static void test_duplicate_runs_once(void **state)
         free(ev);
     }
     assert_int_equal(completed, 1);
+    char path[600], line[4096];
+    snprintf(path, sizeof path, "%s/standin.log", e->dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int runs = 0;
+    while (fgets(line, sizeof line, f))
+        runs += strstr(line, "record") != NULL;
+    fclose(f);
+    assert_int_equal(runs, 1);
 }
 
 /* A running session whose lease expired, on a host nobody serves, after its
@@ -242,11 +253,11 @@ static void test_unroutable(void **state)
              "{\"session_id\":\"%s\",\"service_name\":\"web-api\",\"duration_seconds\":1,"
              "\"pid\":%d,\"host\":\"node-elsewhere\"}",
              id, (int)e->target);
+    int64_t sent = profd_now_ms();
     send(e, msg);
-    profd_session s = wait_status(e, id, PROFD_QUEUED);
-    profd_session_free(&s);
-    s = wait_status(e, id, PROFD_FAILED);
+    profd_session s = wait_status(e, id, PROFD_FAILED);
     assert_string_equal(s.error_code, "unroutable");
+    assert_true(profd_now_ms() - sent >= 5000); /* PROFD_REQUEST_TTL */
     profd_session_free(&s);
 }
 

@@ -8,9 +8,9 @@
  * pointers to filename, name and line table and the first line with what was
  * cached; a mismatch loads a new entry in front of the stale one. Entries are
  * never freed before the end, so a frame of the current sample can keep
- * pointing at its entry (the table only grows with distinct code objects). When PyCode_Type's address is known
- * the object's type is checked too, which rejects the non-code executables a
- * 3.13 frame may carry and garbage from a torn read. */
+ * pointing at its entry (the table only grows with distinct code objects). When PyCode_Type's
+ * address is known the object's type is checked too, which rejects the non-code executables a 3.13
+ * frame may carry and garbage from a torn read. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,15 +133,18 @@ bad:
     return -1;
 }
 
-const py_code *py_code_get(py_code_cache *cc, const py_target *t, uint64_t addr)
+size_t py_code_header_size(const py_layout *L)
 {
-    const py_layout *L = t->L;
-    uint8_t hdr[256];
     size_t need = (size_t)L->co_linetable + 8;
     if (L->co_firsttraceable + 4 > (int)need)
         need = (size_t)L->co_firsttraceable + 4;
-    if (addr == 0 || py_read(t->pid, addr, hdr, need) != 0)
-        return NULL;
+    return need;
+}
+
+const py_code *py_code_from_header(py_code_cache *cc, const py_target *t, uint64_t addr,
+                                   const uint8_t *hdr)
+{
+    const py_layout *L = t->L;
     uint64_t type, key[4] = {0};
     memcpy(&type, hdr + 8, 8);
     if (t->code_type && type != t->code_type)
@@ -166,6 +169,14 @@ const py_code *py_code_get(py_code_cache *cc, const py_target *t, uint64_t addr)
     e->next = *slot;
     *slot = e;
     return &e->code;
+}
+
+const py_code *py_code_get(py_code_cache *cc, const py_target *t, uint64_t addr)
+{
+    uint8_t hdr[256];
+    if (addr == 0 || py_read(t->pid, addr, hdr, py_code_header_size(t->L)) != 0)
+        return NULL;
+    return py_code_from_header(cc, t, addr, hdr);
 }
 
 int py_code_line(const py_target *t, const py_code *code, int off)

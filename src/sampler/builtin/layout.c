@@ -8,7 +8,8 @@
  *                                       ceval.gil pointer 3.12+)
  *   Include/internal/pycore_gil.h       struct _gil_runtime_state (last_holder, locked)
  *   Include/cpython/pystate.h           PyThreadState (next, frame / cframe / current_frame,
- *                                       thread_id, native_thread_id 3.11+), _PyCFrame
+ *                                       thread_id, native_thread_id 3.11+, datastack_chunk
+ *                                       and datastack_top 3.11+), _PyCFrame, _PyStackChunk
  *   Include/cpython/frameobject.h,      PyFrameObject (f_back, f_code, f_lasti) 3.8-3.10
  *   Include/internal/pycore_frame.h     _PyInterpreterFrame (f_code / f_executable, previous,
  *                                       prev_instr / instr_ptr, owner) 3.11+
@@ -44,6 +45,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = NONE,
         .ts_thread_id = 176, /* unsigned long thread_id (pthread_self()) */
         .ts_native_thread_id = NONE,
+        .ts_datastack_chunk = NONE,
+        .ts_datastack_top = NONE,
+        .ts_read = 184,
         .fo_back = 24,
         .fo_code = 32,
         .fo_lasti = 104, /* int f_lasti, byte offset */
@@ -75,6 +79,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = NONE,
         .ts_thread_id = 176,
         .ts_native_thread_id = NONE,
+        .ts_datastack_chunk = NONE,
+        .ts_datastack_top = NONE,
+        .ts_read = 184,
         .fo_back = 24,
         .fo_code = 32,
         .fo_lasti = 104,
@@ -106,6 +113,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = NONE,
         .ts_thread_id = 176,
         .ts_native_thread_id = NONE,
+        .ts_datastack_chunk = NONE,
+        .ts_datastack_top = NONE,
+        .ts_read = 184,
         .fo_back = 24,
         .fo_code = 32,
         .fo_lasti = 96, /* int f_lasti, in code units (PEP 626) */
@@ -138,6 +148,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = NONE,
         .ts_thread_id = 152,
         .ts_native_thread_id = 160,
+        .ts_datastack_chunk = 296, /* _PyStackChunk *datastack_chunk */
+        .ts_datastack_top = 304,   /* PyObject **datastack_top */
+        .ts_read = 312,
         .cf_current_frame = 8, /* after int use_tracing */
         .if_code = 32,         /* PyCodeObject *f_code */
         .if_previous = 48,
@@ -171,6 +184,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = NONE,
         .ts_thread_id = 136,
         .ts_native_thread_id = 144,
+        .ts_datastack_chunk = 232,
+        .ts_datastack_top = 240,
+        .ts_read = 248,
         .cf_current_frame = 0,
         .if_code = 0,
         .if_previous = 8,
@@ -204,6 +220,9 @@ static const py_layout layouts[] = {
         .ts_current_frame = 72, /* _PyInterpreterFrame *current_frame */
         .ts_thread_id = 152,
         .ts_native_thread_id = 160,
+        .ts_datastack_chunk = 232,
+        .ts_datastack_top = 240,
+        .ts_read = 248,
         .if_code = 0, /* PyObject *f_executable */
         .if_previous = 8,
         .if_instr = 56, /* _Py_CODEUNIT *instr_ptr */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "profd/sampler.h"
 #include "pysampler.h"
 
 static int fail(char *msg, size_t len, int code, const char *fmt, ...)
@@ -65,8 +66,7 @@ static int check_debug_offsets(py_target *t, char *msg, size_t len)
     uint64_t d[44];
     if (py_read(t->pid, t->runtime, d, sizeof(d)) != 0)
         return fail(msg, len, errno == EPERM ? PY_EPERM : PY_ENOTPY,
-                    "Failed to profile process: cannot read _PyRuntime of pid %ld",
-                    (long)t->pid);
+                    "Failed to profile process: cannot read _PyRuntime of pid %ld", (long)t->pid);
     if (memcmp(d, "xdebugpy", 8) != 0)
         return fail(msg, len, PY_EVERSION,
                     "Failed to profile process: unsupported Python build %s (no _Py_DebugOffsets "
@@ -78,7 +78,7 @@ static int check_debug_offsets(py_target *t, char *msg, size_t len)
         int idx;
         long want;
     } checks[] = {
-        {5, L->rt_interp_head}, {8, L->is_next},          {9, L->is_tstate_head},
+        {5, L->rt_interp_head}, {8, L->is_next},           {9, L->is_tstate_head},
         {21, L->ts_next},       {23, L->ts_current_frame}, {25, L->ts_native_thread_id},
         {29, L->if_previous},   {30, L->if_code},          {31, L->if_instr},
         {33, L->if_owner},      {35, L->co_filename},      {37, L->co_qualname},
@@ -157,24 +157,28 @@ int py_locate(pid_t pid, py_target *t, char *msg, size_t len)
     struct stat st;
     snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
     if (pid <= 0 || stat(dir, &st) != 0)
-        return fail(msg, len, PY_ENOPROC,
-                    "Failed to profile process: no such process (pid %ld)", (long)pid);
+        return fail(msg, len, PY_ENOPROC, "Failed to profile process: no such process (pid %ld)",
+                    (long)pid);
     py_module mods[2];
     int n = py_maps_modules(pid, mods, 2);
     if (n < 0 && (errno == EACCES || errno == EPERM))
-        return fail(msg, len, PY_EPERM, "%s", "Failed to profile process: Permission denied");
+        return fail(msg, len, PY_EPERM, "%s", PROFD_PERMISSION_DENIED);
     if (n < 0)
-        return fail(msg, len, PY_ENOPROC,
-                    "Failed to profile process: no such process (pid %ld)", (long)pid);
+        return fail(msg, len, PY_ENOPROC, "Failed to profile process: no such process (pid %ld)",
+                    (long)pid);
     int rc = PY_ENOTPY;
     for (int i = 0; i < n; i++) {
         rc = try_module(t, &mods[i], msg, len);
         if (rc == PY_OK || rc == PY_EVERSION)
             break;
         if (rc == PY_EPERM)
-            return fail(msg, len, PY_EPERM, "%s",
-                        "Failed to profile process: Permission denied");
+            return fail(msg, len, PY_EPERM, "%s", PROFD_PERMISSION_DENIED);
     }
+    uint64_t probe;
+    if (rc == PY_OK && py_read_ptr(pid, t->runtime, &probe) != 0)
+        return errno == EPERM ? fail(msg, len, PY_EPERM, "%s", PROFD_PERMISSION_DENIED)
+                              : fail(msg, len, PY_ENOPROC,
+                                     "Failed to profile process: pid %ld went away", (long)pid);
     if (rc == PY_ENOTPY)
         return fail(msg, len, PY_ENOTPY,
                     "Failed to profile process: pid %ld is not a Python process (no _PyRuntime "

@@ -5,6 +5,7 @@
  * ptrace: same uid and no yama restriction, or CAP_SYS_PTRACE). A partial read
  * counts as a failure: the caller treats it like an unmapped address. */
 #include <errno.h>
+#include <limits.h>
 #include <sys/uio.h>
 
 #include "pysampler.h"
@@ -30,4 +31,26 @@ int py_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out)
 {
     return py_read(pid, addr, out, sizeof(*out));
+}
+
+int py_read_many(pid_t pid, const uint64_t *addrs, size_t len, uint8_t *bufs, int n)
+{
+    struct iovec local[512], remote[512];
+    int done = 0;
+    while (done < n) {
+        int k = n - done < 512 ? n - done : 512;
+        for (int i = 0; i < k; i++) {
+            local[i].iov_base = bufs + (size_t)(done + i) * len;
+            local[i].iov_len = len;
+            remote[i].iov_base = (void *)(uintptr_t)addrs[done + i];
+            remote[i].iov_len = len;
+        }
+        ssize_t got = process_vm_readv(pid, local, (unsigned long)k, remote, (unsigned long)k, 0);
+        if (got < 0)
+            return done;
+        done += (int)((size_t)got / len);
+        if ((size_t)got < (size_t)k * len)
+            return done;
+    }
+    return done;
 }

@@ -338,8 +338,9 @@ int py_output_write_speedscope(const py_output *o, FILE *f, int rate_hz)
     }
     fputs("],\"shared\":{\"frames\":[", f);
     write_frames(o, f);
-    fprintf(f, "]},\"activeProfileIndex\":0,\"exporter\":\"profd-builtin@%s\","
-               "\"name\":\"py-spy profile\"}\n",
+    fprintf(f,
+            "]},\"activeProfileIndex\":0,\"exporter\":\"profd-builtin@%s\","
+            "\"name\":\"py-spy profile\"}\n",
             "0.1.0");
     free(sorted);
     return ferror(f) ? -1 : 0;

@@ -20,6 +20,9 @@
 /* 0 on a full read; -1 with errno otherwise (EFAULT/EIO/ESRCH/EPERM). */
 int py_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out);
+/* Read n (addr, len) pieces into bufs with one syscall per 512 pieces. Returns how many
+ * leading pieces were read in full. */
+int py_read_many(pid_t pid, const uint64_t *addrs, size_t len, uint8_t *bufs, int n);
 
 /* ---- per-version layout (layout.c) ---- */
 enum { LT_LNOTAB, LT_PEP626, LT_LOCATIONS };
@@ -37,7 +40,9 @@ typedef struct py_layout {
     int gil_last_holder, gil_locked;
     /* PyThreadState */
     int ts_next, ts_frame, ts_cframe, ts_current_frame, ts_thread_id, ts_native_thread_id;
-    int cf_current_frame; /* _PyCFrame.current_frame */
+    int ts_datastack_chunk, ts_datastack_top; /* 3.11+: the frames' memory */
+    int ts_read;                              /* bytes of PyThreadState to read */
+    int cf_current_frame;                     /* _PyCFrame.current_frame */
     /* PyFrameObject (3.8-3.10) */
     int fo_back, fo_code, fo_lasti;
     bool lasti_in_units; /* 3.10: f_lasti counts code units, not bytes */
@@ -121,6 +126,10 @@ py_code_cache *py_code_cache_new(void);
 void py_code_cache_free(py_code_cache *c);
 /* Look the code object at addr up (reading it on a miss). NULL if it is not readable code. */
 const py_code *py_code_get(py_code_cache *c, const py_target *t, uint64_t addr);
+/* The same from a header already read (py_code_header_size bytes at addr). */
+const py_code *py_code_from_header(py_code_cache *c, const py_target *t, uint64_t addr,
+                                   const uint8_t *hdr);
+size_t py_code_header_size(const py_layout *L);
 int py_code_line(const py_target *t, const py_code *code, int byte_offset);
 /* py-spy's short filename: the path below the last directory without __init__.py. */
 void py_short_filename(pid_t pid, const char *filename, char *out, size_t len);

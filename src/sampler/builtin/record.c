@@ -37,7 +37,7 @@ typedef struct opts {
 typedef struct stats {
     long taken, expected, missed, torn, errors;
     double lag_sum_ms, lag_max_ms;
-    double read_us_sum;
+    double read_us_sum, paused_us_sum;
 } stats;
 
 static volatile sig_atomic_t stop_requested;
@@ -77,7 +77,7 @@ static int parse(int argc, char **argv, opts *o)
         const char *a = argv[i];
         if (is(a, "-p", "--pid") || is(a, "-r", "--rate") || is(a, "-d", "--duration")) {
             const char *v = value(argc, argv, &i, a);
-            long *dst = a[1] == 'p' || a[2] == 'p' ? &o->pid
+            long *dst = a[1] == 'p' || a[2] == 'p'   ? &o->pid
                         : a[1] == 'r' || a[2] == 'r' ? &o->rate
                                                      : &o->duration;
             long hi = dst == &o->pid ? 4194304 : dst == &o->rate ? 10000 : 86400;
@@ -104,8 +104,9 @@ static int parse(int argc, char **argv, opts *o)
             o->gil = true;
         } else if (strcmp(a, "--subprocesses") == 0 || strcmp(a, "-s") == 0 ||
                    strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
-            fprintf(stderr, "profd sample: warning: %s is not supported by the built-in sampler "
-                            "and is ignored\n",
+            fprintf(stderr,
+                    "profd sample: warning: %s is not supported by the built-in sampler "
+                    "and is ignored\n",
                     a);
         } else {
             return profd_usage_error("sample", "unknown flag '%s'", a);
@@ -169,18 +170,18 @@ static int sample_once(run *r)
                 ss.tid[ss.n] = r->pz.tids[i];
                 ss.st[ss.n] = py_task_state(pid, r->pz.tids[i]);
             }
-        if (py_pause_stop(&r->pz) != 0)
-            return -ESRCH;
     }
     int64_t t0 = now_ns();
+    if (!o->nonblocking && py_pause_stop(&r->pz) != 0)
+        return -ESRCH;
     int rc = py_read_stacks(&r->t, r->cc, &r->s, o->nonblocking);
     for (int k = 0; rc != 0 && o->nonblocking && k < TORN_RETRIES; k++) {
         r->st.torn++;
         rc = py_read_stacks(&r->t, r->cc, &r->s, true);
     }
-    r->st.read_us_sum += (double)(now_ns() - t0) / 1000.0;
     if (!o->nonblocking)
         py_pause_resume(&r->pz);
+    r->st.read_us_sum += (double)(now_ns() - t0) / 1000.0;
     if (rc != 0)
         return alive(pid) ? -EIO : -ESRCH;
     for (int i = 0; i < r->s.nthreads; i++) {
@@ -266,11 +267,12 @@ static void summary(const run *r)
     fprintf(stderr,
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
             "%ld errors), lag mean %.3f ms max %.3f ms, %ld torn stacks retried, %.1f us per "
-            "read, %ld stacks written to %s\n",
+            "sample %s, %ld stacks written to %s\n",
             r->t.version, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
             s->missed, s->errors, s->taken ? s->lag_sum_ms / (double)s->taken : 0.0, s->lag_max_ms,
             s->torn, s->taken ? s->read_us_sum / (double)s->taken : 0.0,
-            py_output_samples(r->out), r->o->out);
+            r->o->nonblocking ? "reading" : "with the target paused", py_output_samples(r->out),
+            r->o->out);
 }
 
 static int start(run *r, char *msg, size_t len)

@@ -57,6 +57,105 @@ static int newest_frame(const py_target *t, const uint8_t *ts, uint64_t *out)
     return py_read_ptr(t->pid, cframe + (uint64_t)L->cf_current_frame, out);
 }
 
+/* What the walk collects per frame before code objects are resolved in one batch. */
+typedef struct raw_frame {
+    uint64_t code;
+    int off;   /* byte offset of the instruction; -1 before the first one */
+    int owner; /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
+} raw_frame;
+
+typedef struct walk {
+    raw_frame raw[PY_MAX_DEPTH];
+    int n;
+    uint64_t addrs[PY_MAX_DEPTH];
+    uint8_t hdrs[PY_MAX_DEPTH * 256]; /* code headers, py_code_header_size() apart */
+    /* 3.11+: copy of the used part of the thread's current data-stack chunk */
+    uint8_t chunk[64 * 1024];
+    uint64_t chunk_lo, chunk_hi;
+} walk;
+
+static walk W; /* one sampler thread: static scratch keeps the stack small */
+
+static int add_raw(uint64_t code, int off, int owner)
+{
+    if (W.n >= PY_MAX_DEPTH)
+        return -1;
+    W.raw[W.n].code = code;
+    W.raw[W.n].off = off;
+    W.raw[W.n].owner = owner;
+    W.n++;
+    return 0;
+}
+
+static int walk_objects(const py_target *t, uint64_t f)
+{
+    const py_layout *L = t->L;
+    uint8_t b[128];
+    for (int n = 0; f; n++) {
+        if (n >= PY_MAX_DEPTH || py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
+            return -1;
+        uint64_t code, back;
+        int32_t lasti;
+        memcpy(&code, b + L->fo_code, 8);
+        memcpy(&back, b + L->fo_back, 8);
+        memcpy(&lasti, b + L->fo_lasti, 4);
+        if (add_raw(code, L->lasti_in_units && lasti >= 0 ? lasti * 2 : lasti, 0) != 0)
+            return -1;
+        f = back;
+    }
+    return 0;
+}
+
+/* Copy [chunk, top) of the thread's data stack, where most 3.11+ frames live. */
+static void load_chunk(const py_target *t, const uint8_t *ts)
+{
+    const py_layout *L = t->L;
+    uint64_t chunk, top;
+    W.chunk_lo = W.chunk_hi = 0;
+    if (L->ts_datastack_chunk < 0)
+        return;
+    memcpy(&chunk, ts + L->ts_datastack_chunk, 8);
+    memcpy(&top, ts + L->ts_datastack_top, 8);
+    if (!chunk || top <= chunk || top - chunk > sizeof(W.chunk))
+        return; /* none, or unusually big: read frame by frame */
+    if (py_read(t->pid, chunk, W.chunk, (size_t)(top - chunk)) == 0) {
+        W.chunk_lo = chunk;
+        W.chunk_hi = top;
+    }
+}
+
+static const uint8_t *frame_bytes(const py_target *t, uint64_t f, size_t len, uint8_t *scratch)
+{
+    if (f >= W.chunk_lo && f + len <= W.chunk_hi)
+        return W.chunk + (f - W.chunk_lo);
+    return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
+}
+
+static int walk_interpreter_frames(const py_target *t, uint64_t f)
+{
+    const py_layout *L = t->L;
+    uint8_t scratch[80];
+    for (int n = 0; f; n++) {
+        const uint8_t *b =
+            n < PY_MAX_DEPTH ? frame_bytes(t, f, (size_t)L->if_owner + 1, scratch) : NULL;
+        if (!b)
+            return -1;
+        uint64_t code, prev, instr;
+        memcpy(&code, b + L->if_code, 8);
+        memcpy(&prev, b + L->if_previous, 8);
+        memcpy(&instr, b + L->if_instr, 8);
+        int owner = b[L->if_owner];
+        f = prev;
+        if (owner == PY_FRAME_OWNED_BY_CSTACK && L->minor >= 12)
+            continue; /* the C entry shim */
+        uint64_t start = code + (uint64_t)L->co_code_adaptive;
+        int off = instr >= start && instr - start < (1u << 30) ? (int)(instr - start) : -1;
+        if (add_raw(code, off, owner) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int push(py_thread *th, const py_code *code, int line)
 {
     if (th->depth >= PY_MAX_DEPTH)
@@ -67,57 +166,28 @@ static int push(py_thread *th, const py_code *code, int line)
     return 0;
 }
 
-static int walk_objects(const py_target *t, py_code_cache *cc, uint64_t f, py_thread *th)
+/* Resolve the collected frames' code objects, their headers read in one batch; drop 3.11+
+ * frames that have not reached their first traceable instruction (incomplete frames). */
+static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
 {
     const py_layout *L = t->L;
-    uint8_t b[128];
-    for (int n = 0; f; n++) {
-        if (n > PY_MAX_DEPTH || py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
-            return -1;
-        uint64_t code, back;
-        int32_t lasti;
-        memcpy(&code, b + L->fo_code, 8);
-        memcpy(&back, b + L->fo_back, 8);
-        memcpy(&lasti, b + L->fo_lasti, 4);
-        const py_code *c = py_code_get(cc, t, code);
-        if (!c)
-            return -1;
-        int off = L->lasti_in_units && lasti >= 0 ? lasti * 2 : lasti;
-        if (push(th, c, py_code_line(t, c, off)) != 0)
-            return -1;
-        f = back;
-    }
-    return 0;
-}
-
-static int walk_interpreter_frames(const py_target *t, py_code_cache *cc, uint64_t f,
-                                   py_thread *th)
-{
-    const py_layout *L = t->L;
-    uint8_t b[80];
-    for (int n = 0; f; n++) {
-        if (n > PY_MAX_DEPTH || py_read(t->pid, f, b, (size_t)L->if_owner + 1) != 0)
-            return -1;
-        uint64_t code, prev, instr;
-        memcpy(&code, b + L->if_code, 8);
-        memcpy(&prev, b + L->if_previous, 8);
-        memcpy(&instr, b + L->if_instr, 8);
-        int owner = b[L->if_owner];
-        f = prev;
-        if (owner == PY_FRAME_OWNED_BY_CSTACK && L->minor >= 12)
-            continue;
-        const py_code *c = py_code_get(cc, t, code);
+    size_t hlen = py_code_header_size(L);
+    for (int i = 0; i < W.n; i++)
+        W.addrs[i] = W.raw[i].code;
+    int got = py_read_many(t->pid, W.addrs, hlen, W.hdrs, W.n);
+    for (int i = 0; i < W.n; i++) {
+        const raw_frame *r = &W.raw[i];
+        const py_code *c = i < got ? py_code_from_header(cc, t, r->code, W.hdrs + i * hlen)
+                                   : py_code_get(cc, t, r->code);
         if (!c) {
             if (L->minor >= 13 && !t->code_type)
                 continue; /* f_executable need not be code; nothing to name it by */
             return -1;
         }
-        uint64_t start = code + (uint64_t)L->co_code_adaptive;
-        if (owner != PY_FRAME_OWNED_BY_GENERATOR &&
-            instr < start + 2 * (uint64_t)(c->first_traceable > 0 ? c->first_traceable : 0))
-            continue; /* incomplete frame */
-        int off = instr >= start ? (int)(instr - start) : -1;
-        if (push(th, c, py_code_line(t, c, off)) != 0)
+        if (L->minor >= 11 && r->owner != PY_FRAME_OWNED_BY_GENERATOR &&
+            r->off < 2 * c->first_traceable)
+            continue;
+        if (push(th, c, py_code_line(t, c, r->off)) != 0)
             return -1;
     }
     return 0;
@@ -127,8 +197,8 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
                        uint64_t holder, uint64_t *next, uint64_t *top)
 {
     const py_layout *L = t->L;
-    uint8_t ts[256];
-    if (py_read(t->pid, ts_addr, ts, 200) != 0)
+    uint8_t ts[320];
+    if (py_read(t->pid, ts_addr, ts, (size_t)L->ts_read) != 0)
         return -1;
     memcpy(next, ts + L->ts_next, 8);
     th->tstate = ts_addr;
@@ -145,10 +215,18 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
     }
     th->holds_gil = holder && holder == ts_addr;
     th->depth = 0;
+    W.n = 0;
     if (newest_frame(t, ts, top) != 0)
         return -1;
-    return L->ts_frame >= 0 ? walk_objects(t, cc, *top, th)
-                            : walk_interpreter_frames(t, cc, *top, th);
+    if (L->ts_frame >= 0) {
+        if (walk_objects(t, *top) != 0)
+            return -1;
+    } else {
+        load_chunk(t, ts);
+        if (walk_interpreter_frames(t, *top) != 0)
+            return -1;
+    }
+    return resolve(t, cc, th);
 }
 
 static uint64_t gil_holder(const py_target *t, uint64_t interp)
@@ -193,10 +271,10 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     if (!verify)
         return 0;
     for (int i = 0; i < s->nthreads; i++) {
-        uint8_t ts[256];
+        uint8_t ts[320];
         uint64_t top;
-        if (py_read(t->pid, s->threads[i].tstate, ts, 200) != 0 || newest_frame(t, ts, &top) != 0 ||
-            top != tops[i])
+        if (py_read(t->pid, s->threads[i].tstate, ts, (size_t)L->ts_read) != 0 ||
+            newest_frame(t, ts, &top) != 0 || top != tops[i])
             return -1;
     }
     return 0;

@@ -50,7 +50,7 @@ int py_read_str(const py_target *t, uint64_t addr, char *out, size_t len)
         return -1;
     int64_t n;
     uint32_t state;
-    memcpy(&n, hdr + 16, 8);    /* PyASCIIObject.length */
+    memcpy(&n, hdr + 16, 8);     /* PyASCIIObject.length */
     memcpy(&state, hdr + 32, 4); /* PyASCIIObject.state */
     unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
     if (!compact || n < 0 || n > 1 << 20 || (kind != 1 && kind != 2 && kind != 4)) {
@@ -67,11 +67,11 @@ int py_read_str(const py_target *t, uint64_t addr, char *out, size_t len)
         return -1;
     size_t o = 0;
     for (size_t i = 0; i < count; i++) {
-        uint32_t cp = kind == 1   ? raw[i]
-                      : kind == 2 ? (uint32_t)(raw[2 * i] | raw[2 * i + 1] << 8)
-                                  : (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
-                                        (uint32_t)raw[4 * i + 2] << 16 |
-                                        (uint32_t)raw[4 * i + 3] << 24;
+        uint32_t cp = kind == 1 ? raw[i]
+                      : kind == 2
+                          ? (uint32_t)(raw[2 * i] | raw[2 * i + 1] << 8)
+                          : (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
+                                (uint32_t)raw[4 * i + 2] << 16 | (uint32_t)raw[4 * i + 3] << 24;
         size_t w = py_utf8_put(cp, out + o, max - o);
         if (w == 0)
             break;

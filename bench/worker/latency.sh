@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench/worker/latency.sh BUILD_DIR [COUNT] [RATE]
+#
+# Latency from a request being produced to its sampler being spawned, over
+# COUNT requests (default 1000) at RATE per second (default 200), through the
+# librdkafka mock cluster and a real redis-server. The py-spy stand-in exits
+# at once (exit mode after 0 samples) and logs its start time; 50 target
+# processes and PROFD_MAX_CONCURRENT=64 keep any request from waiting for a
+# slot or a target lock. Then the idle worker's RSS and CPU over 10 s.
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+COUNT=${2:-1000}
+RATE=${3:-200}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRC/tests/support/redis.sh"
+. "$SRC/tests/support/kafka.sh"
+T=$(mktemp -d /tmp/profd-bench.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; kafka_stop >/dev/null 2>&1 || true; redis_stop >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+
+redis_start >/dev/null
+kafka_start >/dev/null
+echo -n "{" >"$T/targets.json"
+for i in $(seq 0 49); do
+    sleep 3600 & PIDS+=($!)
+    [ "$i" -gt 0 ] && echo -n "," >>"$T/targets.json"
+    echo -n "\"bench-$i\":{\"pid\":$!}" >>"$T/targets.json"
+done
+echo "}" >>"$T/targets.json"
+
+env PROFD_KAFKA_BROKERS="$KAFKA_BROKERS" PROFD_HOST=bench PROFD_TARGETS="$T/targets.json" \
+    PROFD_STORAGE="file://$T/blobs" PROFD_SPOOL_DIR="$T/spool" PROFD_SAMPLER=py-spy \
+    PROFD_PYSPY="$BUILD/tests/pyspy/bin/py-spy" PYSPY_STANDIN_MODE=exit PYSPY_STANDIN_EXIT_AFTER=0 \
+    PYSPY_STANDIN_LOG="$T/spawn.log" PROFD_DURATION_MIN=1 PROFD_MAX_CONCURRENT=64 \
+    PROFD_LOG_LEVEL=warn "$BUILD/profd" worker 2>"$T/worker.log" &
+WORKER=$!
+PIDS+=($WORKER)
+sleep 3 # group join
+
+"$BUILD/bench/worker/produce" "$KAFKA_BROKERS" profiling.requests "$COUNT" "$RATE" 50 >"$T/produced.txt"
+for _ in $(seq 1 100); do
+    [ "$(wc -l <"$T/spawn.log" 2>/dev/null || echo 0)" -ge "$COUNT" ] && break
+    sleep 0.2
+done
+
+python3 - "$T/produced.txt" "$T/spawn.log" "$COUNT" "$RATE" <<'PY'
+import re, sys
+produced = dict(l.split() for l in open(sys.argv[1]))
+lat = []
+for line in open(sys.argv[2]):
+    m = re.search(r'/([0-9a-f-]{36})/raw\.txt', line)
+    if m and m.group(1) in produced:
+        lat.append((float(line.split()[0]) - float(produced[m.group(1)])) * 1000)
+lat.sort()
+n = len(lat)
+if n == 0:
+    sys.exit("no sampler was spawned")
+pct = lambda p: lat[min(n - 1, int(round(p / 100 * n)) - 1)]
+print(f"requests: {sys.argv[3]} at {sys.argv[4]}/s, spawned: {n}")
+print(f"produce -> spawn latency: p50 {pct(50):.2f} ms  p90 {pct(90):.2f} ms  p99 {pct(99):.2f} ms  max {lat[-1]:.2f} ms  (target p99 <= 20 ms)")
+PY
+
+sleep 3
+ticks=$(getconf CLK_TCK)
+cpu0=$(awk '{print $14+$15}' /proc/$WORKER/stat)
+sleep 10
+cpu1=$(awk '{print $14+$15}' /proc/$WORKER/stat)
+rss=$(awk '/VmRSS/{print $2}' /proc/$WORKER/status)
+python3 -c "import sys; t,c0,c1,r=map(int,sys.argv[1:]); print(f'idle worker: RSS {r/1024:.1f} MB (target <= 15 MB), CPU {(c1-c0)/t/10*100:.2f}% of a core over 10 s')" "$ticks" "$cpu0" "$cpu1" "$rss"

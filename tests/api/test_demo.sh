@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test_demo.sh - smoke test of `make demo`'s script path: scripts/demo.sh with
+# the built binary must capture the sample app and print a flame graph whose
+# file exists and shows the app's call tree.
+set -euo pipefail
+PROFD=${PROFD_BIN:?}
+SRC=${PROFD_SOURCE_DIR:?}
+command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
+[ -x /usr/bin/python3 ] || command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
+DIR=$(mktemp -d /tmp/profd-demo-test.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+OUT=$(PROFD_DEMO_DIR="$DIR/demo" bash "$SRC/scripts/demo.sh" "$PROFD" 2>&1) || {
+    echo "$OUT"
+    echo "FAIL: demo.sh exited non-zero"
+    exit 1
+}
+echo "$OUT"
+FILE=$(sed -n 's/^demo: flame graph file: //p' <<<"$OUT")
+URL=$(sed -n 's/^demo: flame graph URL: *\([^ ]*\).*/\1/p' <<<"$OUT")
+[ -s "$FILE" ] || { echo "FAIL: no flame graph at '$FILE'"; exit 1; }
+[[ "$URL" == http://127.0.0.1:*/api/v1/files/sessions/*/flamegraph.html\?expires=*\&signature=* ]] \
+    || { echo "FAIL: unexpected URL '$URL'"; exit 1; }
+STACKS=$(dirname "$FILE")/stacks.txt
+for fn in handle_request compute_report fibonacci; do
+    grep -q "$fn" "$STACKS" || { echo "FAIL: $fn missing from the capture"; exit 1; }
+done
+# Nothing left running.
+pgrep -f "$DIR/demo" >/dev/null && { echo "FAIL: processes left behind"; exit 1; }
+echo "PASS"
