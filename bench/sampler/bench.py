@@ -52,11 +52,14 @@ def run_once(py, profd, mode, iters, threads, depth, rate=100):
 def slowdown(py, profd, runs, iters):
     walls = {"none": [], "pausing": [], "nonblocking": []}
     cpus = {"none": [], "pausing": [], "nonblocking": []}
+    per_sample = {"none": [0.0], "pausing": [], "nonblocking": []}
     for _ in range(runs):
         for mode in walls:
-            (wall, cpu), _ = run_once(py, profd, None if mode == "none" else mode, iters, 1, 50)
+            (wall, cpu), s = run_once(py, profd, None if mode == "none" else mode, iters, 1, 50)
             walls[mode].append(wall)
             cpus[mode].append(cpu)
+            if s:
+                per_sample[mode].append(s["read_us"])
     base, base_min = statistics.median(walls["none"]), min(walls["none"])
     rows = []
     for mode, ts in walls.items():
@@ -64,7 +67,7 @@ def slowdown(py, profd, runs, iters):
         cpu, base_cpu = statistics.median(cpus[mode]), statistics.median(cpus["none"])
         rows.append((mode, med, min(ts), max(ts), 100.0 * (med - base) / base,
                      100.0 * (min(ts) - base_min) / base_min, cpu,
-                     100.0 * (cpu - base_cpu) / base_cpu))
+                     100.0 * (cpu - base_cpu) / base_cpu, statistics.median(per_sample[mode])))
     return rows
 
 
@@ -94,11 +97,13 @@ def main():
                              capture_output=True, text=True).stdout.strip()
         print("\n## CPython %s (%s), %d interleaved runs per mode, 100 Hz" % (ver, py, runs))
         print("\n| 1 thread x 50 frames | median wall s | band (min..max) s | slowdown (median) |"
-              " slowdown (best) | target CPU s (median) | CPU slowdown |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for mode, med, lo, hi, slow, slow_min, cpu, cslow in slowdown(py, profd, runs, 25_000_000):
-            print("| %s | %.3f | %.3f..%.3f | %+.2f %% | %+.2f %% | %.3f | %+.2f %% |" % (
-                mode, med, lo, hi, slow, slow_min, cpu, cslow))
+              " slowdown (best) | target CPU s (median) | CPU slowdown | us per sample "
+              "(paused / reading) |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for (mode, med, lo, hi, slow, slow_min, cpu, cslow,
+             us) in slowdown(py, profd, runs, 25_000_000):
+            print("| %s | %.3f | %.3f..%.3f | %+.2f %% | %+.2f %% | %.3f | %+.2f %% | %.0f |" % (
+                mode, med, lo, hi, slow, slow_min, cpu, cslow, us))
         print("\n| 8 threads x 50 frames | sampler CPU % of a core | sampler CPU us per sample | "
               "us per sample (paused / reading) | pause bound on slowdown | samples |")
         print("| --- | --- | --- | --- | --- | --- |")

@@ -248,8 +248,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     api_req *r = *con_cls;
     if (!r)
         return begin(cls, c, url, method, con_cls);
-    if (r->status) /* already answered (413 up front) */
+    if (r->status) { /* already answered (413 up front): discard the rest */
+        *upload_size = 0;
         return MHD_YES;
+    }
     if (*upload_size) {
         take_body(r, upload_data, *upload_size);
         *upload_size = 0;

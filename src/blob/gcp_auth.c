@@ -54,9 +54,7 @@ static int load_key(profd_gcp_auth *a, const char *path, profd_error *err)
     size_t len;
     char *text = profd_read_file(path, 1 << 20, &len);
     if (!text) {
-        profd_error_set(err, NULL,
-                        "cannot read the credentials file %s (GOOGLE_APPLICATION_CREDENTIALS)",
-                        path);
+        profd_error_set(err, NULL, "cannot read the credentials file %s", path);
         return -1;
     }
     json_object *o = json_tokener_parse(text);

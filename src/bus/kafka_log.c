@@ -2,9 +2,10 @@
  *
  * librdkafka logs from its own threads; profd_log writes each line with one
  * write(2), so that is safe. A broker that is down makes librdkafka repeat the
- * same complaint every reconnect backoff; the same text within 30 s is
- * therefore counted rather than printed, and the count is reported with the
- * next line that gets through. Errors are never fatal here: the client keeps
+ * same complaint every reconnect backoff; a warning or error whose text (up
+ * to its first '(') was printed less than 30 s ago is therefore counted
+ * rather than printed, and the count is reported with the next one that gets
+ * through. Errors are never fatal here: the client keeps
  * reconnecting on its own, and a truly fatal error (idempotence broken) is
  * reported by poll(). */
 #include "kafka_internal.h"
@@ -16,28 +17,57 @@
 #include "profd/log.h"
 
 #define REPEAT_WINDOW_MS 30000
+#define SLOTS 32
+
+/* The last few distinct complaints, so that two brokers (or a consumer and a
+ * producer) failing in turn are each limited, not let through alternately. */
+typedef struct slot {
+    uint64_t key;
+    int64_t at;
+    int suppressed;
+} slot;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static char last[512];
-static int64_t last_at;
-static int suppressed;
+static slot slots[SLOTS];
 
-/* Returns 1 when the line should be printed; *skipped gets how many
- * identical lines were swallowed before it. */
+/* FNV-1a of the text up to its first '(': librdkafka appends details such as
+ * "(after 0ms in state CONNECT, 1 identical error(s) suppressed)" that change
+ * from one repeat to the next. */
+static uint64_t key_of(const char *text)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = text; *p && *p != '('; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Returns 1 when the line should be printed; *skipped gets how many lines
+ * with the same key were swallowed before it. */
 static int let_through(const char *text, int *skipped)
 {
+    uint64_t key = key_of(text);
     int64_t now = profd_mono_ms();
-    int ok;
+    int ok = 1;
     pthread_mutex_lock(&mu);
-    if (strcmp(text, last) == 0 && now - last_at < REPEAT_WINDOW_MS) {
-        suppressed++;
+    slot *s = NULL, *oldest = &slots[0];
+    for (int i = 0; i < SLOTS && !s; i++) {
+        if (slots[i].key == key && slots[i].at)
+            s = &slots[i];
+        else if (slots[i].at < oldest->at)
+            oldest = &slots[i];
+    }
+    if (s && now - s->at < REPEAT_WINDOW_MS) {
+        s->suppressed++;
         ok = 0;
     } else {
-        *skipped = suppressed;
-        suppressed = 0;
-        profd_strlcpy(last, text, sizeof last);
-        last_at = now;
-        ok = 1;
+        if (!s) {
+            s = oldest;
+            s->key = key;
+            s->suppressed = 0;
+        }
+        *skipped = s->suppressed;
+        s->suppressed = 0;
+        s->at = now;
     }
     pthread_mutex_unlock(&mu);
     return ok;

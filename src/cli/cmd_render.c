@@ -57,7 +57,10 @@ static int run(int argc, char **argv)
             if (!(eq = strchr(optarg, '=')) || nd == MAX_DETAILS)
                 return profd_usage_error("render", "--detail needs KEY=VALUE (at most %d)",
                                          MAX_DETAILS);
-            dcopy[nd] = strdup(optarg);
+            if (!(dcopy[nd] = strdup(optarg))) {
+                fprintf(stderr, "profd render: out of memory\n");
+                return PROFD_EXIT_FAIL;
+            }
             dcopy[nd][eq - optarg] = '\0';
             details[2 * nd] = dcopy[nd];
             details[2 * nd + 1] = dcopy[nd] + (eq - optarg) + 1;

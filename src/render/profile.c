@@ -246,7 +246,7 @@ uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int 
         rnode *nn = realloc(p->nodes, (size_t)cap * sizeof *nn);
         if (!nn)
             return UINT32_MAX;
-        advise_huge(nn, (size_t)cap * sizeof *nn);
+        /* no huge pages here: the array grows by doubling, and its untouched tail would be faulted in 2 MiB at a time */
         p->nodes = nn;
         uint8_t *nr = realloc(p->rec, cap / 8);
         if (!nr)

@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "render/internal.h"
+#include "render/reader.h"
 
-#define READ_CHUNK (1u << 20)
 #define MAX_LINE (16u << 20)
 #define MAX_REPORTS 20
 
@@ -235,66 +235,90 @@ static int parse_line(parser *ps, const char *s, size_t len)
     return add_stack(ps, s, slen, count);
 }
 
-static int skip_long_line(parser *ps, FILE *in)
+/* A line split across blocks is assembled in `line` (at most MAX_LINE bytes;
+ * a longer one is reported and skipped up to its newline). */
+typedef struct carry {
+    char *line;
+    size_t len, cap;
+    int skipping;
+} carry;
+
+/* Continue a carried line with the start of a block; returns the offset of
+ * the first unconsumed byte. */
+static size_t continue_line(parser *ps, carry *c, const char *d, size_t n, int *rc)
 {
-    if (bad_line(ps, "%s", "longer than 16 MiB") < 0)
-        return -1;
-    int c;
-    while ((c = getc(in)) != EOF && c != '\n')
-        ;
-    return 0;
+    const char *nl = memchr(d, '\n', n);
+    size_t take = nl ? (size_t)(nl - d) : n;
+    if (!c->skipping && c->len + take > MAX_LINE) {
+        ps->line_no++;
+        *rc = bad_line(ps, "%s", "longer than 16 MiB");
+        c->len = 0;
+        c->skipping = 1;
+    }
+    if (c->skipping) {
+        c->skipping = !nl;
+        return nl ? take + 1 : n;
+    }
+    if (c->len + take > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + take)
+            cap *= 2;
+        char *nb = realloc(c->line, cap);
+        if (!nb) {
+            *rc = oom(ps);
+            return n;
+        }
+        c->line = nb;
+        c->cap = cap;
+    }
+    memcpy(c->line + c->len, d, take);
+    c->len += take;
+    if (!nl)
+        return n;
+    *rc = parse_line(ps, c->line, c->len);
+    c->len = 0;
+    return take + 1;
 }
 
 static int run(parser *ps, FILE *in, const char *first, size_t nfirst)
 {
-    size_t cap = READ_CHUNK > nfirst ? READ_CHUNK : nfirst;
-    char *buf = malloc(cap);
-    if (!buf)
+    reader *rd = reader_open(in, first, nfirst);
+    if (!rd)
         return oom(ps);
-    memcpy(buf, first, nfirst);
-    size_t pos = 0, end = nfirst;
-    int eof = 0, rc = 0;
-    while (rc == 0) {
-        char *nl = memchr(buf + pos, '\n', end - pos);
-        if (nl) {
-            rc = parse_line(ps, buf + pos, (size_t)(nl - (buf + pos)));
-            pos = (size_t)(nl - buf) + 1;
-            continue;
-        }
-        if (eof) {
-            if (end > pos)
-                rc = parse_line(ps, buf + pos, end - pos);
+    carry c = {0};
+    int rc = 0, pending = 0; /* pending: a line is being carried */
+    for (;;) {
+        const char *d;
+        size_t n;
+        if (reader_next(rd, &d, &n) < 0) {
+            profd_error_set(ps->err, NULL, "cannot read input: %s", strerror(errno));
+            rc = -1;
             break;
         }
-        memmove(buf, buf + pos, end - pos);
-        end -= pos;
-        pos = 0;
-        if (end == cap) {
-            if (cap >= MAX_LINE) {
-                ps->line_no++;
-                rc = skip_long_line(ps, in);
-                end = 0;
-                continue;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = oom(ps);
+        if (n == 0) {
+            if (pending && !c.skipping && c.len)
+                rc = parse_line(ps, c.line, c.len);
+            break;
+        }
+        size_t pos = pending ? continue_line(ps, &c, d, n, &rc) : 0;
+        pending = pos == n && (c.len || c.skipping);
+        while (rc == 0 && pos < n) {
+            const char *nl = memchr(d + pos, '\n', n - pos);
+            if (!nl) {
+                c.len = 0;
+                c.skipping = 0;
+                continue_line(ps, &c, d + pos, n - pos, &rc);
+                pending = 1;
                 break;
             }
-            buf = nb;
-            cap *= 2;
+            rc = parse_line(ps, d + pos, (size_t)(nl - (d + pos)));
+            pos = (size_t)(nl - d) + 1;
         }
-        size_t got = fread(buf + end, 1, cap - end, in);
-        end += got;
-        if (got == 0) {
-            if (ferror(in)) {
-                profd_error_set(ps->err, NULL, "cannot read input: %s", strerror(errno));
-                rc = -1;
-            }
-            eof = 1;
-        }
+        if (rc)
+            break;
     }
-    free(buf);
+    free(c.line);
+    reader_close(rd);
     return rc;
 }
 

@@ -7,10 +7,18 @@
 . "$PROFD_SOURCE_DIR/tests/integration/lib.sh"
 command -v kcat >/dev/null || { echo "SKIP: kcat not found"; exit 0; }
 setup_services
+# poll SECONDS CMD...: our own, so this test does not depend on lib.sh's helper names.
+poll() {
+    local end=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ $SECONDS -lt $end ] || return 1
+        sleep 0.2
+    done
+}
 
 python3 "$PROFD_SOURCE_DIR/tests/blob/gcs_server.py" >"$T/gcs.port" &
 PIDS+=("$!")
-wait_for 10 test -s "$T/gcs.port" || fail "gcs_server.py did not start"
+poll 10 test -s "$T/gcs.port" || fail "gcs_server.py did not start"
 GCS="127.0.0.1:$(cat "$T/gcs.port")"
 export PROFD_STORAGE="gs://bkt/profd" STORAGE_EMULATOR_HOST="$GCS" PROFD_GCS_RETRY_BASE_MS=5 \
     PROFD_GCS_MAX_ATTEMPTS=4 PROFD_GCS_RESUMABLE_THRESHOLD=262144 PROFD_GCS_CHUNK_SIZE=262144
@@ -23,7 +31,7 @@ start_worker w1 PROFD_HOST=node-1
 ctl faults '{"faults": [{"kind": "503", "match": "upload", "count": 2}, {"kind": "reset", "match": "upload"}]}'
 id=$(uuid)
 produce "$(request "$id" web-api 1)" "$id"
-wait_for 40 finished "$id" || fail "session $id did not finish"
+poll 40 finished "$id" || fail "session $id did not finish"
 status_is "$id" completed || fail "session $id is $(field "$id" status): $(field "$id" error_message)"
 objects=$(stats | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["objects"]))')
 for f in stacks.txt profile.json flamegraph.html; do
@@ -39,13 +47,14 @@ url=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["session"]["fla
     || fail "no completed event with a flame_graph_url: $ev"
 [ "$url" = "http://$GCS/storage/v1/b/bkt/o/profd%2Fsessions%2F$id%2Fflamegraph.html?alt=media" ] \
     || fail "flame_graph_url is '$url', want the emulator link"
-curl -sf "$url" | grep -q '<canvas' || fail "the link does not serve the flame graph"
+curl -sf "$url" -o "$T/flamegraph.html" || fail "the link does not serve the flame graph"
+grep -q '<canvas' "$T/flamegraph.html" || fail "the link serves no flame graph"
 note "session $id stored in gs://bkt/profd through 2x503 and a reset"
 
 ctl faults '{"faults": [{"kind": "503", "match": "upload", "count": 50}]}'
 id2=$(uuid)
 produce "$(request "$id2" web-api 1)" "$id2"
-wait_for 60 finished "$id2" || fail "session $id2 did not finish"
+poll 60 finished "$id2" || fail "session $id2 did not finish"
 status_is "$id2" failed || fail "session $id2 is $(field "$id2" status) despite a bucket that keeps failing"
 [ "$(field "$id2" error_code)" = upload_failed ] || fail "error_code is $(field "$id2" error_code)"
 msg=$(field "$id2" error_message)

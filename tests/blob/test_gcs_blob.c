@@ -267,7 +267,24 @@ static void test_roundtrip_generations_list(void **state)
         b->ops->put_file(b, "sessions/s1/stacks.txt", src, "text/plain", &meta, g1, NULL, &err),
         -1);
     assert_non_null(strstr(err.msg, "changed"));
-    /* The object name carries the store prefix, metadata reached the server. */
+    /* Content-Type and the session metadata are on the stored object. */
+    char url[256];
+    snprintf(url, sizeof url,
+             "http://127.0.0.1:%d/storage/v1/b/bkt/o/pre%%2Fsessions%%2Fs1%%2Fstacks.txt", port);
+    profd_http_req req = {.method = "GET", .url = url, .timeout_ms = 5000};
+    profd_http_resp resp;
+    assert_int_equal(profd_http_do(&req, &resp), 0);
+    json_object *res = json_tokener_parse(resp.body), *v, *md;
+    profd_http_resp_free(&resp);
+    assert_true(json_object_object_get_ex(res, "contentType", &v));
+    assert_string_equal(json_object_get_string(v), "text/plain");
+    assert_true(json_object_object_get_ex(res, "metadata", &md));
+    assert_true(json_object_object_get_ex(md, "session_id", &v));
+    assert_string_equal(json_object_get_string(v), "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+    assert_true(json_object_object_get_ex(md, "service_name", &v));
+    assert_string_equal(json_object_get_string(v), "web-api");
+    json_object_put(res);
+    /* The object name carries the store prefix. */
     json_object *st = control("stats", NULL), *objs;
     assert_true(json_object_object_get_ex(st, "objects", &objs));
     assert_string_equal(json_object_get_string(json_object_array_get_idx(objs, 0)),

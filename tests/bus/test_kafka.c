@@ -464,25 +464,38 @@ static void test_broker_outage_is_not_fatal(void **state)
     assert_int_equal(poll_n(b, got, 1, JOIN_TIMEOUT_MS), 1);
     assert_true(data_is(got[0], "before"));
     b->ops->done(b, got[0], PROFD_ACK);
+    usleep(600 * 1000); /* let auto-commit (every 200 ms here) commit it */
 
     assert_int_equal(rd_kafka_mock_broker_set_down(mock, 1), 0);
     assert_int_equal(b->ops->publish(b, PROFD_TOPIC_REQUESTS, "k", "during", 6, NULL, 0, &err), 0);
-    assert_int_equal(poll_n(b, got, 1, 1500), 0); /* every poll returned 0 */
-    assert_int_equal(b->ops->flush(b, 200), -1);  /* not delivered yet */
-    assert_int_equal(b->ops->ping(b, &err), -1);
+    assert_int_equal(poll_n(b, got, 1, 800), 0); /* every poll returned 0 */
+    assert_int_equal(b->ops->flush(b, 200), -1); /* not delivered yet */
     assert_int_equal(rd_kafka_mock_broker_set_up(mock, 1), 0);
 
-    assert_int_equal(poll_n(b, got, 1, JOIN_TIMEOUT_MS), 1);
-    assert_true(data_is(got[0], "during"));
-    b->ops->done(b, got[0], PROFD_ACK);
+    /* The outage may outlast the session timeout: the group then forgets
+     * this member and an offset commit can fail, so "before" may come again
+     * (at least once, never lost). "during" must arrive. */
+    int during = 0;
+    int64_t end = profd_mono_ms() + JOIN_TIMEOUT_MS;
+    while (!during && profd_mono_ms() < end) {
+        if (poll_n(b, got, 1, 500) == 0)
+            continue;
+        during = data_is(got[0], "during");
+        assert_true(during || data_is(got[0], "before"));
+        b->ops->done(b, got[0], PROFD_ACK);
+    }
+    assert_true(during);
     assert_int_equal(b->ops->flush(b, 5000), 0);
     assert_int_equal(b->ops->ping(b, &err), 0);
     b->ops->close(b);
 }
 
-int main(void)
+/* Arguments, if any, are substrings of test names: only those tests run.
+ * CMake registers a few such subsets as separate CTest tests, so they run in
+ * parallel (most of the time here is spent waiting for group joins). */
+int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest all[] = {
         cmocka_unit_test_setup_teardown(test_consume_from_librdkafka_and_kcat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offsets_stored_on_done_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
@@ -492,7 +505,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_outage_is_not_fatal, setup, teardown),
     };
-    if (getenv("TEST_FILTER")) /* e.g. TEST_FILTER='*pause*' to run one test */
-        cmocka_set_test_filter(getenv("TEST_FILTER"));
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    size_t n = sizeof all / sizeof all[0], k = 0;
+    struct CMUnitTest chosen[sizeof all / sizeof all[0]];
+    for (size_t i = 0; i < n; i++) {
+        int want = argc < 2;
+        for (int j = 1; j < argc && !want; j++)
+            want = strstr(all[i].name, argv[j]) != NULL;
+        if (want)
+            chosen[k++] = all[i];
+    }
+    if (k == 0) {
+        fprintf(stderr, "no test matches\n");
+        return 1;
+    }
+    return _cmocka_run_group_tests("test_bus_kafka", chosen, k, group_setup, group_teardown);
 }

@@ -19,6 +19,7 @@
 //              fields, see src/session/json_check.c and docs/messages.md):
 //              at most 65536 bytes, valid UTF-8, nesting at most 64 deep, no
 //              U+0000 and no lone surrogate in any string or member name.
+//              They are checked on the text, not on what JSON.parse returns.
 // tests/session/schema_drift.sh requires the bad fixtures rejected only at
 // the transport stage to be exactly those listed in
 // tests/fixtures/requests/TRANSPORT, so that list stays explicit and small.
@@ -61,28 +62,31 @@ function loadSchemas(main) {
     return ajv.getSchema(mainId);
 }
 
-function depth(v) {
-    if (v === null || typeof v !== "object") return 0;
-    let d = 0;
-    for (const x of Object.values(v)) d = Math.max(d, depth(x));
-    return d + 1;
-}
-
-function badString(s) {
-    if (s.includes("\u0000")) return "U+0000 in a string";
-    // Under /u a proper surrogate pair is one code point; only a lone one matches.
-    if (/\p{Surrogate}/u.test(s)) return "lone surrogate in a string";
-    return null;
-}
-
-function badStrings(v) {
-    if (typeof v === "string") return badString(v);
-    if (v === null || typeof v !== "object") return null;
-    for (const [k, x] of Object.entries(v)) {
-        const why = (Array.isArray(v) ? null : badString(k)) || badStrings(x);
-        if (why) return why;
+// The transport rules that look inside the JSON, checked on the text as profd
+// checks them on the bytes (a repeated member that JSON.parse drops still
+// counts). Runs only on text JSON.parse accepted, so it is well formed.
+function transportText(text) {
+    let depth = 0;
+    let max = 0;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === "{" || c === "[") max = Math.max(max, ++depth);
+        else if (c === "}" || c === "]") depth--;
+        if (c !== '"') continue;
+        for (i++; text[i] !== '"'; i++) {
+            if (text[i] !== "\\" || text[++i] !== "u") continue;
+            const u = parseInt(text.slice(i + 1, i + 5), 16);
+            i += 4;
+            if (u === 0) return "U+0000 in a string";
+            if (u >= 0xdc00 && u <= 0xdfff) return "lone surrogate in a string";
+            if (u < 0xd800 || u > 0xdbff) continue;
+            const pair = text.slice(i + 1, i + 3) === "\\u";
+            const lo = pair ? parseInt(text.slice(i + 3, i + 7), 16) : -1;
+            if (lo < 0xdc00 || lo > 0xdfff) return "lone surrogate in a string";
+            i += 6;
+        }
     }
-    return null;
+    return max > MAX_DEPTH ? `nesting deeper than ${MAX_DEPTH}` : null;
 }
 
 function judge(validate, file) {
@@ -102,8 +106,7 @@ function judge(validate, file) {
     } catch (e) {
         return ["json", e.message, "message"];
     }
-    if (!transport && depth(doc) > MAX_DEPTH) transport = `nesting deeper than ${MAX_DEPTH}`;
-    if (!transport) transport = badStrings(doc);
+    if (!transport) transport = transportText(text);
     if (!validate(doc)) {
         const e = validate.errors[0];
         const field =

@@ -65,6 +65,18 @@ while len(seen) < 3000:
 for k in sorted(seen): print(k, seen[k])' >"$T/in.txt"
 fi
 total=$(awk '{s += $NF} END {print s}' "$T/in.txt")
+# a file over 2 MiB is read ahead by a thread; stdin is read inline: same result
+"$P" render --format collapsed "$T/in.txt" >"$T/file.out"
+"$P" render --format collapsed <"$T/in.txt" >"$T/pipe.out"
+cmp -s "$T/file.out" "$T/pipe.out" && ok "read-ahead and inline reads agree" || fail "file and stdin reads differ"
+# a line over the 16 MiB limit is reported and skipped; a 3 MiB one is fine
+python3 -c '
+import sys
+w = sys.stdout.write
+w("a;b 1\n" + "x" * (17 << 20) + " 5\n" + "c;d 2\n" + "y" * (3 << 20) + ";z 7\nlast 1")' >"$T/long.txt"
+"$P" render --format collapsed "$T/long.txt" >"$T/long.out" 2>"$T/long.err"
+[ "$(cut -c1-8 "$T/long.out" | tr '\n' ' ')" = "a;b 1 c;d 2 last 1 yyyyyyyy " ] && grep -q "^line 2: longer than 16 MiB" "$T/long.err" &&
+    ok "long lines" || fail "long lines: $(cut -c1-20 "$T/long.out") $(cat "$T/long.err")"
 "$P" render --format collapsed "$T/in.txt" >"$T/norm.txt"
 LC_ALL=C sort "$T/in.txt" >"$T/in.sorted"
 LC_ALL=C sort "$T/norm.txt" | cmp -s - "$T/in.sorted" && ok "collapsed keeps every unique stack" || fail "collapsed changed the stacks"

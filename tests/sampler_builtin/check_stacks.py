@@ -85,7 +85,7 @@ for fn, marker in expect.items():
 
 if len(main) == 1:
     deepest = max(Counter(f[0] for f in frames)["recurse"] for frames, _ in stacks[main[0]])
-    check(deepest >= 500, "deepest recursion seen is %d frames, expected >= 500" % deepest)
+    check(deepest >= 1000, "deepest recursion seen is %d frames, expected >= 1000" % deepest)
     phase_of = {"nested_outer": "nested", "consume_gen": "gen", "run_coro": "coro", "recurse": "deep"}
     seen, total = Counter(), 0
     for frames, n in stacks[main[0]]:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # errors_and_modes.sh - `profd sample record` against real processes: usage errors (exit 2),
-# a nonexistent pid, a non-Python pid, an unsupported version, permission denied, a target that
-# exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, speedscope output valid against
+# a nonexistent pid, a non-Python pid, an unsupported version, permission denied, interpreter
+# files deleted after they were mapped, a target that exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, speedscope output valid against
 # speedscope's schema, and the never-left-stopped check (the sampler SIGKILLed mid-sample again
 # and again must leave the target running).
 set -u
@@ -51,6 +51,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
 else
   echo "SKIP: permission check needs root and setpriv"
 fi
+
+expect 1 "cannot write $WORK/no/such/dir/x.txt" -- "$PROFD_BIN" sample record --pid $fpid -o "$WORK/no/such/dir/x.txt"
 
 "$PROFD_BIN" sample record --pid $fpid --duration 1 --threads -o "$WORK/busy.txt" 2> "$WORK/err" ||
   fail "default capture failed: $(cat "$WORK/err")"
@@ -104,6 +106,39 @@ u1=$(awk '{print $14}' /proc/$fpid/stat); sleep 0.5; u2=$(awk '{print $14}' /pro
 [ "$u2" -gt "$u1" ] || fail "target stopped making progress after the samplers were killed"
 grep -q TracerPid:.0 /proc/$fpid/status || fail "target still traced: $(grep TracerPid /proc/$fpid/status)"
 kill $fpid; wait $fpid 2> /dev/null
+
+# --- the interpreter's file deleted after it was mapped (" (deleted)" in maps): read through
+# /proc/PID/map_files. A copy of the static Debian executable, or of a pyenv libpython.
+if [ -x /usr/bin/python3.11 ] && ! ldd /usr/bin/python3.11 | grep -q libpython; then
+  cp /usr/bin/python3.11 "$WORK/python3.11"
+  "$WORK/python3.11" -c 'import time
+def gone_file_spin():
+    while True: pass
+gone_file_spin()' 2> /dev/null & dpid=$!
+  sleep 0.3; rm "$WORK/python3.11"
+  grep -q "python3.11 (deleted)" /proc/$dpid/maps || fail "executable not shown as deleted"
+  "$PROFD_BIN" sample record --pid $dpid --duration 1 -o "$WORK/del.txt" 2> "$WORK/err" ||
+    fail "deleted executable: $(cat "$WORK/err")"
+  grep -q "gone_file_spin" "$WORK/del.txt" || fail "deleted executable: no stacks"
+  kill $dpid
+else
+  echo "SKIP: no static /usr/bin/python3.11 for the deleted-executable check"
+fi
+lib=$(ls /root/.pyenv/versions/3.12.*/lib/libpython3.12.so.1.0 2> /dev/null | head -1)
+if [ -n "$lib" ]; then
+  mkdir "$WORK/lib" && cp "$lib" "$WORK/lib/"
+  LD_LIBRARY_PATH=$WORK/lib "${lib%/lib/*}/bin/python3.12" -c 'def gone_lib_spin():
+    while True: pass
+gone_lib_spin()' & dpid=$!
+  sleep 0.3; rm "$WORK/lib/libpython3.12.so.1.0"
+  grep -q "libpython3.12.so.1.0 (deleted)" /proc/$dpid/maps || fail "libpython not shown as deleted"
+  "$PROFD_BIN" sample record --pid $dpid --duration 1 -o "$WORK/del.txt" 2> "$WORK/err" ||
+    fail "deleted libpython: $(cat "$WORK/err")"
+  grep -q "gone_lib_spin" "$WORK/del.txt" || fail "deleted libpython: no stacks"
+  kill $dpid
+else
+  echo "SKIP: no pyenv 3.12 for the deleted-libpython check"
+fi
 
 # --- the target exits mid-capture: output written, exit 0, early end
 "$PY" -c 'import time

@@ -8,7 +8,7 @@
 #   nested  nested_outer -> Shape.area (a method) -> spin          40 %
 #   gen     consume_gen -> produce (a generator) -> spin           20 %
 #   coro    run_coro -> coro_outer -> coro_inner (async) -> spin   20 %
-#   deep    recurse x 500 -> spin                                  20 %
+#   deep    recurse x 1000 -> spin                                 20 %
 # Second thread: side_main -> café_ñ -> 深い関数, mostly sleeping (so it is idle),
 # with a distinct stack from any in the main thread.
 # Lines the tests check carry a "# L:name" marker; the test reads them from this file.
@@ -104,7 +104,7 @@ def main():
         timed("nested", nested_outer, SLICE * 2)
         timed("gen", consume_gen, SLICE)
         timed("coro", run_coro, loop, SLICE)
-        timed("deep", recurse, 500, SLICE)
+        timed("deep", recurse, 1000, SLICE)
     stop.set()
     total = sum(TOTALS.values())
     print(json.dumps({k: v / total for k, v in TOTALS.items()}), flush=True)

@@ -35,7 +35,18 @@ typedef struct tprof {
     size_t nsamples, capsamples;
 } tprof;
 
+/* (code, line) -> its frame text and speedscope index: most frames repeat every sample. */
+typedef struct memo {
+    const py_code *code;
+    int line;
+    int index;
+    char *text;
+} memo;
+
+#define MEMO_SLOTS 4096
+
 struct py_output {
+    memo memo[MEMO_SLOTS];
     strmap stacks; /* raw line -> count */
     strmap frames; /* "name\x1ffile\x1fline" -> index */
     tprof *threads;
@@ -122,6 +133,8 @@ void py_output_free(py_output *o)
         return;
     map_free(&o->stacks);
     map_free(&o->frames);
+    for (int i = 0; i < MEMO_SLOTS; i++)
+        free(o->memo[i].text);
     for (size_t i = 0; i < o->nthreads; i++) {
         free(o->threads[i].idx);
         free(o->threads[i].starts);
@@ -213,6 +226,31 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
+static const memo *frame_memo(py_output *o, const py_code *c, int line)
+{
+    int ln = line > 0 ? line : 0;
+    memo *m = &o->memo[(((uintptr_t)c >> 4) * 31 + (unsigned)ln) & (MEMO_SLOTS - 1)];
+    if (m->text && m->code == c && m->line == ln)
+        return m;
+    char frame[2600];
+    if (ln)
+        snprintf(frame, sizeof(frame), "%s (%s:%d)", c->name, c->short_filename, ln);
+    else
+        snprintf(frame, sizeof(frame), "%s (%s)", c->name, c->short_filename);
+    int index = frame_index(o, c->name, c->filename, ln);
+    char *text = strdup(frame);
+    if (index < 0 || !text) {
+        free(text);
+        return NULL;
+    }
+    free(m->text);
+    m->code = c;
+    m->line = ln;
+    m->index = index;
+    m->text = text;
+    return m;
+}
+
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
 {
     (void)pid;
@@ -230,17 +268,15 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
         rc |= push_index(t, frame_index(o, frame, "", 0));
     }
     for (int i = th->depth - 1; i >= 0 && rc == 0; i--) {
-        const py_code *c = th->frames[i].code;
-        int ln = th->frames[i].line > 0 ? th->frames[i].line : 0;
-        if (ln)
-            snprintf(frame, sizeof(frame), "%s (%s:%d)", c->name, c->short_filename, ln);
-        else
-            snprintf(frame, sizeof(frame), "%s (%s)", c->name, c->short_filename);
+        const memo *m = frame_memo(o, th->frames[i].code, th->frames[i].line);
+        if (!m) {
+            rc = -1;
+            break;
+        }
         if (len)
             rc |= append(&line, &len, &cap, ";");
-        rc |= append(&line, &len, &cap, frame);
-        int fi = frame_index(o, c->name, c->filename, ln);
-        rc |= fi < 0 ? -1 : push_index(t, fi);
+        rc |= append(&line, &len, &cap, m->text);
+        rc |= push_index(t, m->index);
     }
     if (rc == 0) {
         long j = map_slot(&o->stacks, line ? line : "", 0);

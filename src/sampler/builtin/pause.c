@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "pysampler.h"
 
@@ -81,27 +83,98 @@ int py_pause_attach(py_pauser *p, pid_t pid)
     return p->n > 0 ? 0 : -ESRCH;
 }
 
-/* Wait for tid's interrupt stop; false if the thread is gone. */
-static bool wait_stop(pid_t tid)
+static int index_of(const py_pauser *p, pid_t tid)
 {
-    for (;;) {
-        int st;
-        pid_t r = waitpid(tid, &st, __WALL);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        if (WIFEXITED(st) || WIFSIGNALED(st))
-            return false;
-        if (!WIFSTOPPED(st))
-            continue;
-        if ((st >> 16) == PTRACE_EVENT_STOP)
-            return true;
-        /* signal-delivery-stop: deliver it and keep waiting for our stop. */
-        if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(st)) != 0)
-            return false;
+    for (int i = 0; i < p->n; i++)
+        if (p->tids[i] == tid)
+            return i;
+    return -1;
+}
+
+static bool task_gone(pid_t pid, pid_t tid)
+{
+    char st = py_task_state(pid, tid);
+    return st == 0 || st == 'Z' || st == 'X';
+}
+
+/* Handle one wait status of a tracee; updates stopped[] / gone[]. Returns 1 when that tracee
+ * is now accounted for (stopped or gone). */
+static int on_status(const py_pauser *p, pid_t tid, int st, bool *stopped, bool *gone)
+{
+    int i = index_of(p, tid);
+    if (i < 0 || stopped[i] || gone[i])
+        return 0;
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        gone[i] = true;
+        return 1;
     }
+    if (!WIFSTOPPED(st))
+        return 0;
+    if ((st >> 16) == PTRACE_EVENT_STOP) {
+        stopped[i] = true;
+        return 1;
+    }
+    /* signal-delivery-stop: deliver it now; the interrupt stop follows. */
+    if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(st)) != 0) {
+        gone[i] = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig; /* only there to interrupt waitpid */
+}
+
+static void arm(long usec)
+{
+    struct itimerval it = {{0, 0}, {0, usec}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Collect the interrupt stop of every tracee, or learn that it is gone. waitpid(-1) blocks until
+ * a tracee reports, which wakes us the moment a thread stops; but it must never wait forever: an
+ * exited thread group leader stays a zombie without reporting until the other threads exit, and
+ * those may be stopped by us. So a 5 ms interval timer (SIGALRM, no SA_RESTART) interrupts the
+ * wait, and then /proc tells which pending threads are zombies or gone. Threads found gone are
+ * forgotten. */
+static void collect(py_pauser *p)
+{
+    bool stopped[1024] = {false}, gone[1024] = {false};
+    int pending = p->n;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    arm(5000);
+    while (pending > 0) {
+        int st;
+        pid_t r = waitpid(-1, &st, __WALL);
+        if (r > 0) {
+            pending -= on_status(p, r, st, stopped, gone);
+            continue;
+        }
+        if (errno != EINTR) { /* ECHILD: no tracee left */
+            for (int i = 0; i < p->n; i++)
+                gone[i] = gone[i] || !stopped[i];
+            break;
+        }
+        for (int i = 0; i < p->n; i++)
+            if (!stopped[i] && !gone[i] && task_gone(p->pid, p->tids[i])) {
+                gone[i] = true;
+                pending--;
+            }
+        arm(5000);
+    }
+    arm(0);
+    sigaction(SIGALRM, &old, NULL);
+    for (int i = p->n - 1; i >= 0; i--)
+        if (gone[i]) {
+            forget(p, i);
+            gone[i] = gone[p->n]; /* forget() moved the last entry to i */
+            stopped[i] = stopped[p->n];
+        }
 }
 
 int py_pause_stop(py_pauser *p)
@@ -115,14 +188,8 @@ int py_pause_stop(py_pauser *p)
         }
         i++;
     }
-    for (int i = 0; i < p->n;) {
-        if (!wait_stop(p->tids[i])) {
-            forget(p, i);
-            continue;
-        }
-        i++;
-    }
-    return p->n > 0 ? 0 : -ESRCH;
+    collect(p);
+    return p->n > 0 && !task_gone(p->pid, p->pid) ? 0 : -ESRCH;
 }
 
 void py_pause_resume(py_pauser *p)
@@ -138,8 +205,8 @@ void py_pause_detach(py_pauser *p)
     /* PTRACE_DETACH needs a stopped tracee. */
     for (int i = 0; i < p->n; i++)
         ptrace(PTRACE_INTERRUPT, p->tids[i], NULL, NULL);
+    collect(p);
     for (int i = 0; i < p->n; i++)
-        if (wait_stop(p->tids[i]))
-            ptrace(PTRACE_DETACH, p->tids[i], NULL, NULL);
+        ptrace(PTRACE_DETACH, p->tids[i], NULL, NULL);
     p->n = 0;
 }

@@ -37,7 +37,7 @@ typedef struct opts {
 typedef struct stats {
     long taken, expected, missed, torn, errors;
     double lag_sum_ms, lag_max_ms;
-    double read_us_sum, paused_us_sum;
+    double read_us_sum, stop_us_sum;
 } stats;
 
 static volatile sig_atomic_t stop_requested;
@@ -149,6 +149,7 @@ typedef struct run {
     py_output *out;
     stats st;
     bool exited;
+    FILE *file; /* -o, opened before sampling so a bad path fails at once */
 } run;
 
 /* Which threads were running before we stopped them: judged per tid. */
@@ -174,6 +175,7 @@ static int sample_once(run *r)
     int64_t t0 = now_ns();
     if (!o->nonblocking && py_pause_stop(&r->pz) != 0)
         return -ESRCH;
+    r->st.stop_us_sum += (double)(now_ns() - t0) / 1000.0;
     int rc = py_read_stacks(&r->t, r->cc, &r->s, o->nonblocking);
     for (int k = 0; rc != 0 && o->nonblocking && k < TORN_RETRIES; k++) {
         r->st.torn++;
@@ -243,11 +245,8 @@ static void loop(run *r)
 static int write_output(run *r)
 {
     const opts *o = r->o;
-    FILE *f = fopen(o->out, "w");
-    if (!f) {
-        fprintf(stderr, "profd sample: cannot write %s: %s\n", o->out, strerror(errno));
-        return -1;
-    }
+    FILE *f = r->file;
+    r->file = NULL;
     int rc = strcmp(o->format, "raw") == 0 ? py_output_write_raw(r->out, f)
                                            : py_output_write_speedscope(r->out, f, (int)o->rate);
     if (fclose(f) != 0 || rc != 0) {
@@ -260,19 +259,24 @@ static int write_output(run *r)
 static void summary(const run *r)
 {
     const stats *s = &r->st;
+    double n = s->taken ? (double)s->taken : 1.0;
+    char cost[96];
+    if (r->o->nonblocking)
+        snprintf(cost, sizeof(cost), "%.1f us per sample reading", s->read_us_sum / n);
+    else
+        snprintf(cost, sizeof(cost), "%.1f us per sample with the target paused (%.1f stopping it)",
+                 s->read_us_sum / n, s->stop_us_sum / n);
     if (r->exited)
         fprintf(stderr, "Stopped sampling because process exited\n");
     else if (stop_requested)
         fprintf(stderr, "Stopped sampling because Control-C pressed\n");
     fprintf(stderr,
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
-            "%ld errors), lag mean %.3f ms max %.3f ms, %ld torn stacks retried, %.1f us per "
-            "sample %s, %ld stacks written to %s\n",
+            "%ld errors), lag mean %.3f ms max %.3f ms, %ld torn stacks retried, %s, %ld stacks "
+            "written to %s\n",
             r->t.version, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
-            s->missed, s->errors, s->taken ? s->lag_sum_ms / (double)s->taken : 0.0, s->lag_max_ms,
-            s->torn, s->taken ? s->read_us_sum / (double)s->taken : 0.0,
-            r->o->nonblocking ? "reading" : "with the target paused", py_output_samples(r->out),
-            r->o->out);
+            s->missed, s->errors, s->lag_sum_ms / n, s->lag_max_ms, s->torn, cost,
+            py_output_samples(r->out), r->o->out);
 }
 
 static int start(run *r, char *msg, size_t len)
@@ -281,6 +285,11 @@ static int start(run *r, char *msg, size_t len)
     int rc = py_locate(pid, &r->t, msg, len);
     if (rc != PY_OK)
         return -1;
+    r->file = fopen(r->o->out, "w");
+    if (!r->file) {
+        snprintf(msg, len, "profd sample: cannot write %s: %s", r->o->out, strerror(errno));
+        return -1;
+    }
     if (!r->o->nonblocking) {
         int e = py_pause_attach(&r->pz, pid);
         if (e == -EPERM) {
@@ -330,6 +339,8 @@ int profd_sample_main(int argc, char **argv)
             rc = PROFD_EXIT_FAIL;
         summary(r);
     }
+    if (r->file)
+        fclose(r->file);
     py_code_cache_free(r->cc);
     py_output_free(r->out);
     py_stacks_free(&r->s);
