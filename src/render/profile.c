@@ -43,8 +43,9 @@ uint64_t profile_hash(const char *s, size_t len)
     return h ^ (h >> 29);
 }
 
-/* Large tables are touched everywhere: ask for transparent huge pages so a
- * 100 MB tree costs 50 page faults instead of 25000 (and fewer TLB misses).
+/* The child table and the totals are touched all over: ask for transparent
+ * huge pages, so 100 MB of them cost 50 page faults instead of 25000 (and
+ * far fewer TLB misses on random probes).
  * Only whole 2 MiB pages inside the block are advised; it is only advice. */
 static void advise_huge(void *ptr, size_t len)
 {
@@ -246,7 +247,8 @@ uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int 
         rnode *nn = realloc(p->nodes, (size_t)cap * sizeof *nn);
         if (!nn)
             return UINT32_MAX;
-        /* no huge pages here: the array grows by doubling, and its untouched tail would be faulted in 2 MiB at a time */
+        /* no huge pages for this one: it grows by doubling, and huge
+         * pages would fault its untouched tail in 2 MiB at a time */
         p->nodes = nn;
         uint8_t *nr = realloc(p->rec, cap / 8);
         if (!nr)

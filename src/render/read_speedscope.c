@@ -8,8 +8,10 @@
  * carry a file and line, so both inputs merge into the same tree. Sampled
  * profiles add each sample with its weight; evented profiles are replayed,
  * and the time between two events is the weight of the stack open then.
- * Weights must end up integers: if any weight of a profile is fractional,
- * the profile's values are scaled to microseconds for time units (x1000 for
+ * Weights must end up integers. Sampled weights that are fractional but all
+ * multiples of the smallest (py-spy and profd sample write 1/rate seconds a
+ * sample) become sample counts again; otherwise, and for evented profiles,
+ * fractional values are scaled to microseconds for time units (x1000 for
  * other units) and rounded. With several profiles (py-spy writes one per
  * thread), each profile's stacks go under a root frame named after the
  * profile; a stack that already starts with that frame (our own output, see
@@ -88,6 +90,33 @@ static double unit_scale(const char *unit)
     return 1000;
 }
 
+/* Integer weights are counts already. Fractional ones that are all multiples
+ * of the smallest (py-spy and profd sample write 1/rate seconds per sample)
+ * are turned back into sample counts; anything else is scaled by its unit. */
+static double sample_scale(json_object *prof, json_object *weights, size_t n)
+{
+    double wmin = 0;
+    int integral = 1;
+    for (size_t i = 0; i < n; i++) {
+        double w = json_object_get_double(json_object_array_get_idx(weights, i));
+        if (w != floor(w))
+            integral = 0;
+        if (w > 0 && (wmin == 0 || w < wmin))
+            wmin = w;
+    }
+    if (integral || wmin == 0)
+        return 1;
+    int multiples = 1;
+    for (size_t i = 0; i < n && multiples; i++) {
+        double r = json_object_get_double(json_object_array_get_idx(weights, i)) / wmin;
+        multiples = fabs(r - round(r)) <= 1e-6 * r + 1e-9;
+    }
+    if (multiples)
+        return 1 / wmin;
+    json_object *u = get(prof, "unit");
+    return unit_scale(u ? json_object_get_string(u) : NULL);
+}
+
 /* Add one stack (shared frame indices) under root (a node) with a weight. */
 static int add_indices(ss *s, uint32_t root, json_object *stack, const int *idx, size_t n,
                        uint64_t w)
@@ -115,15 +144,7 @@ static int sampled(ss *s, json_object *prof, uint32_t root)
         json_object_array_length(samples) != json_object_array_length(weights))
         return fail(s, "a sampled profile needs samples and weights of the same length");
     size_t n = json_object_array_length(samples);
-    double scale = 1;
-    for (size_t i = 0; i < n; i++) {
-        double w = json_object_get_double(json_object_array_get_idx(weights, i));
-        if (w != floor(w)) {
-            json_object *u = get(prof, "unit");
-            scale = unit_scale(u ? json_object_get_string(u) : NULL);
-            break;
-        }
-    }
+    double scale = sample_scale(prof, weights, n);
     for (size_t i = 0; i < n; i++) {
         json_object *st = json_object_array_get_idx(samples, i);
         double w = json_object_get_double(json_object_array_get_idx(weights, i)) * scale;

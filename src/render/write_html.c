@@ -225,10 +225,12 @@ out:
 }
 
 /* The common case (no diff): only nodes at least thr wide are looked at
- * after one pass, so a 1.6M-node tree costs a scan, not a sort. kept[] is
- * ascending, so a parent's index is found by binary search. */
+ * after one pass, so a 1.6M-node tree costs a scan, not a sort. Kept nodes
+ * get compact indices in id order; a parent's index is the previous kept
+ * node's (a chain, the usual case) or found by binary search. */
 typedef struct pruned {
-    uint32_t *ids, *first, *kids;
+    const hw *h;
+    uint32_t *ids, *parent, *first, *kids;
     uint32_t n;
 } pruned;
 
@@ -247,58 +249,74 @@ static uint32_t kept_index(const pruned *pr, uint32_t id)
 
 static int by_name_kept(const void *a, const void *b, void *arg)
 {
-    const hw *h = arg;
-    const rname *x = &h->p->names[h->p->nodes[*(const uint32_t *)a].fid];
-    const rname *y = &h->p->names[h->p->nodes[*(const uint32_t *)b].fid];
+    const pruned *pr = arg;
+    const profd_profile *p = pr->h->p;
+    const rname *x = &p->names[p->nodes[pr->ids[*(const uint32_t *)a]].fid];
+    const rname *y = &p->names[p->nodes[pr->ids[*(const uint32_t *)b]].fid];
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->s, y->s, n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+static int prune(pruned *pr, const profd_profile *p, const uint64_t *total, double thr)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->nnodes; i++)
+        n += (double)total[i] >= thr && total[i];
+    pr->ids = malloc(((size_t)n + 1) * sizeof *pr->ids);
+    pr->parent = malloc(((size_t)n + 1) * sizeof *pr->parent);
+    pr->first = calloc((size_t)n + 2, sizeof *pr->first);
+    pr->kids = malloc(((size_t)n + 1) * sizeof *pr->kids);
+    if (!pr->ids || !pr->parent || !pr->first || !pr->kids)
+        return -1;
+    pr->ids[pr->n++] = 0; /* the root is always kept */
+    for (uint32_t i = 1; i < p->nnodes; i++)
+        if ((double)total[i] >= thr && total[i])
+            pr->ids[pr->n++] = i;
+    for (uint32_t i = 1; i < pr->n; i++) {
+        uint32_t up = p->nodes[pr->ids[i]].parent;
+        pr->parent[i] = pr->ids[i - 1] == up ? i - 1 : kept_index(pr, up);
+        pr->first[pr->parent[i] + 1]++;
+    }
+    for (uint32_t i = 0; i < pr->n; i++)
+        pr->first[i + 1] += pr->first[i];
+    uint32_t *fill = malloc(((size_t)pr->n + 1) * sizeof *fill);
+    if (!fill)
+        return -1;
+    memcpy(fill, pr->first, (size_t)pr->n * sizeof *fill);
+    for (uint32_t i = 1; i < pr->n; i++)
+        pr->kids[fill[pr->parent[i]]++] = i;
+    free(fill);
+    for (uint32_t i = 0; i < pr->n; i++)
+        if (pr->first[i + 1] - pr->first[i] > 1)
+            qsort_r(pr->kids + pr->first[i], pr->first[i + 1] - pr->first[i], sizeof *pr->kids,
+                    by_name_kept, pr);
+    return 0;
+}
+
 static int walk_pruned(hw *h, kept *k, const uint64_t *total, double thr)
 {
     const profd_profile *p = h->p;
-    pruned pr = {0};
+    pruned pr = {.h = h};
+    uint32_t *stack = NULL, *next = NULL;
     int rc = -1;
-    for (uint32_t i = 0; i < p->nnodes; i++)
-        pr.n += (double)total[i] >= thr && total[i];
-    pr.ids = malloc(((size_t)pr.n + 1) * sizeof *pr.ids);
-    pr.first = calloc((size_t)pr.n + 2, sizeof *pr.first);
-    pr.kids = malloc(((size_t)pr.n + 1) * sizeof *pr.kids);
-    uint32_t *fill = malloc(((size_t)pr.n + 1) * sizeof *fill);
-    uint32_t *stack = malloc(((size_t)pr.n + 2) * sizeof *stack);
-    uint32_t *next = malloc(((size_t)pr.n + 2) * sizeof *next);
-    if (!pr.ids || !pr.first || !pr.kids || !fill || !stack || !next)
+    if (prune(&pr, p, total, thr) < 0)
         goto out;
-    pr.n = 0;
-    pr.ids[pr.n++] = 0; /* the root is always kept */
-    for (uint32_t i = 1; i < p->nnodes; i++)
-        if ((double)total[i] >= thr && total[i])
-            pr.ids[pr.n++] = i;
-    for (uint32_t i = 1; i < pr.n; i++)
-        pr.first[kept_index(&pr, p->nodes[pr.ids[i]].parent) + 1]++;
-    for (uint32_t i = 0; i < pr.n; i++)
-        pr.first[i + 1] += pr.first[i];
-    memcpy(fill, pr.first, (size_t)pr.n * sizeof *fill);
-    for (uint32_t i = 1; i < pr.n; i++)
-        pr.kids[fill[kept_index(&pr, p->nodes[pr.ids[i]].parent)]++] = pr.ids[i];
-    for (uint32_t i = 0; i < pr.n; i++)
-        if (pr.first[i + 1] - pr.first[i] > 1)
-            qsort_r(pr.kids + pr.first[i], pr.first[i + 1] - pr.first[i], sizeof *pr.kids,
-                    by_name_kept, h);
+    stack = malloc(((size_t)pr.n + 2) * sizeof *stack);
+    next = malloc(((size_t)pr.n + 2) * sizeof *next);
+    if (!stack || !next || keep(k, 0, 0, total[0], 0) < 0)
+        goto out;
     size_t depth = 0;
     stack[0] = 0;
     next[0] = pr.first[0];
-    if (keep(k, 0, 0, total[0], 0) < 0)
-        goto out;
     while (1) {
         uint32_t n = stack[depth];
         if (next[depth] < pr.first[n + 1]) {
-            uint32_t c = pr.kids[next[depth]++];
-            if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)depth + 1, total[c], 0) < 0)
+            uint32_t c = pr.kids[next[depth]++], id = pr.ids[c];
+            if (keep(k, use_name(h, p->nodes[id].fid), (uint32_t)depth + 1, total[id], 0) < 0)
                 goto out;
-            stack[++depth] = kept_index(&pr, c);
-            next[depth] = pr.first[stack[depth]];
+            stack[++depth] = c;
+            next[depth] = pr.first[c];
         } else if (depth == 0)
             break;
         else
@@ -307,9 +325,9 @@ static int walk_pruned(hw *h, kept *k, const uint64_t *total, double thr)
     rc = 0;
 out:
     free(pr.ids);
+    free(pr.parent);
     free(pr.first);
     free(pr.kids);
-    free(fill);
     free(stack);
     free(next);
     return rc;

@@ -7,6 +7,7 @@
  * third of PROFD_LEASE_SECONDS; if another worker has taken the session over,
  * the capture is abandoned without writing anything. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,7 @@ int worker_start_job(profd_worker *w, profd_session *s, const profd_target *t)
 
 void worker_reap_jobs(profd_worker *w)
 {
+    bool reaped = false;
     for (;;) {
         job *done = NULL;
         pthread_mutex_lock(&w->mu);
@@ -276,9 +278,15 @@ void worker_reap_jobs(profd_worker *w)
                 break;
             }
         }
+        bool idle = w->running == 0 && !w->jobs;
         pthread_mutex_unlock(&w->mu);
-        if (!done)
+        if (!done) {
+            /* Give the heap of a burst of jobs back to the system once idle. */
+            if (reaped && idle)
+                malloc_trim(0);
             return;
+        }
+        reaped = true;
         pthread_join(done->thread, NULL);
         profd_session_free(&done->s);
         free(done);

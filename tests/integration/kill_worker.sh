@@ -12,7 +12,7 @@ sleep 1
 if [ -s "$T/a.standin" ]; then victim=$WORKER_a survivor=b; else victim=$WORKER_b survivor=a; fi
 kill -9 "$victim"
 sleep 1
-pgrep -f "$STANDIN_DIR/py-spy" >/dev/null && fail "the dead worker's sampler is still running"
+pgrep -f -- "--pid $TARGET_PID " >/dev/null && fail "the dead worker's sampler is still running"
 wait_until 60 finished "$id" || fail "session stuck at $(field "$id" status)"
 [ "$(field "$id" status)" = completed ] || fail "session $(field "$id" status): $(field "$id" error_message)"
 [ "$(field "$id" attempt)" = 2 ] || fail "attempt is $(field "$id" attempt), want 2"

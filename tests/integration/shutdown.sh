@@ -2,7 +2,7 @@
 # would not is stopped and recorded as failed (shutdown); the worker exits 0.
 . "$(dirname "$0")/lib.sh"
 setup_services
-start_target short; start_target long
+start_target short; PID_S=$TARGET_PID; start_target long; PID_L=$TARGET_PID
 start_worker w1 PROFD_HOST=node-1 PROFD_SHUTDOWN_GRACE=3
 ids=$(uuid); idl=$(uuid)
 produce "$(request "$ids" short 2)" "$ids"
@@ -15,6 +15,6 @@ rc=0; wait "$WORKER_w1" || rc=$?
 [ "$(field "$ids" status)" = completed ] || fail "short is $(field "$ids" status)"
 [ "$(field "$idl" status)" = failed ] || fail "long is $(field "$idl" status)"
 [ "$(field "$idl" error_code)" = shutdown ] || fail "long failed with $(field "$idl" error_code)"
-pgrep -f "$STANDIN_DIR/py-spy" >/dev/null && fail "a sampler outlived the worker"
+pgrep -f -- "--pid ($PID_S|$PID_L) " >/dev/null && fail "a sampler outlived the worker"
 note "short capture finished inside the grace; long one failed with shutdown"
 echo "1 passed, 0 failed"

@@ -295,6 +295,23 @@ static void test_speedscope_input(void **state)
     assert_int_equal(total_of(p, "T2;main (m.py:1)"), 10);
     assert_int_equal(total_of(p, "T2;main (m.py:1);f"), 3);
     profd_profile_free(p);
+    /* py-spy style: 1/rate seconds a sample become counts again */
+    p = parse("{\"shared\":{\"frames\":[{\"name\":\"a\"},{\"name\":\"b\"}]},\"profiles\":[{"
+              "\"type\":\"sampled\",\"name\":\"t\",\"unit\":\"seconds\",\"startValue\":0,"
+              "\"endValue\":0.04,\"samples\":[[0],[0,1],[0]],\"weights\":[0.01,0.02,0.01]}]}",
+              false, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(profd_profile_total(p), 4);
+    assert_int_equal(total_of(p, "a;b"), 2);
+    profd_profile_free(p);
+    /* not multiples of one period: scaled to microseconds */
+    p = parse("{\"shared\":{\"frames\":[{\"name\":\"a\"}]},\"profiles\":[{\"type\":\"sampled\","
+              "\"name\":\"t\",\"unit\":\"milliseconds\",\"startValue\":0,\"endValue\":3,"
+              "\"samples\":[[0],[0]],\"weights\":[1.5,1.25]}]}",
+              false, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(profd_profile_total(p), 2750);
+    profd_profile_free(p);
     p = parse("{\"profiles\": 3}", false, &rc, &err);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(err.msg, "speedscope"));

@@ -160,7 +160,8 @@ typedef struct py_stacks {
 
 int py_stacks_init(py_stacks *s);
 void py_stacks_free(py_stacks *s);
-/* Read every thread's stack. 0 ok, -1 when a read failed (torn or target gone). */
+/* Read every thread's stack. 0 ok, -1 when a read failed (torn or target gone); with verify,
+ * also -1 when a thread's newest frame moved during the walk (nonblocking mode). */
 int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify);
 /* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
 int py_tid_calibrate(py_target *t);
@@ -188,7 +189,8 @@ char py_task_state(pid_t pid, long tid);
 typedef struct py_output py_output;
 py_output *py_output_new(void);
 void py_output_free(py_output *o);
-/* Record one stack (innermost first). thread_label is NULL without --threads. */
+/* Record one thread's stack (th->frames innermost first); with_thread_frame adds the
+ * "thread (TID)" root frame of --threads. */
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame);
 /* Write raw collapsed stacks or speedscope JSON; 0 ok, -1 with errno. */
 int py_output_write_raw(const py_output *o, FILE *f);

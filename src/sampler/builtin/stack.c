@@ -10,7 +10,12 @@
  * On 3.11+ a frame owned by the C stack (owner 3, the entry shims of 3.12+)
  * is skipped, and so is an incomplete frame, one that has not reached its
  * first traceable instruction yet (pycore_frame.h _PyFrame_IsIncomplete).
- * Each structure is read with one process_vm_readv of just the bytes needed.
+ * Reads are few and batched: one read of the thread state, one of the used
+ * part of the thread's current data-stack chunk (3.11+: most frames live
+ * there and are then walked locally; frames elsewhere, such as generators'
+ * and older chunks', are read one by one), one per PyFrameObject before 3.11,
+ * and one process_vm_readv with an iovec per frame for all the code-object
+ * headers of the stack (code.c then answers from its cache).
  *
  * Without pausing, the target keeps running while we read, so a stack can be
  * torn. Every read failure, a code pointer that is not a code object, or a
