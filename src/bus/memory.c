@@ -12,10 +12,12 @@
  * process-wide sequence that reset does not rewind, so a delivery id
  * ("memory/0/<offset>") never repeats within a process and session ids derived
  * from it never collide. NACK and RELEASE put the record back at the tail of the pending
- * queue, where any memory consumer (this one included) can take it again. */
+ * queue, where any memory consumer (this one included) can take it again; a NACKed one
+ * only after a second, as Pub/Sub backs off redelivery. */
 #include "profd/bus.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 
 typedef struct mrec {
     int64_t offset, ts;
+    int64_t due;  /* monotonic ms before which poll() skips it (a NACKed redelivery) */
     unsigned gen; /* reset generation the record belongs to */
     char *key, *data;
     size_t len, nh;
@@ -135,12 +138,23 @@ static void pending_push(mrec *r)
     pthread_cond_broadcast(&cv);
 }
 
+/* The first pending record that is due, or NULL. */
 static mrec *pending_pop(void)
 {
-    mrec *r = head;
-    head = r->next;
-    if (!head)
-        tail = NULL;
+    int64_t now = profd_mono_ms();
+    mrec *prev = NULL, *r = head;
+    while (r && r->due > now) {
+        prev = r;
+        r = r->next;
+    }
+    if (!r)
+        return NULL;
+    if (prev)
+        prev->next = r->next;
+    else
+        head = r->next;
+    if (tail == r)
+        tail = prev;
     npending--;
     return r;
 }
@@ -186,11 +200,15 @@ static int m_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *e
     pthread_mutex_lock(&mu);
     mrec *r = NULL;
     for (;;) {
-        if (!b->paused && head) {
-            r = pending_pop();
+        if (!b->paused && head && (r = pending_pop()) != NULL)
             break;
-        }
-        if (timeout_ms <= 0 || pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+        /* Not-yet-due records wake nobody: wait at most 100 ms at a time for them. */
+        struct timespec step;
+        deadline_after(&step, 100);
+        bool last =
+            step.tv_sec > dl.tv_sec || (step.tv_sec == dl.tv_sec && step.tv_nsec >= dl.tv_nsec);
+        if (timeout_ms <= 0 ||
+            (pthread_cond_timedwait(&cv, &mu, last ? &dl : &step) == ETIMEDOUT && last))
             break;
     }
     pthread_mutex_unlock(&mu);
@@ -215,6 +233,9 @@ static void m_done(profd_bus *b, profd_msg *m, profd_disposition d)
     free(mm);
     pthread_mutex_lock(&mu);
     if (d != PROFD_ACK && r->gen == gen) {
+        /* A NACK is redelivered a second later, as Pub/Sub backs off, so that a
+         * lone consumer that cannot serve a message does not spin on it. */
+        r->due = d == PROFD_NACK ? profd_mono_ms() + 1000 : 0;
         pending_push(r);
         r = NULL;
     }

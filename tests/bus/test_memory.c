@@ -137,12 +137,13 @@ static void test_nack_and_release_requeue_at_back(void **state)
     b1->ops->done(b1, a, PROFD_NACK);
     expect_data(a = poll_one(b2, 100), "B"); /* A went to the back */
     b2->ops->done(b2, a, PROFD_RELEASE);
-    profd_msg *again = poll_one(b2, 100); /* another consumer takes A */
+    expect_data(a = poll_one(b1, 100), "B"); /* a released message is due at once */
+    b1->ops->done(b1, a, PROFD_ACK);
+    assert_null(poll_one(b2, 300)); /* a NACKed one waits about a second */
+    profd_msg *again = poll_one(b2, 1500); /* then another consumer takes A */
     expect_data(again, "A");
     assert_string_equal(again->id, id); /* same delivery id */
     b2->ops->done(b2, again, PROFD_ACK);
-    expect_data(a = poll_one(b1, 100), "B"); /* released B came back */
-    b1->ops->done(b1, a, PROFD_ACK);
     assert_null(poll_one(b1, 20));
     b1->ops->close(b1);
     b2->ops->close(b2);

@@ -75,6 +75,9 @@ try {
   else console.log('zoom: node ' + zoom);
   await page.click('#reset');
   if (await page.evaluate(() => document.body.getAttribute('data-zoom')) !== '0') fail('reset did not unzoom');
+  await page.mouse.click(box.x + 40, y);
+  await page.keyboard.press('Escape');
+  if (await page.evaluate(() => document.body.getAttribute('data-zoom')) !== '0') fail('Escape did not unzoom');
 
   // the table sorts, the icicle toggle redraws
   if (diff) {

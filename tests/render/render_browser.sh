@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # render_browser.sh - render a realistic profile to HTML and drive it in
 # headless Chromium (tests/render/browser.mjs): canvas drawn, search
-# highlights and reports a %, click zooms, tooltip, table sort, icicle.
+# highlights and reports a %, click zooms, tooltip, table sort, icicle; the
+# diff page's colours and tooltip; the SVG's zoom and search.
 # Leaves the screenshot at $PROFD_BUILD_DIR/render-browser.png.
 set -u
 P=${PROFD_BIN:?}
@@ -36,4 +37,7 @@ head -n 2500 "$T/in.txt" >"$T/before.txt"
 awk 'NR % 3 == 0 { $NF = $NF * 4 } { print }' "$T/in.txt" >"$T/after.txt"
 "$P" diff -o "$T/diff.html" "$T/before.txt" "$T/after.txt" || exit 1
 timeout 120 node "$SRC/tests/render/browser.mjs" "$T/diff.html" "$OUT/render-browser-diff.png" "^$fn " diff || exit 1
+# the SVG's own zoom and search
+"$P" render --format svg -o "$T/flame.svg" "$T/in.txt" || exit 1
+timeout 120 node "$SRC/tests/render/browser_svg.mjs" "$T/flame.svg" "^$fn " || exit 1
 echo "ok: browser checks passed, screenshot $OUT/render-browser.png"
