@@ -4,13 +4,14 @@
 # Latency from a request being produced to its sampler being spawned, over
 # COUNT requests (default 1000) at RATE per second (default 200), through the
 # librdkafka mock cluster and a real redis-server. The py-spy stand-in exits
-# at once (exit mode after 0 samples) and logs its start time; 50 target
+# at once (exit mode after 0 samples) and logs its start time; $TARGETS (200) target
 # processes and PROFD_MAX_CONCURRENT=64 keep any request from waiting for a
 # slot or a target lock. Then the idle worker's RSS and CPU over 10 s.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 COUNT=${2:-1000}
 RATE=${3:-200}
+TARGETS=${TARGETS:-200}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 export PROFD_BUILD_DIR=$BUILD PROFD_SOURCE_DIR=$SRC
 . "$SRC/tests/support/redis.sh"
@@ -22,14 +23,17 @@ trap 'for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; kafka_stop
 redis_start >/dev/null
 kafka_start >/dev/null
 echo -n "{" >"$T/targets.json"
-for i in $(seq 0 49); do
+for i in $(seq 0 $((TARGETS - 1))); do
     sleep 3600 & PIDS+=($!)
     [ "$i" -gt 0 ] && echo -n "," >>"$T/targets.json"
     echo -n "\"bench-$i\":{\"pid\":$!}" >>"$T/targets.json"
 done
 echo "}" >>"$T/targets.json"
 
-env PROFD_KAFKA_BROKERS="$KAFKA_BROKERS" PROFD_HOST=bench PROFD_TARGETS="$T/targets.json" \
+# The mock broker does not answer a waiting fetch when data arrives (a real broker
+# does), so without this every delivery waits out fetch.wait.max.ms (500 ms).
+printf 'consumer.fetch.wait.max.ms=5\n' >"$T/kafka.conf"
+env PROFD_KAFKA_CONFIG="$T/kafka.conf" PROFD_KAFKA_BROKERS="$KAFKA_BROKERS" PROFD_HOST=bench PROFD_TARGETS="$T/targets.json" \
     PROFD_STORAGE="file://$T/blobs" PROFD_SPOOL_DIR="$T/spool" PROFD_SAMPLER=py-spy \
     PROFD_PYSPY="$BUILD/tests/pyspy/bin/py-spy" PYSPY_STANDIN_MODE=exit PYSPY_STANDIN_EXIT_AFTER=0 \
     PYSPY_STANDIN_LOG="$T/spawn.log" PROFD_DURATION_MIN=1 PROFD_MAX_CONCURRENT=64 \
@@ -42,7 +46,7 @@ for _ in $(seq 1 100); do # until the consumer group has assigned the partitions
 done
 sleep 1
 
-"$BUILD/bench/worker/produce" "$KAFKA_BROKERS" profiling.requests "$COUNT" "$RATE" 50 >"$T/produced.txt"
+"$BUILD/bench/worker/produce" "$KAFKA_BROKERS" profiling.requests "$COUNT" "$RATE" "$TARGETS" >"$T/produced.txt"
 for _ in $(seq 1 100); do
     [ "$(wc -l <"$T/spawn.log" 2>/dev/null || echo 0)" -ge "$COUNT" ] && break
     sleep 0.2

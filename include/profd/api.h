@@ -73,7 +73,8 @@ size_t profd_b64url_encode(const unsigned char *in, size_t len, char *out);
  * 1 allowed, 0 limited (*retry_after_s set), -1 store error. */
 int profd_ratelimit_check(profd_store *st, const char *subject, int per_minute, int64_t now_s,
                           int *retry_after_s, profd_error *err);
-/* The counter key for a subject and window: "profd:ratelimit:{sha256(sub)[:32]}:{minute}". */
+/* The counter key for a subject and window: "ratelimit:{sha256(sub)[:32]}:{minute}"
+ * (the store adds its namespace: profd:count:ratelimit:... in Redis). */
 void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t len);
 
 /* ---- routing and queries (src/api/routes.c) --------------------------- */

@@ -17,7 +17,7 @@
  *
  * Idempotency: the session id is UUIDv5(subject "\n" key), so a retried POST
  * maps to the same record and store->create (create-if-absent) settles races.
- * Target busy: a short claim on "profd:target:{host|*}:{service}" serialises
+ * Target busy: a short claim on "api-target:{host|*}:{service}" serialises
  * concurrent starts for one service; under it, the queued and running
  * sessions of the service are checked, and one on the same host (or with no
  * host) for the same process (or with no pid) makes the new one a 409. The
@@ -261,7 +261,7 @@ static int record(start *st)
     api_req *r = st->r;
     profd_store *store = r->api->o.store;
     char key[400], busy[PROFD_UUID_LEN + 1];
-    snprintf(key, sizeof key, "profd:target:%s:%s", st->req.host[0] ? st->req.host : "*",
+    snprintf(key, sizeof key, "api-target:%s:%s", st->req.host[0] ? st->req.host : "*",
              st->req.service_name);
     profd_error err;
     int c = store->ops->claim(store, key, st->id, TARGET_CLAIM_MS, &err);

@@ -1,6 +1,6 @@
 /* ratelimit.c - session starts per token subject per minute.
  *
- * A fixed window: the counter "profd:ratelimit:{h}:{minute}" is incremented
+ * A fixed window: the counter "ratelimit:{h}:{minute}" is incremented
  * with store->ops->incr (INCR + EXPIRE in Redis, so every API replica shares
  * it; the memory store under `profd serve`). The subject is hashed into the
  * key so that any string a token carries is a safe key. A fixed window can
@@ -20,7 +20,7 @@ void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t l
     char hex[33];
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    snprintf(out, len, "profd:ratelimit:%s:%lld", hex, (long long)(now_s / 60));
+    snprintf(out, len, "ratelimit:%s:%lld", hex, (long long)(now_s / 60));
 }
 
 int profd_ratelimit_check(profd_store *st, const char *subject, int per_minute, int64_t now_s,

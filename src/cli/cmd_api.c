@@ -47,7 +47,7 @@ static int token(int argc, char **argv)
 {
     const char *secret = getenv("PROFD_JWT_SECRET"), *sub = NULL, *role = "admin";
     long ttl = 3600;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return profd_usage_error("api", "%s needs a value", argv[i]);
@@ -62,7 +62,6 @@ static int token(int argc, char **argv)
                 return PROFD_EXIT_USAGE;
         } else
             return profd_usage_error("api", "unknown flag '%s' for token", argv[i]);
-        i++;
     }
     if (!secret || !*secret)
         return profd_usage_error("api", "token needs --secret or PROFD_JWT_SECRET");

@@ -74,8 +74,16 @@ static bool take_target_lock(job *j)
             }
             next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
         }
-        usleep(200 * 1000);
+        usleep(50 * 1000);
     }
+}
+
+static void release_target_lock(job *j)
+{
+    profd_error err = {0};
+    if (j->lock_key[0])
+        j->w->store->ops->release(j->w->store, j->lock_key, j->w->owner, &err);
+    j->lock_key[0] = '\0';
 }
 
 static void mark_running(job *j)
@@ -217,6 +225,7 @@ static void *job_main(void *arg)
         char raw[1200];
         memset(&res, 0, sizeof res);
         ours = capture(j, &res, raw, sizeof raw);
+        release_target_lock(j); /* the process is free once the sampler is gone */
         if (ours) {
             finish(j, &res, raw);
             keep_files =
@@ -225,8 +234,7 @@ static void *job_main(void *arg)
     }
     if (!keep_files)
         remove_spool(j->spool);
-    if (j->lock_key[0])
-        w->store->ops->release(w->store, j->lock_key, w->owner, &err);
+    release_target_lock(j);
     if (ours)
         w->store->ops->release(w->store, j->claim_key, w->owner, &err);
     pthread_mutex_lock(&w->mu);
