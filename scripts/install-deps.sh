@@ -7,12 +7,19 @@ PACKAGES=(
   build-essential cmake pkg-config clang clang-format
   librdkafka-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev zlib1g-dev libcmocka-dev
-  redis-server kcat python3 nodejs npm curl procps
+  redis-server kcat python3 curl procps
 )
+
+# Tools that may come from elsewhere than Debian (a node from its own
+# repository, say): install the Debian package only when the command is absent.
+TOOLS=(node:nodejs npm:npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+for t in "${TOOLS[@]}"; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
