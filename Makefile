@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo sanitize fuzz format lint clean
+.PHONY: all deps build test demo sanitize fuzz valgrind format lint clean
 
 all: build
 
@@ -24,6 +24,15 @@ demo: build
 
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPROFD_SANITIZE=ON -DCMAKE_C_COMPILER=clang"
+
+# libFuzzer smoke run of every target (clang); FUZZ_SECONDS each, two at a time.
+FUZZ_SECONDS ?= 40
+fuzz: deps
+	bash fuzz/smoke.sh $(FUZZ_SECONDS)
+
+# The worker's Kafka integration run with the worker under valgrind memcheck.
+valgrind: build
+	PROFD_BUILD_DIR=$(CURDIR)/$(BUILD) PROFD_BIN=$(CURDIR)/$(BUILD)/profd bash tests/hardening/valgrind_worker.sh
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -56,6 +56,7 @@ PROFD_JWT_SECRET=$SECRET PROFD_TARGETS=$DIR/targets.json PROFD_STORAGE=file://$D
     PROFD_SPOOL_DIR=$DIR/spool PROFD_LOG_FORMAT=text PROFD_BUS=memory \
     "$PROFD" serve --listen "127.0.0.1:$PORT" > "$DIR/serve.log" 2>&1 &
 SERVE_PID=$!
+echo "$APP_PID $SERVE_PID" > "$DIR/pids"
 for _ in $(seq 1 100); do
     curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break
     kill -0 "$SERVE_PID" 2>/dev/null || { cat "$DIR/serve.log" >&2; die "profd serve exited"; }

@@ -8,6 +8,7 @@ PACKAGES=(
   librdkafka-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev zlib1g-dev libcmocka-dev
   redis-server kcat python3 curl procps
+  docker-compose yamllint python3-yaml
 )
 
 # Tools that may come from elsewhere than Debian (a node from its own

@@ -10,6 +10,7 @@
 static const profd_command *const commands[] = {
     &profd_cmd_worker, &profd_cmd_sample,  &profd_cmd_profile, &profd_cmd_render,
     &profd_cmd_diff,   &profd_cmd_storage, &profd_cmd_api,     &profd_cmd_serve,
+    &profd_cmd_reprocess, &profd_cmd_cleanup,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

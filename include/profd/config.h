@@ -43,15 +43,22 @@ typedef struct profd_config {
     char spool_dir[1024]; /* PROFD_SPOOL_DIR: local copies of capture files */
     int max_attempts;     /* PROFD_MAX_ATTEMPTS: runs of one session before worker_lost */
     /* GCS store and Google auth (docs/storage.md) */
-    char gcs_endpoint[512];       /* PROFD_GCS_ENDPOINT: JSON API base, with auth */
-    char gce_metadata_host[256];  /* GCE_METADATA_HOST */
-    char iam_endpoint[256];       /* PROFD_IAM_ENDPOINT: IAM Credentials API base */
-    int gcs_resumable_threshold;  /* PROFD_GCS_RESUMABLE_THRESHOLD bytes */
-    int gcs_chunk_size;           /* PROFD_GCS_CHUNK_SIZE bytes, multiple of 256 KiB */
-    int gcs_max_attempts;         /* PROFD_GCS_MAX_ATTEMPTS */
-    int gcs_deadline;             /* PROFD_GCS_DEADLINE seconds per operation */
-    int gcs_retry_base_ms;        /* PROFD_GCS_RETRY_BASE_MS */
-    int gcs_request_timeout;      /* PROFD_GCS_REQUEST_TIMEOUT seconds per request */
+    char gcs_endpoint[512];      /* PROFD_GCS_ENDPOINT: JSON API base, with auth */
+    char gce_metadata_host[256]; /* GCE_METADATA_HOST */
+    char iam_endpoint[256];      /* PROFD_IAM_ENDPOINT: IAM Credentials API base */
+    int gcs_resumable_threshold; /* PROFD_GCS_RESUMABLE_THRESHOLD bytes */
+    int gcs_chunk_size;          /* PROFD_GCS_CHUNK_SIZE bytes, multiple of 256 KiB */
+    int gcs_max_attempts;        /* PROFD_GCS_MAX_ATTEMPTS */
+    int gcs_deadline;            /* PROFD_GCS_DEADLINE seconds per operation */
+    int gcs_retry_base_ms;       /* PROFD_GCS_RETRY_BASE_MS */
+    int gcs_request_timeout;     /* PROFD_GCS_REQUEST_TIMEOUT seconds per request */
+    /* Periodic cleanup in the workers (docs/cleanup.md) */
+    int cleanup_days;     /* PROFD_CLEANUP_DAYS: 0 off; -1 (default) = session_ttl_days */
+    int cleanup_interval; /* PROFD_CLEANUP_INTERVAL seconds between runs */
+    /* Redis over TLS, for rediss:// URLs (docs/reliability.md) */
+    char redis_ca[1024];   /* PROFD_REDIS_CA: CA PEM file or directory ("" system) */
+    char redis_cert[1024]; /* PROFD_REDIS_CERT: client certificate PEM */
+    char redis_key[1024];  /* PROFD_REDIS_KEY: its private key PEM */
 } profd_config;
 
 /* Fill defaults, then apply the environment. 0 ok; -1 with a one-line error

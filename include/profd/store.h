@@ -52,6 +52,13 @@ typedef struct profd_store_ops {
     int (*remove)(profd_store *st, const char *id, profd_error *err);
     int (*ping)(profd_store *st, profd_error *err);
     void (*close)(profd_store *st);
+    /* Page through the time index (every session, by created_at), newest first:
+     * ids with min_ms <= created_at <= max_ms, after skipping the first skip of
+     * them; each one's created_at in created[] (may be NULL). The index may
+     * name records that have already expired (get says 0; remove drops the
+     * entry). Returns n (>= 0), -1 error. For batch jobs: reprocess, cleanup. */
+    int (*scan)(profd_store *st, int64_t min_ms, int64_t max_ms, int skip,
+                char (*ids)[PROFD_UUID_LEN + 1], int64_t *created, int max, profd_error *err);
 } profd_store_ops;
 
 struct profd_store {
@@ -62,6 +69,11 @@ struct profd_store {
 /* From cfg->redis_url; "memory" (or an empty URL) gives the memory store. */
 profd_store *profd_store_open(const profd_config *cfg, profd_error *err);
 profd_store *profd_store_redis_open(const char *url, int ttl_seconds, profd_error *err);
+/* The same, with the TLS files of a rediss:// URL (PROFD_REDIS_CA, _CERT,
+ * _KEY; NULL or "": system CA store, no client certificate). Ignored for
+ * redis:// URLs. docs/reliability.md, "Redis over TLS". */
+profd_store *profd_store_redis_open_tls(const char *url, int ttl_seconds, const char *ca,
+                                        const char *cert, const char *key, profd_error *err);
 profd_store *profd_store_memory_open(int ttl_seconds);
 
 #endif

@@ -2,7 +2,8 @@
  *
  * One thread per connection (MHD_USE_THREAD_PER_CONNECTION): handlers make
  * blocking store and bus calls, and a thread each keeps one slow Redis reply
- * from stalling other clients. What bounds the server:
+ * from stalling other clients (poll(), not select(), so descriptor numbers
+ * above FD_SETSIZE are fine). What bounds the server:
  *  - a connection limit (256 by default, and 64 per client address), beyond
  *    which MHD refuses connections instead of queueing threads;
  *  - an inactivity timeout on every connection (15 s by default), so a client
@@ -341,7 +342,8 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     unsigned limit = o->connection_limit > 0 ? (unsigned)o->connection_limit : 256;
     unsigned timeout = o->timeout_s > 0 ? (unsigned)o->timeout_s : 15;
     a->mhd =

@@ -29,7 +29,7 @@ typedef struct args {
 
 static int parse(int argc, char **argv, args *a)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(f, "--pid") == 0 && v) {
             if (profd_parse_int("profile", f, v, 1, 4194304, &a->pid))
@@ -48,7 +48,6 @@ static int parse(int argc, char **argv, args *a)
             profd_usage_error("profile", "%s '%s'", v ? "unknown flag" : "missing value for", f);
             return -1;
         }
-        i++;
     }
     if (!a->pid) {
         profd_usage_error("profile", "--pid is required");

@@ -46,7 +46,7 @@ static const var vars[] = {
       "subscription shared by all workers"),
     S("PROFD_PUBSUB_EVENT_TOPIC", pubsub_event_topic, "profiling-events", "topic of events"),
     S("PROFD_REDIS_URL", redis_url, "redis://127.0.0.1:6379/0",
-      "redis://[:password@]host:port[/db], or 'memory'"),
+      "redis[s]://[:password@]host:port[/db], or 'memory'"),
     I("PROFD_SESSION_TTL_DAYS", session_ttl_days, 7, 1, 3650, "session retention in days"),
     S("PROFD_STORAGE", storage, "file://./profd-data", "gs://BUCKET[/PREFIX] or file:///DIR"),
     S("STORAGE_EMULATOR_HOST", storage_emulator_host, "", "GCS emulator (plain http, no auth)"),
@@ -100,6 +100,15 @@ static const var vars[] = {
       "first retry backoff ceiling in ms (doubles per attempt, full jitter)"),
     I("PROFD_GCS_REQUEST_TIMEOUT", gcs_request_timeout, 60, 1, 3600,
       "seconds one GCS HTTP request may take"),
+    I("PROFD_CLEANUP_DAYS", cleanup_days, -1, -1, 3650,
+      "workers remove sessions and blobs older than this many days (0: off; -1: "
+      "PROFD_SESSION_TTL_DAYS)"),
+    I("PROFD_CLEANUP_INTERVAL", cleanup_interval, 3600, 1, 604800,
+      "seconds between periodic cleanups (one worker runs each)"),
+    S("PROFD_REDIS_CA", redis_ca, "",
+      "rediss://: CA certificates (PEM file or directory) [system store]"),
+    S("PROFD_REDIS_CERT", redis_cert, "", "rediss://: client certificate (PEM)"),
+    S("PROFD_REDIS_KEY", redis_key, "", "rediss://: client private key (PEM) [PROFD_REDIS_CERT]"),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -138,6 +147,8 @@ int profd_config_load(profd_config *c, profd_error *err)
         if (val && apply(c, &vars[i], val, err) != 0)
             return -1;
     }
+    if (c->cleanup_days < 0)
+        c->cleanup_days = c->session_ttl_days;
     if (!c->host[0] && gethostname(c->host, sizeof c->host - 1) != 0)
         profd_strlcpy(c->host, "localhost", sizeof c->host);
     if (strcmp(c->bus, "kafka") && strcmp(c->bus, "pubsub") && strcmp(c->bus, "memory")) {

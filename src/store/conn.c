@@ -11,8 +11,14 @@
  * protocol error drops the socket; the next call reconnects (with AUTH and
  * SELECT). A failure mid-pipeline leaves the outcome of the commands sent
  * unknown, which is why the store makes each write idempotent or atomic (Lua).
- * The password is sent in AUTH and never copied into any message. */
+ * The password is sent in AUTH and never copied into any message.
+ *
+ * TLS (rediss://): tls.c's SSL_read/SSL_write stand in for recv/send in
+ * io_recv/io_send, and a TLS handshake follows the TCP connect. TLS may need
+ * to read to write (and the reverse), so the I/O functions record which way
+ * to poll (want) and the waits below use it. */
 #include "conn.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +38,10 @@ struct profd_conn {
     int timeout_ms;
     int fd; /* -1: not connected */
     redisReader *reader;
+    SSL_CTX *tls_ctx; /* rediss://: set by profd_conn_use_tls */
+    SSL *ssl;         /* the TLS session on fd */
+    short want;       /* after EAGAIN from TLS: POLLIN or POLLOUT */
+    char tls_why[200];
 };
 
 /* ---- URL -------------------------------------------------------------- */
@@ -155,7 +165,7 @@ int profd_redis_url_parse(const char *url, profd_redis_url *u, profd_error *err)
         u->tls = 1;
     } else {
         profd_error_set(err, NULL,
-                        "PROFD_REDIS_URL must start with redis:// "
+                        "PROFD_REDIS_URL must start with redis:// or rediss:// (TLS) "
                         "(redis://[:password@]host:port[/db]) or be 'memory'");
         return -1;
     }
@@ -217,16 +227,24 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 
 static ssize_t io_send(profd_conn *c, const char *buf, size_t len)
 {
+    c->want = POLLOUT;
+    if (c->ssl)
+        return profd_tls_write(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
     return send(c->fd, buf, len, MSG_NOSIGNAL);
 }
 
 static ssize_t io_recv(profd_conn *c, char *buf, size_t len)
 {
+    c->want = POLLIN;
+    if (c->ssl)
+        return profd_tls_read(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
     return recv(c->fd, buf, len, 0);
 }
 
 static void drop(profd_conn *c)
 {
+    profd_tls_close(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -238,14 +256,17 @@ static void drop(profd_conn *c)
 static int fail(profd_conn *c, profd_error *err, const char *reason)
 {
     drop(c);
-    profd_error_set(err, NULL, "redis at %s: %s", c->addr, reason);
+    profd_error_set(err, NULL, "redis%s at %s: %s", c->tls_ctx ? " (TLS)" : "", c->addr, reason);
     return -1;
 }
 
 static int fail_errno(profd_conn *c, profd_error *err, int e)
 {
-    char reason[128];
-    snprintf(reason, sizeof reason, "%s", strerror(e));
+    char reason[256];
+    if (e == EPROTO && c->ssl && c->tls_why[0])
+        snprintf(reason, sizeof reason, "TLS error: %s", c->tls_why);
+    else
+        snprintf(reason, sizeof reason, "%s", strerror(e));
     reason[0] = (char)tolower((unsigned char)reason[0]);
     return fail(c, err, reason);
 }
@@ -261,7 +282,7 @@ static int send_all(profd_conn *c, const char *buf, size_t len, int64_t deadline
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = wait_fd(c->fd, POLLOUT, deadline);
+        int w = wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out sending a command");
         if (w < 0)
@@ -294,7 +315,7 @@ static int read_reply(profd_conn *c, redisReply **out, int64_t deadline, profd_e
             return fail(c, err, "connection closed by the server");
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = wait_fd(c->fd, POLLIN, deadline);
+        int w = wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out waiting for a reply");
         if (w < 0)
@@ -353,6 +374,12 @@ static int open_socket(profd_conn *c, profd_error *err)
         }
         return fail_errno(c, err, e);
     }
+    if (c->tls_ctx) {
+        char why[300];
+        c->ssl = profd_tls_connect(c->tls_ctx, c->fd, c->url.host, deadline, why, sizeof why);
+        if (!c->ssl)
+            return fail(c, err, why);
+    }
     c->reader = redisReaderCreate();
     if (!c->reader)
         return fail(c, err, "out of memory");
@@ -394,8 +421,13 @@ static int handshake(profd_conn *c, profd_error *err)
 static void drop_if_stale(profd_conn *c)
 {
     struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&p, 1, 0) != 0)
-        drop(c);
+    if (poll(&p, 1, 0) == 0)
+        return;
+    /* TLS 1.3 servers send session tickets after the handshake: readable,
+     * yet nothing is wrong. */
+    if (c->ssl && !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)) && profd_tls_idle_ok(c->ssl))
+        return;
+    drop(c);
 }
 
 int profd_conn_ensure(profd_conn *c, profd_error *err)
@@ -429,8 +461,22 @@ void profd_conn_free(profd_conn *c)
     if (!c)
         return;
     drop(c);
+    if (c->tls_ctx)
+        SSL_CTX_free(c->tls_ctx);
     memset(c->url.password, 0, sizeof c->url.password);
     free(c);
+}
+
+int profd_conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err)
+{
+    SSL_CTX *ctx = profd_tls_ctx_new(t, err);
+    if (!ctx)
+        return -1;
+    drop(c);
+    if (c->tls_ctx)
+        SSL_CTX_free(c->tls_ctx);
+    c->tls_ctx = ctx;
+    return 0;
 }
 
 const char *profd_conn_addr(const profd_conn *c)

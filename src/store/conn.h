@@ -17,10 +17,20 @@ typedef struct profd_redis_url {
     char user[128];
     char password[256]; /* never printed */
     int db;
-    int tls; /* rediss:// (refused for now) */
+    int tls; /* rediss:// */
 } profd_redis_url;
 
-/* redis://[[user]:password@]host[:port][/db]; 0 ok, -1 with a one-line error
+/* TLS files for rediss:// (PROFD_REDIS_CA, PROFD_REDIS_CERT, PROFD_REDIS_KEY).
+ * NULL or "" means: the system's CA store; no client certificate. A key
+ * without a certificate is an error; a certificate without a key reads the
+ * key from the certificate's file. */
+typedef struct profd_redis_tls {
+    const char *ca;   /* PEM file, or a hashed directory (c_rehash) */
+    const char *cert; /* client certificate chain, PEM */
+    const char *key;  /* its private key, PEM */
+} profd_redis_tls;
+
+/* redis:// or rediss://[[user]:password@]host[:port][/db]; 0 ok, -1 with a one-line error
  * that never contains the password. */
 int profd_redis_url_parse(const char *url, profd_redis_url *out, profd_error *err);
 
@@ -44,6 +54,11 @@ typedef struct profd_conn profd_conn;
 
 profd_conn *profd_conn_new(const profd_redis_url *u, int timeout_ms);
 void profd_conn_free(profd_conn *c);
+/* Make c speak TLS (for rediss:// URLs): loads the CA and the client
+ * certificate now, so a bad file is reported at startup. The server's
+ * certificate is verified against the CA and the URL's host name (or IP
+ * address). 0 ok, -1 with a one-line error naming the variable to fix. */
+int profd_conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err);
 /* Connect (with AUTH and SELECT) unless connected. 0 ok, -1 error. */
 int profd_conn_ensure(profd_conn *c, profd_error *err);
 /* Send n commands in one write and read their n replies into replies[]

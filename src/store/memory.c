@@ -440,6 +440,31 @@ static int m_queued_before(profd_store *st, int64_t before_ms, char (*ids)[PROFD
     return c ? n : oom(err);
 }
 
+/* The memory store has no separate index: its live records are the index. */
+static int m_scan(profd_store *st, int64_t min_ms, int64_t max_ms, int skip,
+                  char (*ids)[PROFD_UUID_LEN + 1], int64_t *created, int max, profd_error *err)
+{
+    mem_store *m = M(st);
+    pthread_mutex_lock(&m->mu);
+    rec_expire_all(m, profd_now_ms());
+    mem_record **sel = malloc(((size_t)m->nrec + 1) * sizeof *sel);
+    int k = 0, n = 0;
+    for (int i = 0; sel && i < m->nrec; i++)
+        if (m->rec[i].created >= min_ms && m->rec[i].created <= max_ms)
+            sel[k++] = &m->rec[i];
+    if (sel)
+        qsort(sel, (size_t)k, sizeof *sel, newest_first);
+    for (int i = skip > 0 ? skip : 0; sel && i < k && n < max; i++, n++) {
+        profd_strlcpy(ids[n], sel[i]->id, PROFD_UUID_LEN + 1);
+        if (created)
+            created[n] = sel[i]->created;
+    }
+    pthread_mutex_unlock(&m->mu);
+    bool ok = sel != NULL;
+    free(sel);
+    return ok ? n : oom(err);
+}
+
 static long m_incr(profd_store *st, const char *key, int window_s, profd_error *err)
 {
     if (check_key(key, err) != 0)
@@ -492,6 +517,7 @@ static const profd_store_ops memory_ops = {
     .remove = m_remove,
     .ping = m_ping,
     .close = m_close,
+    .scan = m_scan,
 };
 
 profd_store *profd_store_memory_open(int ttl_seconds)

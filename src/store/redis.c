@@ -403,6 +403,38 @@ static int r_queued_before(profd_store *st, int64_t before_ms, char (*ids)[PROFD
     return ids_before(st, K_IDX "status:queued", before_ms, ids, max, err);
 }
 
+/* ZREVRANGEBYSCORE idx:all max min WITHSCORES LIMIT skip max -> ids, scores. */
+static int r_scan(profd_store *st, int64_t min_ms, int64_t max_ms, int skip,
+                  char (*ids)[PROFD_UUID_LEN + 1], int64_t *created, int max, profd_error *err)
+{
+    if (max <= 0 || min_ms > max_ms)
+        return 0;
+    profd_cmd c;
+    profd_cmd_init(&c, "ZREVRANGEBYSCORE");
+    profd_cmd_str(&c, K_IDX "all");
+    profd_cmd_num(&c, max_ms);
+    profd_cmd_num(&c, min_ms);
+    profd_cmd_str(&c, "WITHSCORES");
+    profd_cmd_str(&c, "LIMIT");
+    profd_cmd_num(&c, skip > 0 ? skip : 0);
+    profd_cmd_num(&c, max);
+    redisReply *rep = NULL;
+    if (run(st, &c, &rep, err) != 0)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements && n < max; i += 2) {
+        redisReply *e = rep->element[i], *sc = rep->element[i + 1];
+        if (e->type != REDIS_REPLY_STRING || !profd_uuid_valid(e->str))
+            continue;
+        profd_strlcpy(ids[n], e->str, PROFD_UUID_LEN + 1);
+        if (created)
+            created[n] = sc->type == REDIS_REPLY_STRING ? (int64_t)strtod(sc->str, NULL) : 0;
+        n++;
+    }
+    freeReplyObject(rep);
+    return n;
+}
+
 static long r_incr(profd_store *st, const char *key, int window_s, profd_error *err)
 {
     char k[KEYLEN];
@@ -451,20 +483,20 @@ static const profd_store_ops redis_ops = {
     .remove = r_remove,
     .ping = r_ping,
     .close = r_close,
+    .scan = r_scan,
 };
 
 profd_store *profd_store_redis_open(const char *url, int ttl_seconds, profd_error *err)
 {
+    return profd_store_redis_open_tls(url, ttl_seconds, NULL, NULL, NULL, err);
+}
+
+profd_store *profd_store_redis_open_tls(const char *url, int ttl_seconds, const char *ca,
+                                        const char *cert, const char *key, profd_error *err)
+{
     profd_redis_url u;
     if (profd_redis_url_parse(url, &u, err) != 0)
         return NULL;
-    if (u.tls) {
-        profd_error_set(err, NULL,
-                        "PROFD_REDIS_URL: rediss:// (TLS) is not supported yet; it "
-                        "arrives with the reliability work. Use redis:// on a "
-                        "trusted network");
-        return NULL;
-    }
     redis_store *rs = calloc(1, sizeof *rs);
     if (!rs || !(rs->conn = profd_conn_new(&u, 2000))) {
         free(rs);
@@ -472,6 +504,12 @@ profd_store *profd_store_redis_open(const char *url, int ttl_seconds, profd_erro
         return NULL;
     }
     memset(u.password, 0, sizeof u.password);
+    profd_redis_tls tls = {ca, cert, key};
+    if (u.tls && profd_conn_use_tls(rs->conn, &tls, err) != 0) {
+        profd_conn_free(rs->conn);
+        free(rs);
+        return NULL;
+    }
     rs->base.ops = &redis_ops;
     rs->base.ttl_seconds = ttl_seconds > 0 ? ttl_seconds : 7 * 86400;
     pthread_mutex_init(&rs->mu, NULL);

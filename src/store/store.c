@@ -1,8 +1,8 @@
 /* store.c - choosing the session store from the configuration.
  *
  * PROFD_REDIS_URL picks it: "memory" (or empty) gives the in-process store,
- * redis:// the Redis store. rediss:// is refused with a clear message until
- * the TLS transport lands (the connection layer in conn.c is built for it). */
+ * redis:// the Redis store, rediss:// the Redis store over TLS with the CA and
+ * client certificate of PROFD_REDIS_CA / _CERT / _KEY (src/store/tls.c). */
 #include <string.h>
 
 #include "profd/store.h"
@@ -17,5 +17,6 @@ profd_store *profd_store_open(const profd_config *cfg, profd_error *err)
             profd_error_set(err, NULL, "session store: out of memory");
         return st;
     }
-    return profd_store_redis_open(url, ttl, err);
+    return profd_store_redis_open_tls(url, ttl, cfg->redis_ca, cfg->redis_cert, cfg->redis_key,
+                                      err);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "profd/batch.h"
 #include "profd/log.h"
 
 /* Namespace of the UUIDv5 session ids derived from a delivery's position. */
@@ -197,6 +198,9 @@ void worker_handle(profd_worker *w, profd_msg *m)
     switch (r.type) {
     case PROFD_REQ_PROFILE:
         intake_profile(w, m, &r);
+        break;
+    case PROFD_REQ_REPROCESS: /* acknowledges m */
+        profd_reprocess_job(w, m, r.session_id, r.requested_at);
         break;
     case PROFD_REQ_CANCEL:
         if (worker_cancel_job(w, r.session_id, PROFD_E_CANCELLED))

@@ -14,6 +14,10 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -314,6 +318,84 @@ static void test_auth_matrix(void **state)
     for (int i = 0; i < 3; i++)
         expect_detail(http("GET", paths[i], NULL, NULL, NULL), 401, NULL);
     expect_detail(http("DELETE", paths[0], NULL, NULL, NULL), 401, NULL);
+}
+
+/* ES256 with a PEM public key through the server: the right token passes,
+ * an HS256 token keyed with the PEM bytes (algorithm confusion) does not. */
+static char *es256_token(EVP_PKEY *key, const char *payload)
+{
+    const char *header = "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
+    char h[256], p[512], in[800], sig64[128];
+    profd_b64url_encode((const unsigned char *)header, strlen(header), h);
+    profd_b64url_encode((const unsigned char *)payload, strlen(payload), p);
+    snprintf(in, sizeof in, "%s.%s", h, p);
+    unsigned char der[128], raw[64];
+    size_t derlen = sizeof der;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(ctx, der, &derlen, (unsigned char *)in, strlen(in)), 1);
+    EVP_MD_CTX_free(ctx);
+    const unsigned char *d = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &d, (long)derlen);
+    const BIGNUM *r, *s;
+    ECDSA_SIG_get0(es, &r, &s);
+    BN_bn2binpad(r, raw, 32);
+    BN_bn2binpad(s, raw + 32, 32);
+    ECDSA_SIG_free(es);
+    profd_b64url_encode(raw, 64, sig64);
+    char *t = malloc(strlen(in) + strlen(sig64) + 2);
+    sprintf(t, "%s.%s", in, sig64);
+    return t;
+}
+
+static void test_public_key_auth(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    char pem[300];
+    snprintf(pem, sizeof pem, "%s/jwt-ec.pem", dir);
+    FILE *f = fopen(pem, "w");
+    PEM_write_PUBKEY(f, key);
+    fclose(f);
+    profd_config c2 = cfg;
+    c2.jwt_secret[0] = '\0';
+    snprintf(c2.jwt_public_key, sizeof c2.jwt_public_key, "%s", pem);
+    snprintf(c2.jwt_issuer, sizeof c2.jwt_issuer, "https://idp.example");
+    snprintf(c2.jwt_audience, sizeof c2.jwt_audience, "profd");
+    profd_api_opts o = {.cfg = &c2, .store = store, .bus = bus, .blob = blob};
+    profd_error err;
+    profd_api *a2 = profd_api_start(&o, &err);
+    assert_non_null(a2);
+    char b2[64], claims[256];
+    snprintf(b2, sizeof b2, "http://127.0.0.1:%d", profd_api_port(a2));
+    long long exp = (long long)(profd_now_ms() / 1000 + 300);
+    snprintf(claims, sizeof claims,
+             "{\"sub\":\"idp-user\",\"roles\":[\"admin\"],\"iss\":\"https://idp.example\","
+             "\"aud\":[\"other\",\"profd\"],\"exp\":%lld}",
+             exp);
+    char *good = es256_token(key, claims);
+    resp r = http_on(b2, "GET", P "?limit=1", good, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    /* The admin HS256 token of the main API means nothing here. */
+    expect_detail(http_on(b2, "GET", P, admin, NULL, NULL), 401, NULL);
+    /* HS256 "signed" with the public key file's bytes. */
+    size_t plen = 0;
+    char *pembytes = profd_read_file(pem, 8192, &plen);
+    assert_non_null(pembytes);
+    char *confused = profd_jwt_sign_hs256(pembytes, claims);
+    expect_detail(http_on(b2, "GET", P, confused, NULL, NULL), 401, NULL);
+    /* Wrong audience. */
+    snprintf(claims, sizeof claims,
+             "{\"sub\":\"idp-user\",\"roles\":[\"admin\"],\"iss\":\"https://idp.example\","
+             "\"aud\":\"someone-else\",\"exp\":%lld}",
+             exp);
+    char *wrong_aud = es256_token(key, claims);
+    expect_detail(http_on(b2, "GET", P, wrong_aud, NULL, NULL), 401, NULL);
+    free(good), free(confused), free(wrong_aud), free(pembytes);
+    profd_api_stop(a2);
+    EVP_PKEY_free(key);
+    unlink(pem);
 }
 
 static void test_start_records_and_publishes(void **state)
@@ -795,6 +877,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_ready_metrics),
         cmocka_unit_test(test_auth_matrix),
+        cmocka_unit_test(test_public_key_auth),
         cmocka_unit_test(test_start_records_and_publishes),
         cmocka_unit_test(test_start_validation),
         cmocka_unit_test(test_sampler_unavailable),

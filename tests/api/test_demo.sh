@@ -24,6 +24,9 @@ STACKS=$(dirname "$FILE")/stacks.txt
 for fn in handle_request compute_report fibonacci; do
     grep -q "$fn" "$STACKS" || { echo "FAIL: $fn missing from the capture"; exit 1; }
 done
-# Nothing left running.
-pgrep -f "$DIR/demo" >/dev/null && { echo "FAIL: processes left behind"; exit 1; }
+# Nothing left running: the app and the server the script started are gone.
+read -r APP SERVE < "$DIR/demo/pids"
+for pid in $APP $SERVE; do
+    kill -0 "$pid" 2>/dev/null && { echo "FAIL: process $pid left behind"; exit 1; }
+done
 echo "PASS"

@@ -2,12 +2,14 @@
 # test_serve.sh - `profd serve` secure defaults and `profd api` startup checks,
 # through the real binary: with no JWT settings serve binds loopback only
 # (even when asked for 0.0.0.0), prints a working admin token and a curl line,
-# and stops cleanly on SIGTERM; `profd api` refuses to start without keys.
+# cancels a running capture through the worker, and stops cleanly on SIGTERM; `profd api` refuses to start without keys.
 set -euo pipefail
 PROFD=${PROFD_BIN:?}
 WORK=$(mktemp -d /tmp/profd-serve-test.XXXXXX)
 SERVE_PID=""
+BUSY_PID=""
 cleanup() {
+    if [ -n "$BUSY_PID" ]; then kill "$BUSY_PID" 2>/dev/null || true; wait "$BUSY_PID" 2>/dev/null || true; fi
     if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
@@ -16,7 +18,14 @@ fail() { echo "FAIL: $*" >&2; [ -f "$WORK/err" ] && cat "$WORK/err" >&2; exit 1;
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf '{"nothing": {"pid": %d}}\n' $$ > "$WORK/targets.json"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+"$PY" -c 'import time
+def spin():
+    while True: sum(i * i for i in range(1000))
+spin()' &
+BUSY_PID=$!
+printf '{"nothing": {"pid": %d}, "busy": {"pid": %d}}\n' $$ "$BUSY_PID" > "$WORK/targets.json"
 cd "$WORK"
 env -u PROFD_JWT_SECRET -u PROFD_JWT_PUBLIC_KEY -u PROFD_REDIS_URL \
     PROFD_TARGETS="$WORK/targets.json" PROFD_STORAGE="file://$WORK/data" \
@@ -57,6 +66,30 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 case "$S" in *'"status":"failed"'*) ;; *) fail "unknown service did not fail: $S" ;; esac
+
+# Cancel a running capture: 202, and the worker ends it failed / cancelled.
+R=$(curl -s -H "Authorization: Bearer $TOKEN" -X POST "$B/start" \
+    -d '{"service_name":"busy","duration_seconds":60}')
+ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["session_id"])' "$R") \
+    || fail "start busy: $R"
+for _ in $(seq 1 100); do
+    S=$(curl -s -H "Authorization: Bearer $TOKEN" "$B/$ID")
+    case "$S" in *'"status":"running"'*) break ;; esac
+    sleep 0.1
+done
+case "$S" in *'"status":"running"'*) ;; *) fail "capture not running: $S" ;; esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOKEN" "$B/$ID")" = 202 ] \
+    || fail "cancel of a running session not 202"
+for _ in $(seq 1 100); do
+    S=$(curl -s -H "Authorization: Bearer $TOKEN" "$B/$ID")
+    case "$S" in *'"status":"failed"'*) break ;; esac
+    sleep 0.1
+done
+case "$S" in *'"error_code":"cancelled"'*) ;; *) fail "not cancelled within 10 s: $S" ;; esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOKEN" "$B/$ID")" = 409 ] \
+    || fail "cancel of a finished session not 409"
+grep -q '"event":"audit".*action=cancel subject=local-admin service=busy was=running' "$WORK/err" \
+    || fail "no audit line for the cancel"
 
 kill -TERM "$SERVE_PID"
 for _ in $(seq 1 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done

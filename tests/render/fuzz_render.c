@@ -1,6 +1,7 @@
 /* fuzz_render.c - libFuzzer target for the render module (not a test; build
- * with cmake -DPROFD_FUZZ=ON -DCMAKE_C_COMPILER=clang, run build/tests/render/
- * fuzz_render). Any input is read as collapsed stacks or speedscope JSON and
+ * with cmake -DPROFD_FUZZ=ON -DCMAKE_C_COMPILER=clang, run
+ * build/tests/render/fuzz_render -close_fd_mask=2 CORPUS, which keeps the
+ * bad-line reports off the terminal). Any input is read as collapsed stacks or speedscope JSON and
  * rendered in every format; the collapsed output must read back to the same
  * total (the round trip the worker relies on for reprocessing). */
 #include <stdint.h>
@@ -8,15 +9,6 @@
 #include <stdlib.h>
 
 #include "profd/render.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (!freopen("/dev/null", "w", stderr)) /* bad-line reports */
-        abort();
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # errors_and_modes.sh - `profd sample record` against real processes: usage errors (exit 2),
 # a nonexistent pid, a non-Python pid, an unsupported version, permission denied, interpreter
-# files deleted after they were mapped, a target that exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, speedscope output valid against
+# files deleted after they were mapped, threads starting and exiting during a pausing capture,
+# a target that exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, speedscope output valid against
 # speedscope's schema, and the never-left-stopped check (the sampler SIGKILLed mid-sample again
 # and again must leave the target running).
 set -u
@@ -106,6 +107,31 @@ u1=$(awk '{print $14}' /proc/$fpid/stat); sleep 0.5; u2=$(awk '{print $14}' /pro
 [ "$u2" -gt "$u1" ] || fail "target stopped making progress after the samplers were killed"
 grep -q TracerPid:.0 /proc/$fpid/status || fail "target still traced: $(grep TracerPid /proc/$fpid/status)"
 kill $fpid; wait $fpid 2> /dev/null
+
+# --- threads coming and going all the time while the pausing sampler seizes and stops them
+"$PY" -c 'import threading, time
+def short_lived():
+    sum(range(2000))
+def churn():
+    while True:
+        t = threading.Thread(target=short_lived); t.start(); t.join()
+def steady_main():
+    while True: sum(range(1000))
+threading.Thread(target=churn, daemon=True).start()
+steady_main()' & cpid=$!
+sleep 0.3
+"$PROFD_BIN" sample record --pid $cpid --duration 2 --threads -o "$WORK/churn.txt" 2> "$WORK/err" ||
+  fail "thread churn: sampler failed: $(cat "$WORK/err")"
+taken=$(sed -n 's/.* \([0-9]*\) samples taken of 200 expected.*/\1/p' "$WORK/err")
+[ "${taken:-0}" -ge 100 ] || fail "thread churn: ${taken:-no} samples taken: $(cat "$WORK/err")"
+grep -q "steady_main" "$WORK/churn.txt" || fail "thread churn: main thread missing"
+sleep 0.1
+for t in /proc/$cpid/task/*; do
+  st=$(sed 's/.*) \(.\).*/\1/' "$t/stat" 2> /dev/null)
+  case "$st" in t|T) fail "thread churn: thread ${t##*/} left in state $st"; break;; esac
+done
+grep -q TracerPid:.0 /proc/$cpid/status || fail "thread churn: target still traced"
+kill $cpid; wait $cpid 2> /dev/null
 
 # --- the interpreter's file deleted after it was mapped (" (deleted)" in maps): read through
 # /proc/PID/map_files. A copy of the static Debian executable, or of a pyenv libpython.

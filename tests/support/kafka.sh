@@ -31,7 +31,9 @@ kafka_start() {
     fi
     local i line
     for i in $(seq 100); do
-        line=$(head -n1 "$KAFKA_MOCK_DIR/out" 2>/dev/null)
+        # read, not $(head ...): no subshell racing bash's job table
+        line=
+        IFS= read -r line <"$KAFKA_MOCK_DIR/out" 2>/dev/null || true
         case $line in BOOTSTRAP=*) break ;; esac
         if ! kill -0 "$KAFKA_MOCK_PID" 2>/dev/null; then
             echo "kafka_start: kafka_mock exited: $(cat "$KAFKA_MOCK_DIR/err")" >&2

@@ -69,6 +69,8 @@ typedef struct raw_frame {
     int owner; /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
 } raw_frame;
 
+#define DISTINCT_SLOTS 8192 /* power of two, > 2 * PY_MAX_DEPTH */
+
 typedef struct walk {
     raw_frame raw[PY_MAX_DEPTH];
     int n;
@@ -171,19 +173,47 @@ static int push(py_thread *th, const py_code *code, int line)
     return 0;
 }
 
-/* Resolve the collected frames' code objects, their headers read in one batch; drop 3.11+
- * frames that have not reached their first traceable instruction (incomplete frames). */
+/* Index of code address a among the distinct ones of this stack, adding it if new. A small
+ * open-addressed table: recursion and wrappers repeat code objects, and each distinct one needs
+ * its header read (and checked) only once per stack. */
+static int distinct(uint64_t a, int *n)
+{
+    /* slot = generation << 16 | index; entries of older generations count as empty */
+    static uint64_t table[DISTINCT_SLOTS];
+    static uint64_t gen;
+    if (*n == 0)
+        gen++;
+    unsigned h = (unsigned)((a >> 4) * 2654435761u) & (DISTINCT_SLOTS - 1);
+    while ((table[h] >> 16) == gen) {
+        int k = (int)(table[h] & 0xffff);
+        if (W.addrs[k] == a)
+            return k;
+        h = (h + 1) & (DISTINCT_SLOTS - 1);
+    }
+    W.addrs[*n] = a;
+    table[h] = gen << 16 | (uint64_t)*n;
+    return (*n)++;
+}
+
+/* Resolve the collected frames' code objects, the headers of the distinct ones read in one
+ * batch; drop 3.11+ frames that have not reached their first traceable instruction
+ * (incomplete frames). */
 static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
 {
     const py_layout *L = t->L;
     size_t hlen = py_code_header_size(L);
+    static int which[PY_MAX_DEPTH];
+    int n = 0;
     for (int i = 0; i < W.n; i++)
-        W.addrs[i] = W.raw[i].code;
-    int got = py_read_many(t->pid, W.addrs, hlen, W.hdrs, W.n);
+        which[i] = distinct(W.raw[i].code, &n);
+    int got = py_read_many(t->pid, W.addrs, hlen, W.hdrs, n);
+    const py_code *codes[PY_MAX_DEPTH];
+    for (int k = 0; k < n; k++)
+        codes[k] = k < got ? py_code_from_header(cc, t, W.addrs[k], W.hdrs + (size_t)k * hlen)
+                           : py_code_get(cc, t, W.addrs[k]);
     for (int i = 0; i < W.n; i++) {
         const raw_frame *r = &W.raw[i];
-        const py_code *c = i < got ? py_code_from_header(cc, t, r->code, W.hdrs + i * hlen)
-                                   : py_code_get(cc, t, r->code);
+        const py_code *c = codes[which[i]];
         if (!c) {
             if (L->minor >= 13 && !t->code_type)
                 continue; /* f_executable need not be code; nothing to name it by */

@@ -1,0 +1,92 @@
+/* pubsub_internal.h - the pieces of the Pub/Sub transport (pubsub.c):
+ * resource names and base64 (pubsub_codec.c), REST calls (pubsub_http.c),
+ * and the shared state the poller, the puller and the lease extender use. */
+#ifndef PROFD_BUS_PUBSUB_INTERNAL_H
+#define PROFD_BUS_PUBSUB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blob/gcp_auth.h"
+#include "profd/bus.h"
+
+#define PS_NAME_MAX 512
+#define PS_DEFAULT_API "https://pubsub.googleapis.com/v1"
+
+/* "projects/P/KIND/NAME" from a short name and project, or a full name as is.
+ * var names the setting in the error. 0 ok. */
+int ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
+                     const char *name, const char *var, profd_error *err);
+
+/* Standard base64 (with padding). Both return malloc'd NUL-terminated text,
+ * NULL on bad input or no memory; decode sets *outlen. */
+char *ps_b64_encode(const void *data, size_t len);
+char *ps_b64_decode(const char *s, size_t len, size_t *outlen);
+
+typedef struct ps_http ps_http;
+
+typedef struct ps_resp {
+    long status; /* 0: no HTTP response (refused, reset, timeout) */
+    char *body;  /* NUL-terminated, may be NULL */
+    size_t len;
+    char error[256]; /* libcurl's reason when status is 0 */
+} ps_resp;
+
+/* api: "http://HOST/v1" or PS_DEFAULT_API; auth may be a no_auth provider. */
+ps_http *ps_http_new(const char *api, profd_gcp_auth *auth, profd_error *err);
+void ps_http_free(ps_http *h);
+/* One exchange: METHOD API/PATH with a JSON body (or NULL). A 401 refreshes
+ * the token and tries once more. 0 when a response arrived (any status). */
+int ps_http_do(ps_http *h, const char *method, const char *path, const char *body,
+               long timeout_ms, ps_resp *r, profd_error *err);
+/* ps_http_do with retries of 408/429/5xx and no-response, with backoff, for
+ * at most attempts tries within total_ms. 0 on a 2xx; -1 with a one-line
+ * error naming what (e.g. "publishing to projects/p/topics/t"). */
+int ps_http_call(ps_http *h, const char *method, const char *path, const char *body,
+                 int attempts, int total_ms, const char *what, ps_resp *r, profd_error *err);
+/* The server's error.message from a Google error body, or "". */
+void ps_error_message(const ps_resp *r, char *out, size_t outlen);
+void ps_resp_free(ps_resp *r);
+
+/* One pulled message, from the pull until done(). */
+typedef struct psmsg {
+    profd_msg m;
+    char *ack_id;
+    char *data;
+    int64_t due_ms;  /* monotonic time at which its ack deadline lapses */
+    bool delivered;  /* handed to the worker by poll() */
+    struct psmsg *prev, *next;
+} psmsg;
+
+typedef struct psbus {
+    profd_bus base;
+    int roles;
+    char sub[PS_NAME_MAX];
+    char topics[3][PS_NAME_MAX]; /* by profd_topic */
+    int ack_deadline;            /* seconds: the subscription's; the extender renews to it */
+    int max_buffer;              /* pulled but undelivered at most: PROFD_MAX_CONCURRENT */
+    profd_gcp_auth *auth;
+    ps_http *http;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* on CLOCK_MONOTONIC: buffer, pause, stop */
+    pthread_mutex_t ext_mu; /* held around every deadline change (see pubsub_consume.c) */
+    psmsg *head, *tail;     /* every unacked message this bus holds, oldest first */
+    int nbuffered;          /* of those, pulled but not yet delivered */
+    bool paused, stopping, started;
+    unsigned err_seq, err_seen; /* puller errors, and the last one poll() reported */
+    char err_msg[512];
+    pthread_t puller, extender;
+} psbus;
+
+/* pubsub_consume.c */
+int ps_consume_start(psbus *b, profd_error *err);
+void ps_consume_stop(psbus *b); /* joins the threads, returns what is still held */
+int ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err);
+void ps_done(profd_bus *bb, profd_msg *m, profd_disposition d);
+int ps_extend(profd_bus *bb, profd_msg *m, int seconds);
+void ps_pause(profd_bus *bb);
+void ps_resume(profd_bus *bb);
+
+#endif

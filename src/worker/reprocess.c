@@ -1,0 +1,365 @@
+/* reprocess.c - re-render stored sessions with the current renderer.
+ *
+ * A completed session keeps its collapsed stacks (sessions/{id}/stacks.txt),
+ * the renderer's whole input, so a better renderer can be applied to old
+ * captures without the target: download stacks.txt, render profile.json and
+ * flamegraph.html into a temporary directory, and put each one back naming
+ * the generation it replaces (DESIGN.md section 5: a rewrite must never
+ * clobber a newer write it did not see). The record then gets
+ * reprocessed_at = now and renderer = "profd VERSION".
+ *
+ * Safe to repeat and to run concurrently: the same stacks give the same
+ * files, and the claim "reprocess:{id}" keeps two runs (two workers, or a
+ * worker and `profd reprocess --local`) off one session at a time. A queue job
+ * is done once across the workers: with Kafka every worker reads every
+ * request, so the first to claim the delivery ("reprocess-job:{delivery}")
+ * does it and the others acknowledge and move on.
+ *
+ * Selecting sessions (profd_batch_select) pages through the store's time
+ * index newest first. Several sessions can share a created_at millisecond,
+ * so a page ends on a score, and the next page starts at that same score
+ * skipping the ids already seen there: no id is lost or repeated at a page
+ * boundary. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "profd/batch.h"
+#include "profd/log.h"
+#include "profd/render.h"
+
+#define PAGE 500
+#define CLAIM_TTL_MS (10 * 60 * 1000)
+
+/* ---- id lists and selection -------------------------------------------------------- */
+
+int profd_id_list_add(profd_id_list *l, const char *id, int64_t created)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 256;
+        void *ids = realloc(l->ids, (size_t)cap * sizeof *l->ids);
+        if (!ids)
+            return -1;
+        l->ids = ids;
+        int64_t *cr = realloc(l->created, (size_t)cap * sizeof *l->created);
+        if (!cr)
+            return -1;
+        l->created = cr;
+        l->cap = cap;
+    }
+    profd_strlcpy(l->ids[l->n], id, PROFD_UUID_LEN + 1);
+    l->created[l->n++] = created;
+    return 0;
+}
+
+void profd_id_list_free(profd_id_list *l)
+{
+    free(l->ids);
+    free(l->created);
+    memset(l, 0, sizeof *l);
+}
+
+int profd_batch_select(profd_store *st, int64_t min_ms, int64_t max_ms, profd_id_list *out,
+                       profd_error *err)
+{
+    char(*ids)[PROFD_UUID_LEN + 1] = malloc(PAGE * sizeof *ids);
+    int64_t *created = malloc(PAGE * sizeof *created);
+    int skip = 0, rc = 0;
+    while (ids && created) {
+        int n = st->ops->scan(st, min_ms, max_ms, skip, ids, created, PAGE, err);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            if (profd_id_list_add(out, ids[i], created[i]) != 0)
+                goto oom;
+        if (n < PAGE)
+            break;
+        /* Next page: from the last score, past the ids already taken there. */
+        int64_t last = created[n - 1];
+        int same = 0;
+        while (same < n && created[n - 1 - same] == last)
+            same++;
+        skip = last == max_ms ? skip + same : same;
+        max_ms = last;
+    }
+    if (!ids || !created)
+        goto oom;
+    free(ids);
+    free(created);
+    return rc;
+oom:
+    free(ids);
+    free(created);
+    profd_error_set(err, NULL, "out of memory listing sessions");
+    return -1;
+}
+
+/* ---- one session ------------------------------------------------------------------- */
+
+static int eligible(const profd_session *s, profd_error *err)
+{
+    if (s->status != PROFD_COMPLETED) {
+        profd_error_set(err, NULL, "not completed (%s)", profd_status_name(s->status));
+        return PROFD_BATCH_SKIPPED;
+    }
+    if (!s->stacks_object[0]) {
+        profd_error_set(err, NULL, "no stacks.txt stored");
+        return PROFD_BATCH_SKIPPED;
+    }
+    return PROFD_BATCH_DONE;
+}
+
+int profd_reprocess_check(profd_store *st, const char *id, profd_error *err)
+{
+    profd_session s;
+    int found = st->ops->get(st, id, &s, err);
+    int rc = found < 0 ? PROFD_BATCH_FAILED : PROFD_BATCH_SKIPPED;
+    if (found == 0)
+        profd_error_set(err, NULL, "record gone (expired or removed)");
+    else if (found > 0)
+        rc = eligible(&s, err);
+    profd_session_free(&s);
+    return rc;
+}
+
+typedef struct output {
+    const char *file;
+    profd_format format;
+    const char *content_type;
+} output;
+
+static const output outputs[] = {
+    {"profile.json", PROFD_FMT_SPEEDSCOPE, "application/json"},
+    {"flamegraph.html", PROFD_FMT_HTML, "text/html; charset=utf-8"},
+};
+
+/* Same title and header details as the capture's own rendering (results.c). */
+static int render(profd_session *s, const char *dir, profd_error *err)
+{
+    profd_profile *p = profd_profile_new();
+    if (!p) {
+        profd_error_set(err, NULL, "out of memory reading the stacks");
+        return -1;
+    }
+    char title[160], started[32], rate[32], samples[32], pid[32], path[1400];
+    snprintf(title, sizeof title, "%s: %d s profile", s->service_name, s->duration_seconds);
+    profd_rfc3339(s->started_at, started);
+    snprintf(rate, sizeof rate, "%d Hz", s->sample_rate_hz);
+    snprintf(pid, sizeof pid, "%ld", s->pid);
+    samples[0] = '\0';
+    const char *details[] = {"session", s->session_id, "host",    s->host, "pid",
+                             pid,       "started",     started,   "rate",  rate,
+                             "sampler", s->sampler,    "samples", samples, NULL};
+    profd_render_opts o = {.title = title, .details = details};
+    snprintf(path, sizeof path, "%s/stacks.txt", dir);
+    int rc = profd_profile_read_path(p, path, &o, err);
+    if (rc == 0) {
+        s->sample_count = (long)profd_profile_total(p);
+        snprintf(samples, sizeof samples, "%ld", s->sample_count);
+    }
+    for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
+        rc = profd_render_path(p, outputs[i].format, &o, path, err);
+    }
+    profd_profile_free(p);
+    return rc;
+}
+
+/* Put one file back over the generation it replaces (new if absent). */
+static int rewrite(profd_blob *b, const profd_session *s, const char *object, const char *path,
+                   const char *content_type, profd_error *err)
+{
+    int64_t gen = 0;
+    int found = b->ops->stat(b, object, &gen, NULL, NULL, err);
+    if (found < 0)
+        return -1;
+    profd_blob_meta meta = {s->session_id, s->service_name};
+    return b->ops->put_file(b, object, path, content_type, &meta, found ? gen : PROFD_GEN_NEW,
+                            NULL, err);
+}
+
+static int upload(profd_blob *b, profd_session *s, const char *dir, profd_error *err)
+{
+    char *names[] = {s->raw_data_object, s->flame_graph_object};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+        char object[256], path[1400];
+        if (names[i][0])
+            profd_strlcpy(object, names[i], sizeof object);
+        else
+            snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, outputs[i].file);
+        snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
+        if (rewrite(b, s, object, path, outputs[i].content_type, err) != 0)
+            return -1;
+        profd_strlcpy(names[i], object, 256);
+    }
+    return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+    const char *files[] = {"stacks.txt", "profile.json", "flamegraph.html"};
+    char path[1400];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int make_dir(const profd_config *cfg, char *dir, size_t len, profd_error *err)
+{
+    const char *base = cfg->spool_dir[0] ? cfg->spool_dir : "/tmp";
+    if (profd_mkdir_p(base, 0700) != 0 ||
+        snprintf(dir, len, "%s/reprocess-XXXXXX", base) >= (int)len || !mkdtemp(dir)) {
+        profd_error_set(err, NULL, "cannot make a work directory in %s (PROFD_SPOOL_DIR)", base);
+        return -1;
+    }
+    return 0;
+}
+
+/* Record the new renderer; the record is read again so nothing written
+ * meanwhile (labels, links) is lost. */
+static int record(profd_store *st, const profd_session *done, profd_error *err)
+{
+    profd_session cur;
+    int found = st->ops->get(st, done->session_id, &cur, err);
+    if (found <= 0) {
+        profd_session_free(&cur);
+        if (found == 0)
+            profd_error_set(err, NULL, "record removed while reprocessing");
+        return found == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+    }
+    cur.reprocessed_at = profd_now_ms();
+    profd_strlcpy(cur.renderer, "profd " PROFD_VERSION, sizeof cur.renderer);
+    cur.sample_count = done->sample_count;
+    profd_strlcpy(cur.raw_data_object, done->raw_data_object, sizeof cur.raw_data_object);
+    profd_strlcpy(cur.flame_graph_object, done->flame_graph_object, sizeof cur.flame_graph_object);
+    int rc = st->ops->put(st, &cur, err) == 0 ? PROFD_BATCH_DONE : PROFD_BATCH_FAILED;
+    profd_session_free(&cur);
+    return rc;
+}
+
+static int reprocess_claimed(const profd_config *cfg, profd_store *st, profd_blob *b,
+                             const char *id, profd_error *err)
+{
+    profd_session s;
+    int found = st->ops->get(st, id, &s, err);
+    if (found <= 0) {
+        profd_session_free(&s);
+        if (found == 0)
+            profd_error_set(err, NULL, "record gone (expired or removed)");
+        return found == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+    }
+    int rc = eligible(&s, err);
+    char dir[1100], path[1400];
+    if (rc == PROFD_BATCH_DONE && make_dir(cfg, dir, sizeof dir, err) != 0)
+        rc = PROFD_BATCH_FAILED;
+    if (rc != PROFD_BATCH_DONE) {
+        profd_session_free(&s);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/stacks.txt", dir);
+    int got = b->ops->get_file(b, s.stacks_object, path, err);
+    if (got != 0) {
+        int exists = b->ops->stat(b, s.stacks_object, NULL, NULL, NULL, err);
+        if (exists == 0)
+            profd_error_set(err, NULL, "stacks.txt is missing from the blob store");
+        rc = exists == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+    } else if (render(&s, dir, err) != 0 || upload(b, &s, dir, err) != 0) {
+        rc = PROFD_BATCH_FAILED;
+    } else {
+        rc = record(st, &s, err);
+    }
+    remove_dir(dir);
+    profd_session_free(&s);
+    return rc;
+}
+
+static void make_owner(const profd_config *cfg, char *out, size_t len)
+{
+    char rnd[PROFD_UUID_LEN + 1];
+    profd_uuid4(rnd);
+    snprintf(out, len, "%s/%d/%.8s", cfg->host, (int)getpid(), rnd);
+}
+
+int profd_reprocess_one(const profd_config *cfg, profd_store *st, profd_blob *b, const char *id,
+                        profd_error *err)
+{
+    if (!profd_uuid_valid(id)) {
+        profd_error_set(err, PROFD_E_INVALID, "session id '%.40s' is not a UUID", id);
+        return PROFD_BATCH_FAILED;
+    }
+    char key[128], owner[400];
+    snprintf(key, sizeof key, PROFD_REPROCESS_CLAIM "%s", id);
+    make_owner(cfg, owner, sizeof owner);
+    int won = st->ops->claim(st, key, owner, CLAIM_TTL_MS, err);
+    if (won <= 0) {
+        if (won == 0)
+            profd_error_set(err, NULL, "being reprocessed by another run");
+        return won == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+    }
+    int rc = reprocess_claimed(cfg, st, b, id, err);
+    profd_error rel = {0};
+    st->ops->release(st, key, owner, &rel);
+    return rc;
+}
+
+/* ---- the queue ------------------------------------------------------------------------ */
+
+int profd_reprocess_enqueue(profd_bus *bus, const char *id, profd_error *err)
+{
+    char at[32], msg[256];
+    profd_rfc3339(profd_now_ms(), at);
+    int n = snprintf(msg, sizeof msg,
+                     "{\"version\":1,\"type\":\"reprocess\",\"session_id\":\"%s\","
+                     "\"trigger\":\"reprocess\",\"requested_at\":\"%s\"}",
+                     id, at);
+    return bus->ops->publish(bus, PROFD_TOPIC_REQUESTS, id, msg, (size_t)n, NULL, 0, err);
+}
+
+static bool too_old(const profd_worker *w, const profd_msg *m, const char *requested_at)
+{
+    int64_t at = 0;
+    if (!(requested_at && requested_at[0] && profd_parse_rfc3339(requested_at, &at) == 0))
+        at = m->timestamp_ms;
+    return at > 0 && profd_now_ms() - at > (int64_t)w->cfg->request_ttl * 1000;
+}
+
+static void log_result(const char *id, int rc, const profd_error *err)
+{
+    if (rc == PROFD_BATCH_DONE)
+        LOG_I(id, "reprocess.done", "re-rendered with profd %s", PROFD_VERSION);
+    else if (rc == PROFD_BATCH_SKIPPED)
+        LOG_I(id, "reprocess.skipped", "%s", err->msg);
+    else
+        LOG_E(id, "reprocess.failed", "%s", err->msg);
+}
+
+void profd_reprocess_job(profd_worker *w, profd_msg *m, const char *session_id,
+                         const char *requested_at)
+{
+    profd_error err = {0};
+    char key[300];
+    snprintf(key, sizeof key, "reprocess-job:%.200s/%s", m->id, session_id);
+    if (too_old(w, m, requested_at)) {
+        LOG_I(session_id, "reprocess.expired", "job older than PROFD_REQUEST_TTL; not run");
+    } else {
+        int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->request_ttl * 1000, &err);
+        if (won < 0) {
+            LOG_E(session_id, "reprocess.failed", "%s", err.msg);
+        } else if (won == 0) {
+            LOG_D(session_id, "reprocess.taken", "another worker took this job");
+        } else {
+            int rc = profd_reprocess_one(w->cfg, w->store, w->blob, session_id, &err);
+            log_result(session_id, rc, &err);
+            if (rc == PROFD_BATCH_FAILED) /* a redelivery may try again */
+                w->store->ops->release(w->store, key, w->owner, &err);
+        }
+    }
+    w->bus->ops->done(w->bus, m, PROFD_ACK);
+}
