@@ -8,9 +8,9 @@
 #include "profd/util.h"
 
 static const profd_command *const commands[] = {
-    &profd_cmd_worker, &profd_cmd_sample,  &profd_cmd_profile, &profd_cmd_render,
-    &profd_cmd_diff,   &profd_cmd_storage, &profd_cmd_api,     &profd_cmd_serve,
-    &profd_cmd_reprocess, &profd_cmd_cleanup,
+    &profd_cmd_worker,    &profd_cmd_sample,  &profd_cmd_profile, &profd_cmd_render,
+    &profd_cmd_diff,      &profd_cmd_storage, &profd_cmd_api,     &profd_cmd_serve,
+    &profd_cmd_reprocess, &profd_cmd_cleanup, &profd_cmd_submit,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -65,7 +65,7 @@ long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
 /* out must hold (len+2)/3*4+1 bytes; returns the length written. */
 size_t profd_b64url_encode(const unsigned char *in, size_t len, char *out);
 
-/* ---- metrics: see metrics.h (src/api/metrics.c) ------------------------ */
+/* ---- metrics: see metrics.h (src/core/metrics.c) ------------------------ */
 
 /* ---- rate limiting (src/api/ratelimit.c) ------------------------------ */
 
@@ -91,6 +91,8 @@ typedef enum {
     PROFD_ROUTE_HEALTHZ,
     PROFD_ROUTE_READYZ,
     PROFD_ROUTE_METRICS,
+    PROFD_ROUTE_ALERT_ALERTMANAGER, /* POST .../alerts/alertmanager (docs/alerts.md) */
+    PROFD_ROUTE_ALERT_GCP,          /* POST .../alerts/gcp */
 } profd_route_id;
 
 typedef struct profd_route {
@@ -131,6 +133,13 @@ int profd_api_port(const profd_api *a);
 void profd_api_stop(profd_api *a);
 
 #define PROFD_API_MAX_BODY (64 * 1024)
+
+/* The worker's own endpoint (PROFD_METRICS_LISTEN): GET /metrics and /healthz
+ * only, no auth (bind it to a private address). NULL with err on failure. */
+typedef struct profd_metrics_server profd_metrics_server;
+profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error *err);
+int profd_metrics_server_port(const profd_metrics_server *m);
+void profd_metrics_server_stop(profd_metrics_server *m);
 
 /* ---- file links (src/api/links.c) ------------------------------------- */
 

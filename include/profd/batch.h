@@ -78,10 +78,10 @@ typedef struct profd_cleanup_stats {
 } profd_cleanup_stats;
 
 typedef struct profd_cleanup_opts {
-    int days;             /* >= 1 for the command; the cutoff is now - days */
-    int64_t cutoff_ms;    /* if > 0, used instead of days (tests, the worker) */
-    bool dry_run;         /* remove nothing, list what would go */
-    FILE *listing;        /* one line per session and object (NULL: none) */
+    int days;              /* >= 1 for the command; the cutoff is now - days */
+    int64_t cutoff_ms;     /* if > 0, used instead of days (tests, the worker) */
+    bool dry_run;          /* remove nothing, list what would go */
+    FILE *listing;         /* one line per session and object (NULL: none) */
     int64_t deadline_mono; /* stop when profd_mono_ms() passes it (0: no limit) */
 } profd_cleanup_opts;
 

@@ -12,7 +12,7 @@ typedef struct profd_command {
 
 extern const profd_command profd_cmd_worker, profd_cmd_sample, profd_cmd_profile, profd_cmd_render,
     profd_cmd_diff, profd_cmd_storage, profd_cmd_api, profd_cmd_serve, profd_cmd_reprocess,
-    profd_cmd_cleanup;
+    profd_cmd_cleanup, profd_cmd_submit;
 
 /* Exit codes of every command. */
 enum { PROFD_EXIT_OK = 0, PROFD_EXIT_FAIL = 1, PROFD_EXIT_USAGE = 2 };

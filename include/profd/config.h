@@ -59,6 +59,10 @@ typedef struct profd_config {
     char redis_ca[1024];   /* PROFD_REDIS_CA: CA PEM file or directory ("" system) */
     char redis_cert[1024]; /* PROFD_REDIS_CERT: client certificate PEM */
     char redis_key[1024];  /* PROFD_REDIS_KEY: its private key PEM */
+    /* Alert-triggered captures (docs/alerts.md) */
+    int alert_max_per_service; /* PROFD_ALERT_MAX_PER_SERVICE: queued+running per service */
+    int alert_max_running;     /* PROFD_ALERT_MAX_RUNNING: queued+running in all */
+    int alert_duration;        /* PROFD_ALERT_DURATION seconds (clamped to the bounds) */
 } profd_config;
 
 /* Fill defaults, then apply the environment. 0 ok; -1 with a one-line error

@@ -1,4 +1,4 @@
-/* metrics.h - the process-wide Prometheus registry (src/api/metrics.c).
+/* metrics.h - the process-wide Prometheus registry (src/core/metrics.c).
  *
  * Counters and histograms with labels, thread-safe, rendered in the text
  * exposition format 0.0.4 by GET /metrics. The API records HTTP durations,
@@ -17,6 +17,11 @@ void profd_metrics_capture_duration(double seconds);
 void profd_metrics_bytes_stored(long long bytes);
 void profd_metrics_http_request(const char *route, int code, double seconds);
 void profd_metrics_rejected(const char *reason);
+/* Alert intake (src/worker/alert_metrics.c, docs/alerts.md):
+ * profd_alerts_received_total{source} counts the alerts read from payloads,
+ * profd_alerts_skipped_total{reason} those that started no capture. */
+void profd_metrics_alerts_received(const char *source, int n);
+void profd_metrics_alert_skipped(const char *reason);
 /* Prometheus text exposition format 0.0.4; malloc'd. */
 char *profd_metrics_render(void);
 void profd_metrics_reset(void); /* tests */

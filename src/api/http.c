@@ -163,6 +163,8 @@ static void dispatch(api_req *r)
         [PROFD_ROUTE_HEALTHZ] = handle_healthz,
         [PROFD_ROUTE_READYZ] = handle_readyz,
         [PROFD_ROUTE_METRICS] = handle_metrics,
+        [PROFD_ROUTE_ALERT_ALERTMANAGER] = handle_alert,
+        [PROFD_ROUTE_ALERT_GCP] = handle_alert,
     };
     profd_route *rt = &r->route;
     if (rt->id == PROFD_ROUTE_NONE) {
@@ -279,7 +281,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ---- start and stop ------------------------------------------------------ */
 
 /* "host:port", "[v6]:port" or ":port". */
-static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err)
+int api_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err)
 {
     char host[256], port[16];
     const char *colon = strrchr(listen, ':');
@@ -311,7 +313,7 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *s
     return 0;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void api_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
@@ -337,7 +339,7 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
     a->keys = profd_jwt_keys_new(&js, err);
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (!a->keys || resolve(a->cfg.listen, &ss, &sl, err) < 0) {
+    if (!a->keys || api_resolve(a->cfg.listen, &ss, &sl, err) < 0) {
         profd_api_stop(a);
         return NULL;
     }
@@ -346,12 +348,12 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     unsigned limit = o->connection_limit > 0 ? (unsigned)o->connection_limit : 256;
     unsigned timeout = o->timeout_s > 0 ? (unsigned)o->timeout_s : 15;
-    a->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_END);
+    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
+                              MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, a,
+                              MHD_OPTION_END);
     if (!a->mhd) {
         profd_error_set(err, NULL, "cannot listen on %s (address in use, or not this host's?)",
                         a->cfg.listen);

@@ -37,9 +37,17 @@ static void match_simple(const char *method, const char *path, profd_route *r)
     } simple[] = {{"/healthz", PROFD_ROUTE_HEALTHZ},
                   {"/readyz", PROFD_ROUTE_READYZ},
                   {"/metrics", PROFD_ROUTE_METRICS}};
+    static const struct {
+        const char *path;
+        profd_route_id id;
+    } alerts[] = {{"/api/v1/monitoring/alerts/alertmanager", PROFD_ROUTE_ALERT_ALERTMANAGER},
+                  {"/api/v1/monitoring/alerts/gcp", PROFD_ROUTE_ALERT_GCP}};
     for (size_t i = 0; i < sizeof simple / sizeof *simple; i++)
         if (strcmp(path, simple[i].path) == 0)
             set(r, simple[i].id, is_get(method), "GET, HEAD", simple[i].path);
+    for (size_t i = 0; i < sizeof alerts / sizeof *alerts; i++)
+        if (strcmp(path, alerts[i].path) == 0)
+            set(r, alerts[i].id, strcmp(method, "POST") == 0, "POST", alerts[i].path);
 }
 
 /* rest is what follows "/api/v1/monitoring/profile/". */

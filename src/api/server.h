@@ -4,7 +4,9 @@
 
 #include <json-c/json.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include "profd/api.h"
 #include "profd/session.h"
@@ -32,6 +34,10 @@ typedef struct api_req {
     int status;
     struct MHD_Response *resp;
 } api_req;
+
+/* Shared with the metrics-only server (metrics_server.c). */
+int api_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err);
+void api_mhd_log(void *cls, const char *fmt, va_list ap);
 
 /* Responses: each replaces any earlier one of the same request. */
 void reply_body(api_req *r, int status, const char *type, const char *body, size_t len);
@@ -62,5 +68,6 @@ void serve_object(api_req *r, const char *object, const char *type);
 void handle_healthz(api_req *r);
 void handle_readyz(api_req *r);
 void handle_metrics(api_req *r);
+void handle_alert(api_req *r); /* h_alert.c: both alert webhooks */
 
 #endif

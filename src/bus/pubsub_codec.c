@@ -10,6 +10,7 @@
  * Base64. Message data travels base64-encoded in the REST API's JSON. The
  * codec is a few lines, written here rather than borrowed from a library whose
  * decoder keeps the padding bytes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,8 +76,7 @@ int ps_resource_name(char *out, size_t outlen, const char *project, const char *
         return -1;
     }
     if (!id_valid(project, strlen(project), 1)) {
-        profd_error_set(err, NULL, "GOOGLE_CLOUD_PROJECT: '%s' is not a valid project id",
-                        project);
+        profd_error_set(err, NULL, "GOOGLE_CLOUD_PROJECT: '%s' is not a valid project id", project);
         return -1;
     }
     if ((size_t)snprintf(out, outlen, "projects/%s/%s/%s", project, kind, name) >= outlen) {

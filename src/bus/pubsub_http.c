@@ -138,8 +138,8 @@ static int exchange(ps_http *h, const char *method, const char *url, const char 
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int ps_http_do(ps_http *h, const char *method, const char *path, const char *body,
-               long timeout_ms, ps_resp *r, profd_error *err)
+int ps_http_do(ps_http *h, const char *method, const char *path, const char *body, long timeout_ms,
+               ps_resp *r, profd_error *err)
 {
     char url[2 * PS_NAME_MAX + 64];
     snprintf(url, sizeof url, "%s/%s", h->api, path);
@@ -161,7 +161,8 @@ void ps_error_message(const ps_resp *r, char *out, size_t outlen)
     out[0] = '\0';
     json_object *o = r->body ? json_tokener_parse(r->body) : NULL;
     json_object *e, *m;
-    if (o && json_object_object_get_ex(o, "error", &e) && json_object_object_get_ex(e, "message", &m))
+    if (o && json_object_object_get_ex(o, "error", &e) &&
+        json_object_object_get_ex(e, "message", &m))
         profd_strlcpy(out, json_object_get_string(m), outlen);
     json_object_put(o);
 }
@@ -178,12 +179,12 @@ static void describe(const ps_resp *r, int attempts, const char *what, profd_err
         profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld%s%s%s", what, attempts,
                         attempts == 1 ? "" : "s", r->status, msg[0] ? ": " : "", msg, hint);
     else
-        profd_error_set(err, NULL, "%s failed after %d attempt%s: %s (is Pub/Sub reachable?)",
-                        what, attempts, attempts == 1 ? "" : "s", r->error);
+        profd_error_set(err, NULL, "%s failed after %d attempt%s: %s (is Pub/Sub reachable?)", what,
+                        attempts, attempts == 1 ? "" : "s", r->error);
 }
 
-int ps_http_call(ps_http *h, const char *method, const char *path, const char *body,
-                 int attempts, int total_ms, const char *what, ps_resp *r, profd_error *err)
+int ps_http_call(ps_http *h, const char *method, const char *path, const char *body, int attempts,
+                 int total_ms, const char *what, ps_resp *r, profd_error *err)
 {
     profd_retry rt;
     profd_retry_start(&rt, attempts, total_ms, 100);

@@ -39,13 +39,13 @@ ps_http *ps_http_new(const char *api, profd_gcp_auth *auth, profd_error *err);
 void ps_http_free(ps_http *h);
 /* One exchange: METHOD API/PATH with a JSON body (or NULL). A 401 refreshes
  * the token and tries once more. 0 when a response arrived (any status). */
-int ps_http_do(ps_http *h, const char *method, const char *path, const char *body,
-               long timeout_ms, ps_resp *r, profd_error *err);
+int ps_http_do(ps_http *h, const char *method, const char *path, const char *body, long timeout_ms,
+               ps_resp *r, profd_error *err);
 /* ps_http_do with retries of 408/429/5xx and no-response, with backoff, for
  * at most attempts tries within total_ms. 0 on a 2xx; -1 with a one-line
  * error naming what (e.g. "publishing to projects/p/topics/t"). */
-int ps_http_call(ps_http *h, const char *method, const char *path, const char *body,
-                 int attempts, int total_ms, const char *what, ps_resp *r, profd_error *err);
+int ps_http_call(ps_http *h, const char *method, const char *path, const char *body, int attempts,
+                 int total_ms, const char *what, ps_resp *r, profd_error *err);
 /* The server's error.message from a Google error body, or "". */
 void ps_error_message(const ps_resp *r, char *out, size_t outlen);
 void ps_resp_free(ps_resp *r);
@@ -55,8 +55,8 @@ typedef struct psmsg {
     profd_msg m;
     char *ack_id;
     char *data;
-    int64_t due_ms;  /* monotonic time at which its ack deadline lapses */
-    bool delivered;  /* handed to the worker by poll() */
+    int64_t due_ms; /* monotonic time at which its ack deadline lapses */
+    bool delivered; /* handed to the worker by poll() */
     struct psmsg *prev, *next;
 } psmsg;
 

@@ -53,8 +53,9 @@ static int parse_rate(const char *s, double *out)
     char *end;
     double v = s ? strtod(s, &end) : 0;
     if (!s || end == s || (*end && strcmp(end, "/s") != 0) || !(v > 0 && v <= 100000))
-        return profd_usage_error(CMD, "--rate needs a number of sessions a second like 10 or "
-                                      "10/s (at most 100000), got '%s'",
+        return profd_usage_error(CMD,
+                                 "--rate needs a number of sessions a second like 10 or "
+                                 "10/s (at most 100000), got '%s'",
                                  s ? s : "");
     *out = v;
     return 0;
@@ -220,8 +221,9 @@ static int open_all(ctx *c, const args *a, profd_error *err)
     if (profd_config_load(&c->cfg, err) != 0)
         return PROFD_EXIT_USAGE;
     if (!a->local && !strcmp(c->cfg.bus, "memory")) {
-        profd_error_set(err, NULL, "PROFD_BUS=memory reaches no worker outside this process: use "
-                                   "--local, or set PROFD_BUS to kafka or pubsub");
+        profd_error_set(err, NULL,
+                        "PROFD_BUS=memory reaches no worker outside this process: use "
+                        "--local, or set PROFD_BUS to kafka or pubsub");
         return PROFD_EXIT_USAGE;
     }
     if (!(c->store = profd_store_open(&c->cfg, err)))

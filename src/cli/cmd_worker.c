@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "profd/api.h"
 #include "profd/blob.h"
 #include "profd/bus.h"
 #include "profd/cli.h"
@@ -47,6 +48,12 @@ static int run(int argc, char **argv)
     profd_bus *bus =
         blob ? profd_bus_open(&cfg, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE, &err) : NULL;
     profd_worker *w = bus ? profd_worker_new(&cfg, bus, store, blob, &err) : NULL;
+    profd_metrics_server *metrics = NULL;
+    if (w && cfg.metrics_listen[0] &&
+        !(metrics = profd_metrics_server_start(cfg.metrics_listen, &err))) {
+        profd_worker_free(w);
+        w = NULL;
+    }
     int rc = PROFD_EXIT_FAIL;
     if (w) {
         rc = profd_worker_run(w, &stop_requested) == 0 ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
@@ -54,6 +61,7 @@ static int run(int argc, char **argv)
     } else {
         fprintf(stderr, "profd worker: %s\n", err.msg);
     }
+    profd_metrics_server_stop(metrics);
     if (bus)
         bus->ops->close(bus);
     if (blob)
@@ -80,5 +88,7 @@ const profd_command profd_cmd_worker = {
     "  PROFD_LEASE_SECONDS, PROFD_MAX_ATTEMPTS, PROFD_REQUEST_TTL, PROFD_SHUTDOWN_GRACE\n"
     "  PROFD_TARGETS, PROFD_ALLOW_ANY_PID, PROFD_HOST               which processes it may "
     "profile\n"
+    "  PROFD_METRICS_LISTEN                                        GET /metrics, /healthz (off "
+    "when empty)\n"
     "  PROFD_LOG_LEVEL, PROFD_LOG_FORMAT\n"
     "Run 'profd help env' for defaults.\n"};

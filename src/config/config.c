@@ -109,6 +109,12 @@ static const var vars[] = {
       "rediss://: CA certificates (PEM file or directory) [system store]"),
     S("PROFD_REDIS_CERT", redis_cert, "", "rediss://: client certificate (PEM)"),
     S("PROFD_REDIS_KEY", redis_key, "", "rediss://: client private key (PEM) [PROFD_REDIS_CERT]"),
+    I("PROFD_ALERT_MAX_PER_SERVICE", alert_max_per_service, 1, 1, 100,
+      "alert-triggered captures queued or running at once for one service"),
+    I("PROFD_ALERT_MAX_RUNNING", alert_max_running, 4, 1, 100,
+      "alert-triggered captures queued or running at once in all"),
+    I("PROFD_ALERT_DURATION", alert_duration, 30, 1, 86400,
+      "seconds of an alert-triggered capture (clamped to PROFD_DURATION_MIN/MAX)"),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])

@@ -386,10 +386,12 @@ static int open_socket(profd_conn *c, profd_error *err)
     return 0;
 }
 
-/* AUTH and SELECT, pipelined. */
+/* AUTH and SELECT, pipelined; over TLS also a PING, because a TLS 1.3
+ * server rejects a missing client certificate only after our handshake has
+ * finished: the PING brings that error to the connect, not the first write. */
 static int handshake(profd_conn *c, profd_error *err)
 {
-    profd_cmd cmds[2];
+    profd_cmd cmds[3];
     int n = 0;
     if (c->url.password[0]) {
         profd_cmd_init(&cmds[n], "AUTH");
@@ -401,9 +403,11 @@ static int handshake(profd_conn *c, profd_error *err)
         profd_cmd_init(&cmds[n], "SELECT");
         profd_cmd_num(&cmds[n++], c->url.db);
     }
+    if (c->ssl)
+        profd_cmd_init(&cmds[n++], "PING");
     if (n == 0)
         return 0;
-    redisReply *rep[2] = {NULL, NULL};
+    redisReply *rep[3] = {NULL, NULL, NULL};
     if (profd_conn_exec(c, cmds, n, rep, err) != 0)
         return -1;
     int rc = 0;

@@ -115,6 +115,8 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, pro
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
         ssl_reason(why, sizeof why, "unreadable");
+        if (strstr(why, "mismatch"))
+            snprintf(why, sizeof why, "it does not match the certificate in PROFD_REDIS_CERT");
         profd_error_set(err, NULL, "PROFD_REDIS_KEY: cannot load the private key %s (%s)", key,
                         why);
         return -1;

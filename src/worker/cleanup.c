@@ -245,10 +245,10 @@ void profd_cleanup_tick(profd_worker *w)
         return;
     }
     next_try = now + interval * 1000LL;
-    profd_cleanup_opts o = {.days = cfg->cleanup_days,
-                            .deadline_mono = now + (interval * 1000LL < TICK_BUDGET_MS * 2
-                                                        ? interval * 500LL
-                                                        : TICK_BUDGET_MS)};
+    profd_cleanup_opts o = {
+        .days = cfg->cleanup_days,
+        .deadline_mono =
+            now + (interval * 1000LL < TICK_BUDGET_MS * 2 ? interval * 500LL : TICK_BUDGET_MS)};
     profd_cleanup_stats stats;
     char summary[300];
     if (profd_cleanup_run(w->store, w->blob, &o, &stats, &err) != 0) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "profd/alert.h"
 #include "profd/batch.h"
 #include "profd/log.h"
 
@@ -201,6 +202,12 @@ void worker_handle(profd_worker *w, profd_msg *m)
         break;
     case PROFD_REQ_REPROCESS: /* acknowledges m */
         profd_reprocess_job(w, m, r.session_id, r.requested_at);
+        break;
+    case PROFD_REQ_ALERT: /* docs/alerts.md: guards, then profile requests on the bus */
+        if (profd_alert_handle_message(w->cfg, w->store, w->bus, &r, m->id, &why) < 0)
+            reject(w, m, "", why.code ? why.code : PROFD_E_INVALID, &why);
+        else
+            w->bus->ops->done(w->bus, m, PROFD_ACK);
         break;
     case PROFD_REQ_CANCEL:
         if (worker_cancel_job(w, r.session_id, PROFD_E_CANCELLED))

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "profd/log.h"
+#include "profd/metrics.h"
 
 static const char *cancel_code(job *j)
 {
@@ -154,6 +155,7 @@ static bool capture(job *j, profd_capture_result *res, char *raw, size_t n)
         usleep(50 * 1000);
     }
     profd_capture_result_of(&cap, res);
+    profd_metrics_capture_duration(res->wall_seconds);
     return ours;
 }
 
@@ -187,6 +189,7 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
     worker_put(w, s);
     w->store->ops->lease(w->store, s->session_id, 0, &err);
     worker_publish(w, "session.completed", s);
+    profd_metrics_session_finished("completed");
     LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
           s->overhead_percent);
 }

@@ -179,8 +179,8 @@ static int rewrite(profd_blob *b, const profd_session *s, const char *object, co
     if (found < 0)
         return -1;
     profd_blob_meta meta = {s->session_id, s->service_name};
-    return b->ops->put_file(b, object, path, content_type, &meta, found ? gen : PROFD_GEN_NEW,
-                            NULL, err);
+    return b->ops->put_file(b, object, path, content_type, &meta, found ? gen : PROFD_GEN_NEW, NULL,
+                            err);
 }
 
 static int upload(profd_blob *b, profd_session *s, const char *dir, profd_error *err)

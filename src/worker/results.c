@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "profd/log.h"
+#include "profd/metrics.h"
 #include "profd/render.h"
 
 typedef struct output {
@@ -79,6 +80,9 @@ static int upload_all(profd_worker *w, profd_session *s, const char *dir, profd_
             return -1;
         }
         profd_strlcpy(objects[i], object, 256);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            profd_metrics_bytes_stored((long long)st.st_size);
     }
     return 0;
 }
@@ -145,5 +149,6 @@ void worker_fail(profd_worker *w, profd_session *s, const char *code, const char
     worker_put(w, s);
     w->store->ops->lease(w->store, s->session_id, 0, &err);
     worker_publish(w, "session.failed", s);
+    profd_metrics_session_finished("failed");
     LOG_W(s->session_id, "session.failed", "%s: %s", code, msg);
 }

@@ -3,7 +3,8 @@
 . "$(dirname "$0")/lib.sh"
 setup_services
 start_target web-api
-start_worker w1 PROFD_HOST=node-1
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_worker w1 PROFD_HOST=node-1 PROFD_METRICS_LISTEN=127.0.0.1:$MPORT
 
 id=$(uuid)
 produce "$(request "$id" web-api 2)" "$id"
@@ -34,5 +35,9 @@ echo "$ev" | grep -q '"type":"session.started"' || fail "no session.started even
 echo "$ev" | grep -q '"type":"session.completed"' || fail "no session.completed event"
 echo "$ev" | head -1 | cut -f1 | grep -qx "$id" || fail "events are not keyed by session id"
 echo "$ev" | grep '"session.completed"' | grep -q 'flame_graph_url' || fail "completed event has no flame_graph_url"
+metrics=$(curl -fsS "http://127.0.0.1:$MPORT/metrics") || fail "no /metrics on PROFD_METRICS_LISTEN"
+echo "$metrics" | grep -q '^profd_sessions_finished_total{status="completed"} 1$' || fail "metrics lack the completed session"
+echo "$metrics" | grep -q '^profd_capture_duration_seconds_count 1$' || fail "metrics lack the capture duration"
+echo "$metrics" | grep -qE '^profd_bytes_stored_total [1-9]' || fail "metrics lack the bytes stored"
 note "session $id completed with $count samples; events keyed and ordered"
 echo "1 passed, 0 failed"

@@ -18,6 +18,9 @@ PIDS=()
 
 cleanup() {
     local rc=$?
+    # Under a wrapper (valgrind: make valgrind), workers get SIGTERM and time
+    # to exit, so the wrapper can write its report.
+    [ -n "${PROFD_WORKER_WRAPPER:-}" ] && stop_all_gently
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     kafka_stop >/dev/null 2>&1 || true
     redis_stop >/dev/null 2>&1 || true
@@ -29,6 +32,14 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+
+stop_all_gently() {
+    local p end=$((SECONDS + 60))
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do
+        while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    done
+}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
@@ -72,9 +83,11 @@ while True: time.sleep(0.05)' &
 }
 
 # start_worker NAME [VAR=VALUE...]: a worker in the background, log in $T/NAME.log.
+# PROFD_WORKER_WRAPPER (a command, split on spaces) runs it, e.g. under valgrind.
 start_worker() {
     local name=$1; shift
-    env PYSPY_STANDIN_LOG="$T/$name.standin" "$@" "$PROFD_BIN" worker >"$T/$name.log" 2>&1 &
+    # shellcheck disable=SC2086
+    env PYSPY_STANDIN_LOG="$T/$name.standin" "$@" ${PROFD_WORKER_WRAPPER:-} "$PROFD_BIN" worker >"$T/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     eval "WORKER_${name//-/_}=$pid"

@@ -1,0 +1,72 @@
+/* test_pubsub_codec.c - Pub/Sub resource names and base64, no emulator needed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bus/pubsub_internal.h"
+
+static void test_names(void **state)
+{
+    (void)state;
+    char out[PS_NAME_MAX];
+    profd_error err = {0};
+    assert_int_equal(ps_resource_name(out, sizeof out, "my-proj", "topics", "profiling.requests",
+                                      "V", &err),
+                     0);
+    assert_string_equal(out, "projects/my-proj/topics/profiling.requests");
+    assert_int_equal(ps_resource_name(out, sizeof out, "", "subscriptions",
+                                      "projects/other/subscriptions/workers", "V", &err),
+                     0);
+    assert_string_equal(out, "projects/other/subscriptions/workers");
+    /* A full name of the wrong kind, a bad short name, no project. */
+    assert_int_equal(ps_resource_name(out, sizeof out, "p", "subscriptions",
+                                      "projects/other/topics/workers", "PROFD_X", &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "PROFD_X"));
+    const char *bad[] = {"ab", "1abc", "goog-topic", "has space", "a/b/c", "../../x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(ps_resource_name(out, sizeof out, "p", "topics", bad[i], "V", &err), -1);
+    assert_int_equal(ps_resource_name(out, sizeof out, "", "topics", "events", "PROFD_Y", &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "GOOGLE_CLOUD_PROJECT"));
+    assert_non_null(strstr(err.msg, "PROFD_Y"));
+}
+
+static void test_base64(void **state)
+{
+    (void)state;
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char *e = ps_b64_encode(plain[i], strlen(plain[i]));
+        assert_string_equal(e, enc[i]);
+        size_t n = 99;
+        char *d = ps_b64_decode(e, strlen(e), &n);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(d, plain[i], n);
+        free(e);
+        free(d);
+    }
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    char *e = ps_b64_encode(all, sizeof all);
+    size_t n = 0;
+    char *d = ps_b64_decode(e, strlen(e), &n);
+    assert_int_equal(n, 256);
+    assert_memory_equal(d, all, 256);
+    free(e);
+    free(d);
+    assert_null(ps_b64_decode("Zm9v!", 5, &n));
+    assert_null(ps_b64_decode("Z", 1, &n));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_names), cmocka_unit_test(test_base64)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
