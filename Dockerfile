@@ -48,8 +48,8 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 ############################ pyspy ############################################
 # py-spy 0.4.0 is the first release that reads CPython 3.12 and 3.13; 0.4.1 fixes
-# subprocess profiling on 3.12. PyPI's manylinux wheel carries one static binary
-# (bin/py-spy); pip verifies the wheel's hash against the index.
+# subprocess profiling on 3.12. PyPI's manylinux wheel carries one self-contained
+# binary (bin/py-spy); pip checks the wheel against the sha256 the index lists.
 FROM python:3.12-slim-${DEBIAN_RELEASE} AS pyspy
 ARG PYSPY_VERSION=0.4.1
 RUN pip install --no-cache-dir --root-user-action=ignore "py-spy==${PYSPY_VERSION}" \
@@ -86,9 +86,10 @@ WORKDIR /var/lib/profd
 USER profd:profd
 EXPOSE 8080 9464
 
-# The API's liveness endpoint. For a worker container, override or disable it
-# (compose: healthcheck: {disable: true}; Kubernetes ignores HEALTHCHECK and
-# uses the chart's probes).
+# The API's liveness endpoint. A worker answers /healthz on its metrics
+# listener instead (PROFD_METRICS_LISTEN, port 9464): override the check for
+# worker containers (docker-compose.yml does). Kubernetes ignores HEALTHCHECK
+# and uses the chart's probes.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
 

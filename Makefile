@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo sanitize fuzz valgrind format lint clean
+.PHONY: all deps build test soak demo sanitize fuzz valgrind format lint clean
 
 all: build
 
@@ -19,9 +19,15 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+soak: build
+	bash scripts/soak.sh $(BUILD) $(or $(ROUNDS),5)
+
 demo: build
 	@bash scripts/demo.sh $(BUILD)/profd
 
+# The whole suite under clang's ASan + UBSan, LeakSanitizer on (docs/reliability.md).
+sanitize: export ASAN_OPTIONS ?= detect_leaks=1
+sanitize: export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DPROFD_SANITIZE=ON -DCMAKE_C_COMPILER=clang"
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Prepares the compose stack's Google Cloud emulators, then exits 0:
-#   * the bucket PROFD_BUCKET in fake-gcs-server (GCS JSON API);
+#   * the bucket GCS_BUCKET in fake-gcs-server (GCS JSON API);
 #   * on the Pub/Sub emulator: the request topic, the dead-letter topic, the
-#     event topic, and the workers' shared subscription with a dead-letter
-#     policy (falls back to a plain subscription if the emulator refuses it).
+#     event topic, the workers' shared subscription with a dead-letter policy
+#     (falls back to a plain subscription if the emulator refuses it), and a
+#     subscription that holds dead letters.
 # Run by the gcp-init service (curlimages/curl, POSIX sh); idempotent: 409
 # "already exists" counts as success.
 #   init-gcp.sh [gcs] [pubsub]     (no argument: both)
@@ -11,7 +12,11 @@ set -eu
 GCS=${GCS_URL:-http://gcs:4443}
 PUBSUB=${PUBSUB_URL:-http://pubsub:8085}
 PROJECT=${GOOGLE_CLOUD_PROJECT:-profd-dev}
-BUCKET=${PROFD_BUCKET:-profd}
+BUCKET=${GCS_BUCKET:-profd}
+# profd's own defaults (profd help env): with PROFD_BUS=pubsub the request and
+# DLQ topics are PROFD_REQUEST_TOPIC and PROFD_DLQ_TOPIC.
+REQUESTS=${PROFD_REQUEST_TOPIC:-profiling.requests}
+DLQ=${PROFD_DLQ_TOPIC:-profiling.requests.dlq}
 SUB=${PROFD_PUBSUB_SUBSCRIPTION:-profiling-requests-workers}
 EVENTS=${PROFD_PUBSUB_EVENT_TOPIC:-profiling-events}
 P=projects/$PROJECT
@@ -42,17 +47,19 @@ gcs() {
 
 pubsub() {
   wait_for "$PUBSUB/v1/$P/topics"
-  call PUT "$PUBSUB/v1/$P/topics/profiling-requests"
-  call PUT "$PUBSUB/v1/$P/topics/profiling-requests-dlq"
+  call PUT "$PUBSUB/v1/$P/topics/$REQUESTS"
+  call PUT "$PUBSUB/v1/$P/topics/$DLQ"
   call PUT "$PUBSUB/v1/$P/topics/$EVENTS"
-  call PUT "$PUBSUB/v1/$P/subscriptions/profiling-requests-dlq-hold" \
-    "{\"topic\": \"$P/topics/profiling-requests-dlq\"}"
+  # A subscription nobody reads keeps dead letters for inspection (a topic
+  # without subscriptions drops what is published to it).
+  call PUT "$PUBSUB/v1/$P/subscriptions/$SUB-dlq-hold" "{\"topic\": \"$P/topics/$DLQ\"}"
+  # Pub/Sub's own dead-lettering moves a request that was nacked 10 times to
+  # the same topic profd publishes rejected requests to.
   call PUT "$PUBSUB/v1/$P/subscriptions/$SUB" \
-    "{\"topic\": \"$P/topics/profiling-requests\", \"ackDeadlineSeconds\": 60,
-      \"deadLetterPolicy\": {\"deadLetterTopic\": \"$P/topics/profiling-requests-dlq\",
-                             \"maxDeliveryAttempts\": 10}}" ||
+    "{\"topic\": \"$P/topics/$REQUESTS\", \"ackDeadlineSeconds\": 60,
+      \"deadLetterPolicy\": {\"deadLetterTopic\": \"$P/topics/$DLQ\", \"maxDeliveryAttempts\": 10}}" ||
     call PUT "$PUBSUB/v1/$P/subscriptions/$SUB" \
-      "{\"topic\": \"$P/topics/profiling-requests\", \"ackDeadlineSeconds\": 60}"
+      "{\"topic\": \"$P/topics/$REQUESTS\", \"ackDeadlineSeconds\": 60}"
 }
 
 [ $# -gt 0 ] || set -- gcs pubsub

@@ -26,18 +26,18 @@
 #define PROFD_ALERT_MAX_LABELS 32   /* labels copied to a session (the request's rule) */
 
 /* Skip reasons: the values of profd_alerts_skipped_total{reason}. */
-#define PROFD_ALERT_RESOLVED "resolved"        /* resolved / closed */
-#define PROFD_ALERT_NOT_FIRING "not_firing"    /* another state (e.g. acknowledged) */
-#define PROFD_ALERT_MALFORMED "malformed"      /* an alert entry that is not an object */
-#define PROFD_ALERT_TOO_MANY "too_many"        /* past PROFD_ALERT_MAX_ALERTS */
-#define PROFD_ALERT_NO_SERVICE "no_service"    /* none of the service labels present */
+#define PROFD_ALERT_RESOLVED "resolved"     /* resolved / closed */
+#define PROFD_ALERT_NOT_FIRING "not_firing" /* another state (e.g. acknowledged) */
+#define PROFD_ALERT_MALFORMED "malformed"   /* an alert entry that is not an object */
+#define PROFD_ALERT_TOO_MANY "too_many"     /* past PROFD_ALERT_MAX_ALERTS */
+#define PROFD_ALERT_NO_SERVICE "no_service" /* none of the service labels present */
 #define PROFD_ALERT_BAD_SERVICE "invalid_service"
 #define PROFD_ALERT_BAD_TARGET "invalid_target" /* a bad host or pid label */
-#define PROFD_ALERT_DUPLICATE "duplicate"      /* same target as an earlier alert / delivery */
+#define PROFD_ALERT_DUPLICATE "duplicate"       /* same target as an earlier alert / delivery */
 #define PROFD_ALERT_COOLDOWN_R "cooldown"
 #define PROFD_ALERT_SERVICE_CAP "service_cap"
 #define PROFD_ALERT_GLOBAL_CAP "global_cap"
-#define PROFD_ALERT_BUSY "busy"               /* the admission lock stayed taken */
+#define PROFD_ALERT_BUSY "busy" /* the admission lock stayed taken */
 #define PROFD_ALERT_STORE_ERROR "store_error"
 #define PROFD_ALERT_BUS_ERROR "bus_error"
 
@@ -71,9 +71,8 @@ typedef struct profd_alert_target {
  * service_labels (comma-separated), host from `profd_host` else `host`, pid
  * from `profd_pid` else `pid` (used only with a host). 0 ok; -1 with
  * *reason (a PROFD_ALERT_* constant) and a sentence in detail. */
-int profd_alert_target_of(json_object *labels, const char *service_labels,
-                          profd_alert_target *t, const char **reason, char *detail,
-                          size_t detail_len);
+int profd_alert_target_of(json_object *labels, const char *service_labels, profd_alert_target *t,
+                          const char **reason, char *detail, size_t detail_len);
 
 /* The labels a session gets: keys matching ^[A-Za-z_][A-Za-z0-9_.-]{0,62}$
  * with string values, control characters replaced by spaces, values cut to

@@ -7,8 +7,10 @@
  *   PROFD_MAX_CONCURRENT messages wait in the buffer, asking for no more than
  *   the room left. So this process never holds more unacked messages than
  *   that bound plus the ones the worker itself holds. When nothing came it
- *   sleeps 50 ms, doubling to 500 ms, before the next pull: requests reach an
- *   idle worker within half a second. Short pulls rather than long ones,
+ *   sleeps 50 ms, doubling to 250 ms, before the next pull: requests reach an
+ *   idle worker within a quarter of a second. After the worker nacks a
+ *   message the puller waits 300 ms, so that the redelivery goes to another
+ *   worker's pull rather than straight back to this one. Short pulls rather than long ones,
  *   because a long pull cut short (shutdown, a client timeout) is still
  *   handed messages by the server, which then sit out their ack deadline.
  *   When the bus is paused the puller gives the buffered messages back at
@@ -36,7 +38,8 @@
 #include "pubsub_internal.h"
 
 #define IDLE_MIN_MS 50
-#define IDLE_MAX_MS 500
+#define IDLE_MAX_MS 250
+#define NACK_COOLDOWN_MS 300
 #define ERROR_MIN_MS 500
 #define ERROR_MAX_MS 30000
 #define PULL_TIMEOUT_MS 10000
@@ -116,7 +119,8 @@ static void give_back(psbus *b, psmsg *list)
         json_object_array_add(ids, json_object_new_string(m->ack_id));
     profd_error err = {0};
     pthread_mutex_lock(&b->ext_mu);
-    LOG_D(NULL, "pubsub.giveback", "%s", json_object_to_json_string(ids));
+    if (json_object_array_length(ids))
+        LOG_D(NULL, "pubsub.nack", "%s", json_object_to_json_string(ids));
     if (json_object_array_length(ids) && set_deadline(b, ids, 0, &err) != 0)
         LOG_W(NULL, "pubsub.nack", "%s; the messages return when their deadline lapses", err.msg);
     pthread_mutex_unlock(&b->ext_mu);
@@ -237,8 +241,9 @@ static void *puller_main(void *arg)
             continue;
         }
         int room = b->max_buffer - b->nbuffered;
-        if (b->paused || room <= 0) {
-            wait_ms(b, 1000);
+        int64_t cool = b->cooldown_until - profd_mono_ms();
+        if (b->paused || room <= 0 || cool > 0) {
+            wait_ms(b, cool > 0 ? (int)cool : 1000);
             continue;
         }
         pthread_mutex_unlock(&b->mu);
@@ -402,6 +407,11 @@ void ps_done(profd_bus *bb, profd_msg *mm, profd_disposition d)
     unlink_msg(b, m);
     pthread_mutex_unlock(&b->mu);
     if (d != PROFD_ACK) {
+        if (d == PROFD_NACK) { /* let another consumer's pull win the redelivery */
+            pthread_mutex_lock(&b->mu);
+            b->cooldown_until = profd_mono_ms() + NACK_COOLDOWN_MS;
+            pthread_mutex_unlock(&b->mu);
+        }
         give_back(b, m);
         return;
     }

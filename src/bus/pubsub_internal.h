@@ -75,6 +75,7 @@ typedef struct psbus {
     psmsg *head, *tail;     /* every unacked message this bus holds, oldest first */
     int nbuffered;          /* of those, pulled but not yet delivered */
     bool paused, stopping, started;
+    int64_t cooldown_until;     /* monotonic: no pull before (after a NACK) */
     unsigned err_seq, err_seen; /* puller errors, and the last one poll() reported */
     char err_msg[512];
     pthread_t puller, extender;

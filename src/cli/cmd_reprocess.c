@@ -113,28 +113,29 @@ static void add_reason(tally *t, const char *why)
     while (i < t->nreasons && strcmp(t->reasons[i], why) != 0)
         i++;
     if (i == t->nreasons) {
-        if (t->nreasons == MAX_REASONS)
-            i = MAX_REASONS - 1; /* the last slot collects the rest */
-        else
+        if (t->nreasons == MAX_REASONS) { /* the last slot collects the rest */
+            i = MAX_REASONS - 1;
+            profd_strlcpy(t->reasons[i], "other reasons", sizeof t->reasons[0]);
+        } else {
             profd_strlcpy(t->reasons[t->nreasons++], why, sizeof t->reasons[0]);
+        }
     }
     t->counts[i]++;
 }
 
-static void progress(int done, int total, int64_t started_mono)
+static void progress(int done, int total, double limit, int64_t started_mono)
 {
     double secs = (double)(profd_mono_ms() - started_mono) / 1000.0;
-    double rate = secs > 0 ? done / secs : 0;
+    double rate = secs > 0 ? done / secs : limit;
     int width = 30, fill = total ? (int)((long)done * width / total) : width;
-    char eta[32] = "--";
-    if (rate > 0 && done < total) {
-        long left = (long)((total - done) / rate + 0.5);
+    char eta[32] = "done";
+    if (done < total) { /* never faster than --rate, whatever the first items took */
+        double pace = rate < limit ? rate : limit;
+        long left = pace > 0 ? (long)((total - done) / pace + 0.5) : 0;
         snprintf(eta, sizeof eta, "%ldm%02lds", left / 60, left % 60);
-    } else if (done >= total) {
-        snprintf(eta, sizeof eta, "done");
     }
     fprintf(stderr, "\r[%.*s%*s] %d/%d  %.1f/s  ETA %s  ", fill, "##############################",
-            width - fill, "", done, total, rate, eta);
+            width - fill, "", done, total, rate < limit ? rate : limit, eta);
     fflush(stderr);
 }
 
@@ -198,7 +199,7 @@ static void run_all(ctx *c, const args *a, const profd_id_list *ids, tally *t)
         if (tty) {
             if (rc == PROFD_BATCH_FAILED) /* failures stay on screen above the bar */
                 fprintf(stderr, "\r%s: %s\n", ids->ids[i], err.msg);
-            progress(i + 1, ids->n, start);
+            progress(i + 1, ids->n, a->rate, start);
         } else {
             log_one(a, ids->ids[i], rc, err.msg);
         }
@@ -237,10 +238,8 @@ static int open_all(ctx *c, const args *a, profd_error *err)
 
 static void close_all(ctx *c)
 {
-    if (c->bus) {
-        c->bus->ops->flush(c->bus, 10000);
+    if (c->bus)
         c->bus->ops->close(c->bus);
-    }
     if (c->blob)
         c->blob->ops->close(c->blob);
     if (c->store)
@@ -280,8 +279,14 @@ static int run(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         tally t = {0};
         run_all(&c, &a, &ids, &t);
+        bool unsent = c.bus && c.bus->ops->flush(c.bus, 30000) != 0;
         report(&a, &t, interrupted);
-        rc = t.failed || interrupted ? PROFD_EXIT_FAIL : PROFD_EXIT_OK;
+        if (unsent)
+            fprintf(stderr,
+                    "profd %s: some jobs were not delivered to the bus within 30 s; "
+                    "run the command again (it is safe to repeat)\n",
+                    CMD);
+        rc = t.failed || interrupted || unsent ? PROFD_EXIT_FAIL : PROFD_EXIT_OK;
     } else if (err.msg[0]) {
         fprintf(stderr, "profd %s: %s\n", CMD, err.msg);
     }

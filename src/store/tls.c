@@ -281,7 +281,10 @@ ssize_t profd_tls_read(SSL *ssl, char *buf, size_t len, short *want, char *why, 
 {
     ERR_clear_error();
     errno = 0;
+    pipe_guard g; /* a read may answer a TLS KeyUpdate with a write */
+    pipe_block(&g);
     int r = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+    pipe_unblock(&g);
     return r > 0 ? r : io_result(ssl, r, want, why, why_len);
 }
 
@@ -289,7 +292,10 @@ int profd_tls_idle_ok(SSL *ssl)
 {
     char b;
     ERR_clear_error();
+    pipe_guard g;
+    pipe_block(&g);
     int r = SSL_peek(ssl, &b, 1);
+    pipe_unblock(&g);
     int ok = r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
     ERR_clear_error();
     return ok;

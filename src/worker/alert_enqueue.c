@@ -14,8 +14,7 @@
 #include "profd/alert.h"
 #include "profd/log.h"
 
-static int publish_request(profd_bus *b, const profd_request *req, const char *id,
-                           profd_error *err)
+static int publish_request(profd_bus *b, const profd_request *req, const char *id, profd_error *err)
 {
     json_object *j = profd_request_to_json(req);
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
@@ -28,8 +27,8 @@ static void announce(profd_bus *b, const profd_session *s)
 {
     profd_error err = {0};
     char *ev = profd_event_to_string("session.queued", s);
-    if (!ev || b->ops->publish(b, PROFD_TOPIC_EVENTS, s->session_id, ev, strlen(ev), NULL, 0,
-                               &err) < 0)
+    if (!ev ||
+        b->ops->publish(b, PROFD_TOPIC_EVENTS, s->session_id, ev, strlen(ev), NULL, 0, &err) < 0)
         LOG_W(s->session_id, "alert.event_failed", "cannot publish session.queued: %s",
               ev ? err.msg : "out of memory");
     free(ev);

@@ -32,7 +32,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alert_internal.h"
 #include "profd/alert.h"
 #include "profd/log.h"
 #include "profd/metrics.h"
@@ -56,7 +55,8 @@ typedef struct run {
     profd_alert_result *res;
     target *targets;
     int ntargets;
-    char owner[200];
+    char owner[200];     /* of the cooldown claims: this delivery */
+    char lock_owner[64]; /* of the admission lock: this call */
 } run;
 
 static void skip(run *r, const char *reason, const char *service, const char *alert,
@@ -74,8 +74,7 @@ static void skip(run *r, const char *reason, const char *service, const char *al
 
 static bool same_target(const profd_alert_target *a, const profd_alert_target *b)
 {
-    return strcmp(a->service, b->service) == 0 && strcmp(a->host, b->host) == 0 &&
-           a->pid == b->pid;
+    return strcmp(a->service, b->service) == 0 && strcmp(a->host, b->host) == 0 && a->pid == b->pid;
 }
 
 static const char *state_reason(const profd_alert *a)
@@ -125,7 +124,7 @@ static int admit_lock(run *r, profd_error *err)
     profd_store *st = r->c->store;
     int64_t until = profd_mono_ms() + ADMIT_WAIT_MS;
     for (;;) {
-        int rc = st->ops->claim(st, ADMIT_KEY, r->owner, ADMIT_TTL_MS, err);
+        int rc = st->ops->claim(st, ADMIT_KEY, r->lock_owner, ADMIT_TTL_MS, err);
         if (rc != 0 || profd_mono_ms() >= until)
             return rc;
         usleep(20 * 1000);
@@ -167,21 +166,25 @@ static const char *over_cap(run *r, const char *service, char *detail, size_t dl
     profd_error err = {0};
     int n;
     if (count_active(r->c->store, service, &n, &err) < 0) {
-        snprintf(detail, dl, "%s", err.msg);
+        profd_strlcpy(detail, err.msg, dl);
         return PROFD_ALERT_STORE_ERROR;
     }
     if (n >= cfg->alert_max_per_service) {
-        snprintf(detail, dl, "%d alert capture(s) of %s already queued or running "
-                 "(PROFD_ALERT_MAX_PER_SERVICE=%d)", n, service, cfg->alert_max_per_service);
+        snprintf(detail, dl,
+                 "%d alert capture(s) of %s already queued or running "
+                 "(PROFD_ALERT_MAX_PER_SERVICE=%d)",
+                 n, service, cfg->alert_max_per_service);
         return PROFD_ALERT_SERVICE_CAP;
     }
     if (count_active(r->c->store, NULL, &n, &err) < 0) {
-        snprintf(detail, dl, "%s", err.msg);
+        profd_strlcpy(detail, err.msg, dl);
         return PROFD_ALERT_STORE_ERROR;
     }
     if (n >= cfg->alert_max_running) {
-        snprintf(detail, dl, "%d alert captures already queued or running "
-                 "(PROFD_ALERT_MAX_RUNNING=%d)", n, cfg->alert_max_running);
+        snprintf(detail, dl,
+                 "%d alert captures already queued or running "
+                 "(PROFD_ALERT_MAX_RUNNING=%d)",
+                 n, cfg->alert_max_running);
         return PROFD_ALERT_GLOBAL_CAP;
     }
     return NULL;
@@ -286,7 +289,7 @@ static const char *enqueue(run *r, const target *t, const char *id, char *detail
             snprintf(err.msg, sizeof err.msg, "session %s exists already", id);
     }
     if (reason)
-        snprintf(detail, dl, "%s", err.msg);
+        profd_strlcpy(detail, err.msg, dl);
     profd_request_free(&req);
     profd_session_free(&s);
     return reason;
@@ -306,12 +309,14 @@ static const char *guarded_start(run *r, const target *t, const char *id, bool *
         snprintf(key, sizeof key, "alert-cooldown:%s", t->t.service);
         int c = st->ops->claim(st, key, r->owner, cfg->alert_cooldown * 1000, &err);
         if (c < 0) {
-            snprintf(detail, dl, "%s", err.msg);
+            profd_strlcpy(detail, err.msg, dl);
             return PROFD_ALERT_STORE_ERROR;
         }
         if (c == 0) {
-            snprintf(detail, dl, "%s was captured for an alert less than %d s ago "
-                     "(PROFD_ALERT_COOLDOWN)", t->t.service, cfg->alert_cooldown);
+            snprintf(detail, dl,
+                     "%s was captured for an alert less than %d s ago "
+                     "(PROFD_ALERT_COOLDOWN)",
+                     t->t.service, cfg->alert_cooldown);
             return PROFD_ALERT_COOLDOWN_R;
         }
         *claimed = true;
@@ -322,12 +327,33 @@ static const char *guarded_start(run *r, const target *t, const char *id, bool *
     return reason;
 }
 
+static void started(run *r, target *t, const char *id)
+{
+    profd_strlcpy(r->res->started[r->res->nstarted++], id, PROFD_UUID_LEN + 1);
+    profd_metrics_session_started(t->t.service, "alert");
+    LOG_I(id, "alert.capture", "%s alert %s: capture of %s on %s queued", r->source,
+          t->alert[0] ? t->alert : "-", t->t.service,
+          t->t.host[0]                                  ? t->t.host
+          : r->c->default_host && r->c->default_host[0] ? r->c->default_host
+                                                        : "any host");
+    t->started = true;
+}
+
+/* Give the cooldown back after a skip, unless this delivery started the
+ * service (then it is rightly held) or the skip is a copy of a started one. */
+static void unclaim(run *r, const target *t, const char *reason)
+{
+    if (strcmp(reason, PROFD_ALERT_DUPLICATE) == 0 || started_service(r, t->t.service))
+        return;
+    char key[128];
+    profd_error err = {0};
+    snprintf(key, sizeof key, "alert-cooldown:%s", t->t.service);
+    r->c->store->ops->release(r->c->store, key, r->owner, &err);
+}
+
 static void admit(run *r, target *t)
 {
     char id[PROFD_UUID_LEN + 1], detail[256];
-    session_id_for(r, t, id);
-    if (seen_before(r, t, id) != 0)
-        return;
     profd_store *st = r->c->store;
     profd_error err = {0};
     int lk = admit_lock(r, &err);
@@ -336,23 +362,19 @@ static void admit(run *r, target *t)
              lk < 0 ? err.msg : "another delivery held the admission lock for 2 s");
         return;
     }
-    bool claimed;
-    const char *reason = guarded_start(r, t, id, &claimed, detail, sizeof detail);
-    if (reason) {
-        if (claimed && !started_service(r, t->t.service)) {
-            char key[128];
-            snprintf(key, sizeof key, "alert-cooldown:%s", t->t.service);
-            st->ops->release(st, key, r->owner, &err);
+    session_id_for(r, t, id);
+    if (seen_before(r, t, id) == 0) {
+        bool claimed = false;
+        const char *reason = guarded_start(r, t, id, &claimed, detail, sizeof detail);
+        if (!reason) {
+            started(r, t, id);
+        } else {
+            if (claimed)
+                unclaim(r, t, reason);
+            skip(r, reason, t->t.service, t->alert, detail);
         }
-        skip(r, reason, t->t.service, t->alert, detail);
-    } else {
-        profd_strlcpy(r->res->started[r->res->nstarted++], id, PROFD_UUID_LEN + 1);
-        profd_alert_count_started(t->t.service);
-        LOG_I(id, "alert.capture", "%s alert %s: capture of %s on %s queued", r->source,
-              t->alert[0] ? t->alert : "-", t->t.service, t->t.host[0] ? t->t.host : "any host");
-        t->started = true;
     }
-    st->ops->release(st, ADMIT_KEY, r->owner, &err);
+    st->ops->release(st, ADMIT_KEY, r->lock_owner, &err);
 }
 
 /* ---- the payload ------------------------------------------------------------- */
@@ -390,13 +412,13 @@ int profd_alert_ingest(const profd_alert_ctx *c, const char *source, json_object
         profd_error_set(err, NULL, "out of memory");
         return -1;
     }
-    if (c->delivery_id) {
+    char u[PROFD_UUID_LEN + 1];
+    profd_uuid4(u);
+    snprintf(r.lock_owner, sizeof r.lock_owner, "alert-lock/%s", u);
+    if (c->delivery_id)
         snprintf(r.owner, sizeof r.owner, "alert/%.180s", c->delivery_id);
-    } else {
-        char u[PROFD_UUID_LEN + 1];
-        profd_uuid4(u);
+    else
         snprintf(r.owner, sizeof r.owner, "alert/%s", u);
-    }
     out->received = l.n + l.extra;
     profd_metrics_alerts_received(source, out->received);
     for (int i = 0; i < l.n; i++)
@@ -448,16 +470,17 @@ json_object *profd_alert_result_json(const profd_alert_result *r)
 /* ---- the worker's bus path --------------------------------------------------- */
 
 int profd_alert_handle_message(const profd_config *cfg, profd_store *st, profd_bus *b,
-                               const profd_request *req, const char *delivery_id,
-                               profd_error *err)
+                               const profd_request *req, const char *delivery_id, profd_error *err)
 {
     profd_alert_ctx c = {cfg, st, b, NULL, delivery_id};
     profd_alert_result res;
     if (profd_alert_ingest(&c, req->alert_source, req->alert_payload, &res, err) < 0)
         return -1;
-    LOG_I(NULL, "alert.handled", "%s notification %s: %d alert(s), %d capture(s) started, %d "
-          "skipped", req->alert_source, delivery_id ? delivery_id : "-", res.received,
-          res.nstarted, res.nskipped);
+    LOG_I(NULL, "alert.handled",
+          "%s notification %s: %d alert(s), %d capture(s) started, %d "
+          "skipped",
+          req->alert_source, delivery_id ? delivery_id : "-", res.received, res.nstarted,
+          res.nskipped);
     profd_alert_result_free(&res);
     return 0;
 }

@@ -3,20 +3,13 @@
  * profd_alerts_received_total{source} and profd_alerts_skipped_total{reason}:
  * every alert read from a payload is received once, and either starts a
  * capture (profd_sessions_started_total{trigger="alert"}) or is skipped with
- * one reason, so received = started + skipped.
- *
- * The registry (metrics.c) lives in whichever module the API links; the
- * worker module is also linked alone into test programs without it. The two
- * registry functions are therefore referenced weakly: in the profd binary and
- * anything linking the API they resolve to the registry, and a module-only
- * program simply counts nothing instead of failing to link. */
+ * one reason, so received = started + skipped in each process. The families
+ * are registered on first use, so a process that never sees an alert shows
+ * none. */
 #include <pthread.h>
 #include <stddef.h>
 
 #include "profd/metrics.h"
-
-#pragma weak profd_metric_counter
-#pragma weak profd_metric_add
 
 static profd_metric *received, *skipped;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -24,8 +17,6 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init(void)
 {
     static const char *const src[] = {"source"}, *const why[] = {"reason"};
-    if (!profd_metric_counter)
-        return;
     received = profd_metric_counter("profd_alerts_received_total",
                                     "Alerts read from webhook payloads, by source.", 1, src);
     skipped = profd_metric_counter("profd_alerts_skipped_total",
@@ -35,21 +26,12 @@ static void init(void)
 void profd_metrics_alerts_received(const char *source, int n)
 {
     pthread_once(&once, init);
-    if (received && n > 0)
+    if (n > 0)
         profd_metric_add(received, &source, (double)n);
 }
 
 void profd_metrics_alert_skipped(const char *reason)
 {
     pthread_once(&once, init);
-    if (skipped)
-        profd_metric_add(skipped, &reason, 1);
-}
-
-#pragma weak profd_metrics_session_started
-
-void profd_alert_count_started(const char *service)
-{
-    if (profd_metrics_session_started)
-        profd_metrics_session_started(service, "alert");
+    profd_metric_add(skipped, &reason, 1);
 }

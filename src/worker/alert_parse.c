@@ -78,10 +78,10 @@ static void am_alert(json_object *a, json_object *common, const char *group_stat
     overlay(out->labels, common);
     overlay(out->labels, member(a, "labels"));
     out->firing = status && strcmp(status, "firing") == 0;
-    out->state = !status                              ? "unknown"
-                 : strcmp(status, "firing") == 0      ? "firing"
-                 : strcmp(status, "resolved") == 0    ? "resolved"
-                                                      : "other";
+    out->state = !status                           ? "unknown"
+                 : strcmp(status, "firing") == 0   ? "firing"
+                 : strcmp(status, "resolved") == 0 ? "resolved"
+                                                   : "other";
     const char *name = string_member(out->labels, "alertname");
     profd_strlcpy(out->name, name ? name : "", sizeof out->name);
 }
@@ -158,9 +158,7 @@ static int parse_gcp(json_object *p, profd_alert_list *out, profd_error *err)
     set_if_absent(a->labels, "alertname", string_member(inc, "policy_name"));
     set_if_absent(a->labels, "incident_id", string_member(inc, "incident_id"));
     a->firing = strcasecmp(state, "open") == 0;
-    a->state = a->firing                         ? "open"
-               : strcasecmp(state, "closed") == 0 ? "closed"
-                                                  : "other";
+    a->state = a->firing ? "open" : strcasecmp(state, "closed") == 0 ? "closed" : "other";
     const char *name = string_member(inc, "policy_name");
     profd_strlcpy(a->name, name ? name : "", sizeof a->name);
     return 0;

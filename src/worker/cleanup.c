@@ -137,8 +137,9 @@ static int remove_sessions(profd_store *st, const profd_cleanup_opts *o, int64_t
             stats->sessions++;
         else
             stats->stale_entries++;
-        list_line(o, rc > 0 ? "session %s created %s\n" : "index entry %s (record expired) %s\n",
-                  id, old.created[i], 0);
+        list_line(
+            o, rc > 0 ? "session %s created %s\n" : "index entry %s (record expired), created %s\n",
+            id, old.created[i], 0);
         if (profd_id_list_add(gone, id, old.created[i]) != 0) {
             profd_id_list_free(&old);
             profd_error_set(err, NULL, "out of memory");

@@ -28,8 +28,9 @@ out=$("$PROFD_BIN" reprocess --all --rate 50 2>"$T/reprocess.log") || fail "repr
 grep -q "^queued: 6; skipped: 0; failed: 0$" <<<"$out" || fail "unexpected counts: $out"
 [ "$(grep -c '"reprocess.queued"' "$T/reprocess.log")" = 6 ] || fail "want one log line per session: $(cat "$T/reprocess.log")"
 
+reprocessed() { [ -n "$(field "$1" reprocessed_at)" ]; }
 for id in "${ids[@]}"; do
-    wait_until 20 test -n "$(field "$id" reprocessed_at)" || fail "$id was not reprocessed"
+    wait_until 20 reprocessed "$id" || fail "$id was not reprocessed: $(rcli GET "profd:session:$id")"
     [ "$(field "$id" renderer)" = "profd $("$PROFD_BIN" --version | cut -d' ' -f2)" ] || fail "renderer is $(field "$id" renderer)"
     [ "$(field "$id" status)" = completed ] || fail "$id is $(field "$id" status) after reprocess"
 done
@@ -44,4 +45,14 @@ na=$(grep -c '"reprocess.done"' "$T/a.log" || true); nb=$(grep -c '"reprocess.do
 gen=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sample_count"])' "$before")
 [ "$(field "${ids[0]}" sample_count)" = "$gen" ] || fail "sample_count changed: $gen -> $(field "${ids[0]}" sample_count)"
 note "6 sessions re-rendered once each: node-a did $na, node-b did $nb"
+
+# On a terminal: a progress bar with an ETA instead of log lines.
+if command -v script >/dev/null; then
+    script -qec "$PROFD_BIN reprocess --all --local --rate 20" /dev/null >"$T/tty.out" </dev/null \
+        || fail "reprocess --local on a tty failed: $(cat "$T/tty.out")"
+    grep -q '\[#.*\] 3/6 .* ETA 0m0' "$T/tty.out" || fail "no progress bar with an ETA: $(cat -A "$T/tty.out")"
+    grep -q 'reprocessed: 6; skipped: 0; failed: 0' "$T/tty.out" || fail "tty counts: $(cat "$T/tty.out")"
+    ! grep -q '"reprocess.done"' "$T/tty.out" || fail "log lines on a terminal"
+    note "progress bar: $(tr '\r' '\n' <"$T/tty.out" | grep -m1 '3/6')"
+fi
 echo "1 passed, 0 failed"

@@ -15,8 +15,8 @@ python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3-yaml is not instal
 TMP=$(mktemp -d /tmp/profd-compose.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 cd "$SRC"
-# A PROFD_JWT_SECRET in the caller's environment would change the output.
-unset PROFD_JWT_SECRET
+# Variables the file interpolates would change the output.
+unset PROFD_JWT_SECRET PROFD_BUS
 
 docker-compose -f docker-compose.yml config -q || { echo "FAIL: docker-compose config -q"; exit 1; }
 echo "ok: docker-compose config -q"

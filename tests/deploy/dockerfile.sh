@@ -38,24 +38,29 @@ BUILD_PKGS=$(awk '$1 == "apt" && $2 == "build" { print $3 }' "$TMP/facts")
 RUN_PKGS=$(awk '$1 == "apt" && $2 == "runtime" { print $3 }' "$TMP/facts")
 [ -n "$RUN_PKGS" ] || fail "no packages found in the runtime stage"
 
-if command -v apt-cache >/dev/null && apt-cache show libc6 >/dev/null 2>&1; then
-    # One apt-cache call for all (each call costs ~0.5 s); names only if it fails.
-    if ! apt-cache show $BUILD_PKGS $RUN_PKGS >/dev/null 2>&1; then
-        for p in $BUILD_PKGS $RUN_PKGS; do
-            apt-cache show "$p" >/dev/null 2>&1 || fail "package $p does not exist in this Debian's lists"
-        done
-    fi
+# One apt-cache call for all (each call costs ~0.5 s); one by one only if it fails.
+if ! command -v apt-cache >/dev/null; then
+    echo "SKIP: no apt-cache: package names not checked"
+elif apt-cache show $BUILD_PKGS $RUN_PKGS >/dev/null 2>&1; then
     echo "ok: all $(echo $BUILD_PKGS $RUN_PKGS | wc -w) apt packages exist"
-else
+elif ! apt-cache show libc6 >/dev/null 2>&1; then
     echo "SKIP: apt-cache has no package lists (apt-get update): package names not checked"
+else
+    for p in $BUILD_PKGS $RUN_PKGS; do
+        apt-cache show "$p" >/dev/null 2>&1 || fail "package $p does not exist in this Debian's lists"
+    done
 fi
 
 # owner FILE...: "path package" lines from one dpkg -S call (each call costs
-# ~0.3 s). Paths are printed without a leading /usr, since /lib and /usr/lib
-# are one directory under usrmerge; look them up with `pkgof PATH`.
+# ~0.3 s). /lib and /usr/lib are one directory under usrmerge but dpkg knows a
+# file under one name only, so each path is asked both ways, and printed
+# without its /usr prefix; look one up with `pkgof PATH`.
 owner() {
     local names=() f
-    for f in "$@"; do names+=("*/$(basename "$f")"); done
+    for f in "$@"; do
+        f=${f#/usr}
+        names+=("$f" "/usr$f")
+    done
     dpkg -S "${names[@]}" 2>/dev/null | awk -F': ' '{ sub(/:.*/, "", $1); sub(/^\/usr\//, "/", $2); print $2, $1 }' || true
 }
 pkgof() { # PATH OWNERS-FILE

@@ -57,9 +57,12 @@ export TLS_DIR=$T TLS_PORT MTLS_PORT HUNG_PORT
 TLS_PORT=$(free_port); tls_server "$TLS_PORT" no
 MTLS_PORT=$(free_port); tls_server "$MTLS_PORT" yes
 HUNG_PORT=$(free_port)
-python3 -c 'import socket,sys,time
+python3 -c 'import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); c=s.accept(); time.sleep(60)' "$HUNG_PORT" &
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); open(sys.argv[2], "w").close()
+held = []
+while True: held.append(s.accept())' "$HUNG_PORT" "$T/hung.ready" &
 PIDS+=($!)
-sleep 0.2
+for _ in $(seq 100); do [ -e "$T/hung.ready" ] && break; sleep 0.05; done
+[ -e "$T/hung.ready" ] || fail "the silent listener on $HUNG_PORT did not start"
 "$BIN"

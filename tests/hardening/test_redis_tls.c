@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -159,6 +160,29 @@ static void test_client_certificate(void **state)
     st->ops->close(st);
 }
 
+/* The server drops every client (as a restart does) while we are idle: the
+ * next operation reconnects over TLS instead of failing. */
+static void test_reconnect_after_drop(void **state)
+{
+    (void)state;
+    if (system("command -v redis-cli >/dev/null") != 0)
+        skip();
+    profd_error err = {0};
+    profd_store *st = profd_store_redis_open_tls(url, 60, ca, NULL, NULL, &err);
+    if (!st)
+        fail_msg("%s", err.msg);
+    assert_int_equal(st->ops->incr(st, "tls-reconnect", 60, &err), 1);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "redis-cli --tls --cacert %s -h localhost -p %s CLIENT KILL TYPE normal >/dev/null",
+             ca, getenv("TLS_PORT"));
+    assert_int_equal(system(cmd), 0);
+    usleep(100 * 1000);
+    if (st->ops->incr(st, "tls-reconnect", 60, &err) != 2)
+        fail_msg("after the server dropped us: %s", err.msg);
+    st->ops->close(st);
+}
+
 static void test_hung_server_bounded(void **state)
 {
     (void)state;
@@ -176,9 +200,10 @@ static void test_hung_server_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store_over_tls),     cmocka_unit_test(test_wrong_ca_rejected),
-        cmocka_unit_test(test_host_name_checked),  cmocka_unit_test(test_bad_files_reported),
-        cmocka_unit_test(test_client_certificate), cmocka_unit_test(test_hung_server_bounded),
+        cmocka_unit_test(test_store_over_tls),      cmocka_unit_test(test_wrong_ca_rejected),
+        cmocka_unit_test(test_host_name_checked),   cmocka_unit_test(test_bad_files_reported),
+        cmocka_unit_test(test_client_certificate),  cmocka_unit_test(test_reconnect_after_drop),
+        cmocka_unit_test(test_hung_server_bounded),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

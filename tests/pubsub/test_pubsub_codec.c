@@ -14,9 +14,8 @@ static void test_names(void **state)
     (void)state;
     char out[PS_NAME_MAX];
     profd_error err = {0};
-    assert_int_equal(ps_resource_name(out, sizeof out, "my-proj", "topics", "profiling.requests",
-                                      "V", &err),
-                     0);
+    assert_int_equal(
+        ps_resource_name(out, sizeof out, "my-proj", "topics", "profiling.requests", "V", &err), 0);
     assert_string_equal(out, "projects/my-proj/topics/profiling.requests");
     assert_int_equal(ps_resource_name(out, sizeof out, "", "subscriptions",
                                       "projects/other/subscriptions/workers", "V", &err),

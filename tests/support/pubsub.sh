@@ -93,19 +93,21 @@ for m in json.load(sys.stdin).get("receivedMessages",[]):
 pubsub_kill() {
     [ -n "${PUBSUB_PID:-}" ] || return 0
     # The launcher script execs java, so this pid is the emulator itself.
-    kill "$PUBSUB_PID" 2>/dev/null
+    kill "$PUBSUB_PID" 2>/dev/null || true
     local i
     for ((i = 0; i < 100; i++)); do
         kill -0 "$PUBSUB_PID" 2>/dev/null || break
         sleep 0.05
     done
-    kill -9 "$PUBSUB_PID" 2>/dev/null
-    wait "$PUBSUB_PID" 2>/dev/null
+    kill -9 "$PUBSUB_PID" 2>/dev/null || true
+    wait "$PUBSUB_PID" 2>/dev/null || true
     PUBSUB_PID=
+    return 0
 }
 
 pubsub_stop() {
     pubsub_kill
-    [ -n "${PUBSUB_DIR:-}" ] && [ -d "$PUBSUB_DIR" ] && rm -rf -- "$PUBSUB_DIR"
+    if [ -n "${PUBSUB_DIR:-}" ] && [ -d "$PUBSUB_DIR" ]; then rm -rf -- "$PUBSUB_DIR"; fi
     PUBSUB_DIR=
+    return 0
 }

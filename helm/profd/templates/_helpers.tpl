@@ -84,6 +84,11 @@ app.kubernetes.io/component: {{ index . 1 }}
   secret:
     secretName: {{ .Values.config.kafka.configSecret }}
 {{- end }}
+{{- if .Values.config.redis.tlsSecret }}
+- name: redis-tls
+  secret:
+    secretName: {{ .Values.config.redis.tlsSecret }}
+{{- end }}
 {{- end }}
 
 {{- define "profd.volumeMounts" -}}
@@ -97,6 +102,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.config.kafka.configSecret }}
 - name: kafka
   mountPath: /etc/profd/kafka
+  readOnly: true
+{{- end }}
+{{- if .Values.config.redis.tlsSecret }}
+- name: redis-tls
+  mountPath: /etc/profd/redis-tls
   readOnly: true
 {{- end }}
 {{- end }}
