@@ -35,12 +35,25 @@ static bool id_valid(const char *s, size_t len, size_t min)
     return true;
 }
 
-/* "projects/P/KIND/NAME" with P and NAME valid ids. */
+/* A project id ("my-project-123"), or a domain-scoped one ("example.com:my-project"). */
+static bool project_valid(const char *s, size_t len)
+{
+    if (len < 1 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+/* "projects/P/KIND/NAME" with P a project id and NAME a valid id. */
 static bool full_valid(const char *s, const char *kind)
 {
     const char *p = s + strlen("projects/");
     const char *slash = strchr(p, '/');
-    if (!slash || !id_valid(p, (size_t)(slash - p), 1))
+    if (!slash || !project_valid(p, (size_t)(slash - p)))
         return false;
     size_t kl = strlen(kind);
     if (strncmp(slash + 1, kind, kl) != 0 || slash[1 + kl] != '/')
@@ -75,7 +88,7 @@ int ps_resource_name(char *out, size_t outlen, const char *project, const char *
                         var, kind, name);
         return -1;
     }
-    if (!id_valid(project, strlen(project), 1)) {
+    if (!project_valid(project, strlen(project))) {
         profd_error_set(err, NULL, "GOOGLE_CLOUD_PROJECT: '%s' is not a valid project id", project);
         return -1;
     }

@@ -149,29 +149,35 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
         hold(w, m, &err);
         return;
     }
-    /* Durable now. A request this worker cannot serve is handed on: with Kafka
-     * every worker sees it anyway, with Pub/Sub the nack lets another take it. */
     bool mine = worker_can_serve(w, s.target_host, s.pid, s.service_name);
     bool expired = request_age_ms(r, m) > (int64_t)w->cfg->request_ttl * 1000;
-    w->bus->ops->done(w->bus, m, mine ? PROFD_ACK : PROFD_NACK); /* m is gone after this */
     if (created == 0) {
         profd_session cur;
         int found = w->store->ops->get(w->store, s.session_id, &cur, &err);
-        bool queued = found > 0 && cur.status == PROFD_QUEUED;
-        if (found > 0) {
+        if (found < 0) {
             profd_session_free(&s);
-            s = cur;
-        }
-        if (!queued) {
-            LOG_D(s.session_id, "request.duplicate", "already %s; nothing to do",
-                  found > 0 ? profd_status_name(s.status) : "gone");
-            profd_session_free(&s);
+            hold(w, m, &err);
             return;
         }
+        profd_session_free(&s);
+        if (found == 0 || cur.status != PROFD_QUEUED) {
+            /* Running, finished or expired: nobody needs the message any more. */
+            w->bus->ops->done(w->bus, m, PROFD_ACK);
+            LOG_D(cur.session_id, "request.duplicate", "already %s; nothing to do",
+                  found > 0 ? profd_status_name(cur.status) : "gone");
+            if (found > 0)
+                profd_session_free(&cur);
+            return;
+        }
+        s = cur;
     } else {
         LOG_I(s.session_id, "session.queued", "service %s, %d s at %d Hz", s.service_name,
               s.duration_seconds, s.sample_rate_hz);
     }
+    /* Durable now. A request this worker cannot serve is handed on (with Kafka
+     * every worker sees it anyway, with Pub/Sub the nack lets another take it)
+     * until it expires; then whoever sees it fails it as unroutable. */
+    w->bus->ops->done(w->bus, m, mine || expired ? PROFD_ACK : PROFD_NACK); /* m is gone now */
     if (expired) {
         char key[128];
         snprintf(key, sizeof key, CLAIM_KEY_FMT, s.session_id);

@@ -258,9 +258,11 @@ static void test_open_dispatch(void **state)
     (void)state;
     profd_error err = {0};
     strcpy(cfg.bus, "pubsub");
-    assert_null(profd_bus_open(&cfg, PROFD_BUS_CONSUME, &err));
-    assert_string_equal(err.msg,
-                        "the pubsub transport arrives with the triggers work; use kafka or memory");
+    cfg.gcp_project[0] = '\0';
+    strcpy(cfg.pubsub_subscription, "profiling-requests-workers");
+    assert_null(profd_bus_open(&cfg, PROFD_BUS_CONSUME, &err)); /* dispatched to pubsub */
+    if (!strstr(err.msg, "GOOGLE_CLOUD_PROJECT"))
+        fail_msg("unexpected error: %s", err.msg);
     strcpy(cfg.bus, "carrier-pigeon");
     assert_null(profd_bus_open(&cfg, PROFD_BUS_CONSUME, &err));
     assert_string_equal(err.msg, "PROFD_BUS must be kafka, pubsub or memory, not 'carrier-pigeon'");

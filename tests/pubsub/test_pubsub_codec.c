@@ -21,6 +21,12 @@ static void test_names(void **state)
                                       "projects/other/subscriptions/workers", "V", &err),
                      0);
     assert_string_equal(out, "projects/other/subscriptions/workers");
+    assert_int_equal(
+        ps_resource_name(out, sizeof out, "example.com:proj", "topics", "events", "V", &err), 0);
+    assert_string_equal(out, "projects/example.com:proj/topics/events");
+    assert_int_equal(ps_resource_name(out, sizeof out, "My/Proj", "topics", "events", "V", &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "GOOGLE_CLOUD_PROJECT"));
     /* A full name of the wrong kind, a bad short name, no project. */
     assert_int_equal(ps_resource_name(out, sizeof out, "p", "subscriptions",
                                       "projects/other/topics/workers", "PROFD_X", &err),
