@@ -63,6 +63,9 @@ typedef struct profd_config {
     int alert_max_per_service; /* PROFD_ALERT_MAX_PER_SERVICE: queued+running per service */
     int alert_max_running;     /* PROFD_ALERT_MAX_RUNNING: queued+running in all */
     int alert_duration;        /* PROFD_ALERT_DURATION seconds (clamped to the bounds) */
+    /* Read by the logger itself (log.c); here so that `profd help env` lists them. */
+    char log_level[16];  /* PROFD_LOG_LEVEL */
+    char log_format[16]; /* PROFD_LOG_FORMAT */
 } profd_config;
 
 /* Fill defaults, then apply the environment. 0 ok; -1 with a one-line error

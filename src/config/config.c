@@ -115,6 +115,8 @@ static const var vars[] = {
       "alert-triggered captures queued or running at once in all"),
     I("PROFD_ALERT_DURATION", alert_duration, 30, 1, 86400,
       "seconds of an alert-triggered capture (clamped to PROFD_DURATION_MIN/MAX)"),
+    S("PROFD_LOG_LEVEL", log_level, "info", "debug | info | warn | error"),
+    S("PROFD_LOG_FORMAT", log_format, "", "json | text [json when stderr is not a terminal]"),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])

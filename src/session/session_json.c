@@ -64,6 +64,14 @@ static void add_stored_fields(json_object *j, const profd_session *s)
     json_object_object_add(j, "target_host", str_or_null(s->target_host));
 }
 
+/* A percentage with two decimals, as written ("2.50"), not json-c's %.17g. */
+static json_object *percent(double v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.2f", v);
+    return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
 json_object *profd_session_to_json(const profd_session *s, bool stored)
 {
     json_object *j = json_object_new_object();
@@ -81,8 +89,7 @@ json_object *profd_session_to_json(const profd_session *s, bool stored)
     }
     ADD("error_message", str_or_null(s->error_message));
     ADD("sample_rate_hz", json_object_new_int(s->sample_rate_hz));
-    ADD("overhead_percent",
-        s->overhead_percent >= 0 ? json_object_new_double(s->overhead_percent) : NULL);
+    ADD("overhead_percent", s->overhead_percent >= 0 ? percent(s->overhead_percent) : NULL);
     ADD("created_at", time_or_null(s->created_at, stored));
     ADD("trigger", str_or_null(s->trigger));
     ADD("host", str_or_null(s->host));
