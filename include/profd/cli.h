@@ -17,6 +17,12 @@ extern const profd_command profd_cmd_worker, profd_cmd_sample, profd_cmd_profile
 /* Exit codes of every command. */
 enum { PROFD_EXIT_OK = 0, PROFD_EXIT_FAIL = 1, PROFD_EXIT_USAGE = 2 };
 
+/* SIGTERM and SIGINT set profd_stop_requested (long-running commands poll
+ * it); SIGPIPE is ignored so a closed socket is an error, not a death. */
+#include <signal.h>
+extern volatile sig_atomic_t profd_stop_requested;
+void profd_install_stop_signals(void);
+
 /* Print "profd CMD: msg" on stderr and return PROFD_EXIT_USAGE. */
 int profd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a bounded integer flag value; -1 with a usage message on stderr. */

@@ -16,29 +16,10 @@
 #include "profd/cli.h"
 #include "profd/log.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static void wait_for_stop(void)
 {
     struct timespec ts = {0, 100 * 1000 * 1000};
-    while (!stop_requested)
+    while (!profd_stop_requested)
         nanosleep(&ts, NULL);
 }
 
@@ -108,7 +89,7 @@ static int serve_api(profd_config *cfg)
                         "profiling endpoint needs a token); for a local trial run 'profd serve'\n");
         return PROFD_EXIT_USAGE;
     }
-    install_signals();
+    profd_install_stop_signals();
     profd_error err = {0};
     services s = {0};
     s.store = profd_store_open(cfg, &err);

@@ -26,25 +26,6 @@
 #include "profd/log.h"
 #include "profd/worker.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static bool loopback(const char *listen)
 {
     return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
@@ -104,7 +85,7 @@ typedef struct running {
 static void *worker_main(void *arg)
 {
     running *r = arg;
-    r->rc = profd_worker_run(r->w, &stop_requested);
+    r->rc = profd_worker_run(r->w, &profd_stop_requested);
     return NULL;
 }
 
@@ -156,7 +137,7 @@ static int open_parts(profd_config *cfg, parts *p, const char *key, profd_error 
 static int serve(profd_config *cfg)
 {
     bool generated = secure_defaults(cfg);
-    install_signals();
+    profd_install_stop_signals();
     char key[80];
     profd_config keycfg = {0}; /* a random link key: links belong to this process */
     profd_api_link_key(&keycfg, key, sizeof key);
@@ -181,7 +162,7 @@ static int serve(profd_config *cfg)
         return PROFD_EXIT_FAIL;
     }
     struct timespec ts = {0, 100 * 1000 * 1000};
-    while (!stop_requested)
+    while (!profd_stop_requested)
         nanosleep(&ts, NULL);
     LOG_I(NULL, "serve.stopping", "signal received: stopping the API, draining the worker");
     profd_api_stop(p.api);

@@ -13,25 +13,6 @@
 #include "profd/store.h"
 #include "profd/worker.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static int run(int argc, char **argv)
 {
     if (argc > 1)
@@ -42,7 +23,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "profd worker: %s\n", err.msg);
         return PROFD_EXIT_USAGE;
     }
-    install_signals();
+    profd_install_stop_signals();
     profd_store *store = profd_store_open(&cfg, &err);
     profd_blob *blob = store ? profd_blob_open(&cfg, &err) : NULL;
     profd_bus *bus =
@@ -56,7 +37,7 @@ static int run(int argc, char **argv)
     }
     int rc = PROFD_EXIT_FAIL;
     if (w) {
-        rc = profd_worker_run(w, &stop_requested) == 0 ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
+        rc = profd_worker_run(w, &profd_stop_requested) == 0 ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
         profd_worker_free(w);
     } else {
         fprintf(stderr, "profd worker: %s\n", err.msg);

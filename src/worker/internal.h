@@ -14,6 +14,7 @@
 #include "profd/blob.h"
 #include "profd/bus.h"
 #include "profd/config.h"
+#include "profd/render.h"
 #include "profd/sampler.h"
 #include "profd/session.h"
 #include "profd/store.h"
@@ -72,7 +73,19 @@ bool worker_has_job(profd_worker *w, const char *session_id);
 bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code);
 void worker_cancel_all(profd_worker *w, const char *code);
 
-/* results.c */
+/* results.c: the objects of the storage layout, in the order they are rendered
+ * (stacks.txt first: it is the input of reprocessing). */
+typedef struct worker_output {
+    const char *file;
+    profd_format format;
+    const char *content_type;
+} worker_output;
+#define WORKER_OUTPUTS 3
+extern const worker_output worker_outputs[WORKER_OUTPUTS];
+/* Read input (raw or collapsed stacks), set s->sample_count, and render
+ * worker_outputs[first..] into dir with the session's title and details. */
+int worker_render(profd_session *s, const char *input, const char *dir, int first,
+                  profd_error *err);
 int worker_store_results(profd_worker *w, profd_session *s, const char *raw_path, profd_error *err);
 void worker_publish(profd_worker *w, const char *type, profd_session *s);
 /* Write a session record, retrying while the store is unreachable (until shutdown ends). */

@@ -127,47 +127,13 @@ int profd_reprocess_check(profd_store *st, const char *id, profd_error *err)
     return rc;
 }
 
-typedef struct output {
-    const char *file;
-    profd_format format;
-    const char *content_type;
-} output;
-
-static const output outputs[] = {
-    {"profile.json", PROFD_FMT_SPEEDSCOPE, "application/json"},
-    {"flamegraph.html", PROFD_FMT_HTML, "text/html; charset=utf-8"},
-};
-
-/* Same title and header details as the capture's own rendering (results.c). */
+/* The capture's own rendering (results.c), from the stored stacks: every
+ * output but stacks.txt itself. */
 static int render(profd_session *s, const char *dir, profd_error *err)
 {
-    profd_profile *p = profd_profile_new();
-    if (!p) {
-        profd_error_set(err, NULL, "out of memory reading the stacks");
-        return -1;
-    }
-    char title[160], started[32], rate[32], samples[32], pid[32], path[1400];
-    snprintf(title, sizeof title, "%s: %d s profile", s->service_name, s->duration_seconds);
-    profd_rfc3339(s->started_at, started);
-    snprintf(rate, sizeof rate, "%d Hz", s->sample_rate_hz);
-    snprintf(pid, sizeof pid, "%ld", s->pid);
-    samples[0] = '\0';
-    const char *details[] = {"session", s->session_id, "host",    s->host, "pid",
-                             pid,       "started",     started,   "rate",  rate,
-                             "sampler", s->sampler,    "samples", samples, NULL};
-    profd_render_opts o = {.title = title, .details = details};
+    char path[1400];
     snprintf(path, sizeof path, "%s/stacks.txt", dir);
-    int rc = profd_profile_read_path(p, path, &o, err);
-    if (rc == 0) {
-        s->sample_count = (long)profd_profile_total(p);
-        snprintf(samples, sizeof samples, "%ld", s->sample_count);
-    }
-    for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
-        rc = profd_render_path(p, outputs[i].format, &o, path, err);
-    }
-    profd_profile_free(p);
-    return rc;
+    return worker_render(s, path, dir, 1, err);
 }
 
 /* Put one file back over the generation it replaces (new if absent). */
@@ -186,14 +152,15 @@ static int rewrite(profd_blob *b, const profd_session *s, const char *object, co
 static int upload(profd_blob *b, profd_session *s, const char *dir, profd_error *err)
 {
     char *names[] = {s->raw_data_object, s->flame_graph_object};
-    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+    for (int i = 0; i < WORKER_OUTPUTS - 1; i++) {
+        const worker_output *out = &worker_outputs[i + 1];
         char object[256], path[1400];
         if (names[i][0])
             profd_strlcpy(object, names[i], sizeof object);
         else
-            snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, outputs[i].file);
-        snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
-        if (rewrite(b, s, object, path, outputs[i].content_type, err) != 0)
+            snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, out->file);
+        snprintf(path, sizeof path, "%s/%s", dir, out->file);
+        if (rewrite(b, s, object, path, out->content_type, err) != 0)
             return -1;
         profd_strlcpy(names[i], object, 256);
     }

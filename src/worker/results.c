@@ -18,26 +18,20 @@
 #include "profd/metrics.h"
 #include "profd/render.h"
 
-typedef struct output {
-    const char *file;
-    profd_format format;
-    const char *content_type;
-} output;
-
-static const output outputs[] = {
+const worker_output worker_outputs[WORKER_OUTPUTS] = {
     {"stacks.txt", PROFD_FMT_COLLAPSED, "text/plain; charset=utf-8"},
     {"profile.json", PROFD_FMT_SPEEDSCOPE, "application/json"},
     {"flamegraph.html", PROFD_FMT_HTML, "text/html; charset=utf-8"},
 };
 
-static int render_all(profd_session *s, const char *raw, const char *dir, profd_error *err)
+int worker_render(profd_session *s, const char *input, const char *dir, int first, profd_error *err)
 {
     profd_profile *p = profd_profile_new();
     if (!p) {
         profd_error_set(err, PROFD_E_SAMPLER_FAILED, "out of memory reading the samples");
         return -1;
     }
-    char title[160], started[32], rate[32], samples[32], pid[32];
+    char title[160], started[32], rate[32], samples[32] = "", pid[32];
     snprintf(title, sizeof title, "%s: %d s profile", s->service_name, s->duration_seconds);
     profd_rfc3339(s->started_at, started);
     snprintf(rate, sizeof rate, "%d Hz", s->sample_rate_hz);
@@ -46,14 +40,14 @@ static int render_all(profd_session *s, const char *raw, const char *dir, profd_
                              pid,       "started",     started,   "rate",  rate,
                              "sampler", s->sampler,    "samples", samples, NULL};
     profd_render_opts o = {.title = title, .details = details};
-    int rc = profd_profile_read_path(p, raw, &o, err);
+    int rc = profd_profile_read_path(p, input, &o, err);
     if (rc == 0) {
         s->sample_count = (long)profd_profile_total(p);
         snprintf(samples, sizeof samples, "%ld", s->sample_count);
         char path[1400];
-        for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++) {
-            snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
-            rc = profd_render_path(p, outputs[i].format, &o, path, err);
+        for (int i = first; rc == 0 && i < WORKER_OUTPUTS; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, worker_outputs[i].file);
+            rc = profd_render_path(p, worker_outputs[i].format, &o, path, err);
         }
     }
     if (rc != 0 && !err->code)
@@ -67,14 +61,14 @@ static int upload_all(profd_worker *w, profd_session *s, const char *dir, profd_
     char *objects[] = {s->stacks_object, s->raw_data_object, s->flame_graph_object};
     profd_blob_meta meta = {s->session_id, s->service_name};
     char path[1400];
-    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
+    for (int i = 0; i < WORKER_OUTPUTS; i++) {
         char object[256];
-        snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, outputs[i].file);
-        snprintf(path, sizeof path, "%s/%s", dir, outputs[i].file);
+        snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, worker_outputs[i].file);
+        snprintf(path, sizeof path, "%s/%s", dir, worker_outputs[i].file);
         /* A retried session may find its own earlier upload: replace it. */
         int64_t gen = s->attempt > 1 ? PROFD_GEN_ANY : PROFD_GEN_NEW;
-        if (w->blob->ops->put_file(w->blob, object, path, outputs[i].content_type, &meta, gen, NULL,
-                                   err) != 0) {
+        if (w->blob->ops->put_file(w->blob, object, path, worker_outputs[i].content_type, &meta,
+                                   gen, NULL, err) != 0) {
             if (!err->code)
                 err->code = PROFD_E_UPLOAD;
             return -1;
@@ -94,7 +88,7 @@ int worker_store_results(profd_worker *w, profd_session *s, const char *raw, pro
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    if (render_all(s, raw, dir, err) != 0)
+    if (worker_render(s, raw, dir, 0, err) != 0)
         return -1;
     return upload_all(w, s, dir, err);
 }

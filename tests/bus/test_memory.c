@@ -139,7 +139,7 @@ static void test_nack_and_release_requeue_at_back(void **state)
     b2->ops->done(b2, a, PROFD_RELEASE);
     expect_data(a = poll_one(b1, 100), "B"); /* a released message is due at once */
     b1->ops->done(b1, a, PROFD_ACK);
-    assert_null(poll_one(b2, 300)); /* a NACKed one waits about a second */
+    assert_null(poll_one(b2, 300));        /* a NACKed one waits about a second */
     profd_msg *again = poll_one(b2, 1500); /* then another consumer takes A */
     expect_data(again, "A");
     assert_string_equal(again->id, id); /* same delivery id */
