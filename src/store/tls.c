@@ -21,6 +21,7 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct pipe_guard {
     sigset_t old;
@@ -74,6 +76,19 @@ static void ssl_reason(char *why, size_t n, const char *fallback)
     snprintf(why, n, "%s", r ? r : fallback);
 }
 
+/* A missing or unreadable file gets the system's reason ("no such file or
+ * directory"), which OpenSSL would only call "system lib". */
+static int readable(const char *var, const char *what, const char *path, profd_error *err)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    char why[128];
+    snprintf(why, sizeof why, "%s", strerror(errno));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    profd_error_set(err, NULL, "%s: cannot read %s %s (%s)", var, what, path, why);
+    return -1;
+}
+
 static int load_ca(SSL_CTX *ctx, const char *ca, profd_error *err)
 {
     if (!ca || !ca[0]) {
@@ -84,6 +99,8 @@ static int load_ca(SSL_CTX *ctx, const char *ca, profd_error *err)
                         "set PROFD_REDIS_CA to your CA's PEM file");
         return -1;
     }
+    if (readable("PROFD_REDIS_CA", "the CA certificates", ca, err) != 0)
+        return -1;
     struct stat st;
     int dir = stat(ca, &st) == 0 && S_ISDIR(st.st_mode);
     if (SSL_CTX_load_verify_locations(ctx, dir ? NULL : ca, dir ? ca : NULL) == 1)
@@ -107,6 +124,9 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, pro
         return 0;
     if (!key || !key[0])
         key = cert;
+    if (readable("PROFD_REDIS_CERT", "the certificate", cert, err) != 0 ||
+        readable("PROFD_REDIS_KEY", "the private key", key, err) != 0)
+        return -1;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         ssl_reason(why, sizeof why, "unreadable");
         profd_error_set(err, NULL, "PROFD_REDIS_CERT: cannot load the certificate %s (%s)", cert,

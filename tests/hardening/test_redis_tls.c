@@ -141,8 +141,12 @@ static void test_host_name_checked(void **state)
 static void test_bad_files_reported(void **state)
 {
     (void)state;
-    expect_refused(url, "/nonexistent/ca.pem", NULL, NULL, "PROFD_REDIS_CA: cannot load",
-                   "/nonexistent/ca.pem");
+    expect_refused(url, "/nonexistent/ca.pem", NULL, NULL,
+                   "PROFD_REDIS_CA: cannot read the CA certificates /nonexistent/ca.pem",
+                   "no such file");
+    expect_refused(url, skey, NULL, NULL, "PROFD_REDIS_CA: cannot load CA certificates from",
+                   "server.key"); /* a key is not a certificate */
+    expect_refused(murl, ca, "/nonexistent/c.pem", NULL, "PROFD_REDIS_CERT: cannot read", NULL);
     expect_refused(murl, ca, NULL, key, "PROFD_REDIS_KEY is set without PROFD_REDIS_CERT", NULL);
     expect_refused(murl, ca, cert, skey, "PROFD_REDIS_KEY", "does not match");
 }

@@ -9,14 +9,14 @@ id=$(uuid)
 produce "$(request "$id" web-api 6)" "$id"
 wait_until 30 status_is "$id" running || fail "session never ran"
 sleep 1
-if [ -s "$T/a.standin" ]; then victim=$WORKER_a survivor=b; else victim=$WORKER_b survivor=a; fi
+if grep -q " record " "$T/a.standin"; then victim=$WORKER_a survivor=b; else victim=$WORKER_b survivor=a; fi
 kill -9 "$victim"
 sleep 1
 pgrep -f -- "--pid $TARGET_PID " >/dev/null && fail "the dead worker's sampler is still running"
 wait_until 60 finished "$id" || fail "session stuck at $(field "$id" status)"
 [ "$(field "$id" status)" = completed ] || fail "session $(field "$id" status): $(field "$id" error_message)"
 [ "$(field "$id" attempt)" = 2 ] || fail "attempt is $(field "$id" attempt), want 2"
-[ -s "$T/$survivor.standin" ] || fail "the survivor never ran the capture"
+grep -q " record " "$T/$survivor.standin" || fail "the survivor never ran the capture"
 completed=$(consume_all profiling.events | grep "$id" | grep -c '"session.completed"')
 [ "$completed" -eq 1 ] || fail "$completed completed events"
 note "worker killed mid-capture; survivor $survivor completed attempt 2"
