@@ -6,7 +6,8 @@ slowloris-style (default 20: they send a request header one byte a second and
 never finish), for SECONDS (default 15). The rest loop over GET session, GET
 list and POST start with keep-alive. Runs `profd serve` on a free loopback
 port with the memory store. Prints latency percentiles and errors, and whether
-the slow clients were cut off while the others kept being served."""
+the slow clients were cut off while the others kept being served. Normal
+clients come from 100 loopback addresses, the slow ones from one."""
 import http.client, json, os, socket, subprocess, sys, tempfile, threading, time
 
 profd = sys.argv[1]
@@ -48,8 +49,13 @@ lat, errors, codes = [], [], {}
 lock = threading.Lock()
 stop = time.time() + seconds
 
+# Clients come from many loopback addresses (127.0.1.x), as real clients come
+# from many hosts; the server limits connections per client address.
+def source(i):
+    return (f"127.0.1.{1 + i % 100}", 0)
+
 def client(i):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=source(i))
     n = 0
     while time.time() < stop:
         n += 1
@@ -68,11 +74,11 @@ def client(i):
         except Exception as e:
             with lock:
                 errors.append(type(e).__name__)
-            conn.close(); conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.close(); conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=source(i))
 
 slow_cut = []
 def slowloris(i):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.2.1", 0))  # one address
     req = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000
     t0 = time.time()
     try:

@@ -58,6 +58,8 @@ bool profd_uuid_valid(const char *s);
 bool profd_service_name_valid(const char *s);
 
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
+/* A URL fit for logs: any password in its user info replaced by "***". */
+void profd_url_redact(const char *url, char *out, size_t size);
 int profd_mkdir_p(const char *path, mode_t mode);
 /* Whole small file into a NUL-terminated heap buffer (max bytes); NULL on error. */
 char *profd_read_file(const char *path, size_t max, size_t *len_out);

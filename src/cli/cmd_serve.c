@@ -152,8 +152,10 @@ static int serve(profd_config *cfg)
     profd_api_base_url(cfg->listen, profd_api_port(p.api), base, sizeof base);
     if (generated)
         print_welcome(cfg, base);
+    char store[1100];
+    profd_url_redact(cfg->redis_url, store, sizeof store);
     LOG_I(NULL, "serve.listening", "API and worker on %s (store %s, storage %s, host %s)", base,
-          cfg->redis_url, cfg->storage, cfg->host);
+          store, cfg->storage, cfg->host);
     running r = {p.w, 0};
     pthread_t th;
     if (pthread_create(&th, NULL, worker_main, &r) != 0) {

@@ -223,6 +223,24 @@ size_t profd_strlcpy(char *dst, const char *src, size_t size)
     return n;
 }
 
+void profd_url_redact(const char *url, char *out, size_t size)
+{
+    const char *scheme = strstr(url, "://");
+    const char *info = scheme ? scheme + 3 : url;
+    const char *at = strchr(info, '@');
+    const char *slash = strchr(info, '/');
+    if (!at || (slash && slash < at)) {
+        profd_strlcpy(out, url, size);
+        return;
+    }
+    const char *colon = memchr(info, ':', (size_t)(at - info));
+    if (!colon) {
+        profd_strlcpy(out, url, size);
+        return;
+    }
+    snprintf(out, size, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
 int profd_mkdir_p(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
@@ -248,21 +266,23 @@ char *profd_read_file(const char *path, size_t max, size_t *len_out)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
-    size_t cap = 4096, len = 0;
+    size_t cap = max < 4096 ? max : 4096, len = 0;
     char *buf = malloc(cap + 1);
+    int e = 0;
     while (buf) {
         if (len == cap) {
-            if (cap >= max) {
-                free(buf);
-                close(fd);
-                errno = EFBIG;
-                return NULL;
+            char probe;
+            ssize_t r = len < max ? 0 : read(fd, &probe, 1);
+            if (r > 0) { /* more than max bytes */
+                e = EFBIG;
+                break;
             }
+            if (len >= max)
+                break;
             cap = cap * 2 > max ? max : cap * 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
-                free(buf);
-                buf = NULL;
+                e = ENOMEM;
                 break;
             }
             buf = nb;
@@ -271,8 +291,7 @@ char *profd_read_file(const char *path, size_t max, size_t *len_out)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            free(buf);
-            buf = NULL;
+            e = errno;
             break;
         }
         if (r == 0)
@@ -280,8 +299,11 @@ char *profd_read_file(const char *path, size_t max, size_t *len_out)
         len += (size_t)r;
     }
     close(fd);
-    if (!buf)
+    if (!buf || e) {
+        free(buf);
+        errno = e ? e : ENOMEM;
         return NULL;
+    }
     buf[len] = '\0';
     if (len_out)
         *len_out = len;
