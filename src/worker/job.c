@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -159,6 +160,13 @@ static bool capture(job *j, profd_capture_result *res, char *raw, size_t n)
     return ours;
 }
 
+/* Less than 64 KiB left where captures are written. */
+static bool spool_full(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 && (unsigned long long)v.f_bavail * v.f_frsize < 64 * 1024;
+}
+
 static void finish(job *j, const profd_capture_result *res, const char *raw)
 {
     profd_worker *w = j->w;
@@ -174,7 +182,16 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         return;
     }
     if (!res->ok) {
-        worker_fail(w, s, res->err.code ? res->err.code : PROFD_E_SAMPLER_FAILED, res->err.msg);
+        char msg[2048];
+        const char *why = res->err.msg;
+        if (spool_full(j->spool)) { /* the sampler could not even write why it failed */
+            snprintf(msg, sizeof msg,
+                     "the spool directory %s is full (No space left on device): free space there "
+                     "or point PROFD_SPOOL_DIR elsewhere; the sampler said: %s",
+                     w->cfg->spool_dir, res->err.msg);
+            why = msg;
+        }
+        worker_fail(w, s, res->err.code ? res->err.code : PROFD_E_SAMPLER_FAILED, why);
         return;
     }
     s->overhead_percent = res->overhead_percent;

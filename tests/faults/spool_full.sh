@@ -6,7 +6,7 @@ mkdir -p "$T/spool"
 if ! mount -t tmpfs -o size=256k tmpfs "$T/spool" 2>/dev/null; then
     echo "SKIP: cannot mount a tmpfs here (needs root)"; exit 0
 fi
-trap 'rc=$?; umount "$T/spool" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+trap 'rc=$?; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; umount -l "$T/spool" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 setup_services
 export PROFD_SPOOL_DIR="$T/spool"
 start_target web-api
