@@ -5,7 +5,7 @@
 # COUNT requests (default 1000) at RATE per second (default 200), through the
 # librdkafka mock cluster and a real redis-server. The py-spy stand-in exits
 # at once (exit mode after 0 samples) and logs its start time; $TARGETS (200) target
-# processes and PROFD_MAX_CONCURRENT=64 keep any request from waiting for a
+# processes and PROFD_MAX_CONCURRENT=${BENCH_MAX_CONCURRENT:-64} keep any request from waiting for a
 # slot or a target lock. Then the idle worker's RSS and CPU over 10 s.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
@@ -36,7 +36,7 @@ printf 'consumer.fetch.wait.max.ms=5\n' >"$T/kafka.conf"
 env PROFD_KAFKA_CONFIG="$T/kafka.conf" PROFD_KAFKA_BROKERS="$KAFKA_BROKERS" PROFD_HOST=bench PROFD_TARGETS="$T/targets.json" \
     PROFD_STORAGE="file://$T/blobs" PROFD_SPOOL_DIR="$T/spool" PROFD_SAMPLER=py-spy \
     PROFD_PYSPY="$BUILD/tests/pyspy/bin/py-spy" PYSPY_STANDIN_MODE=exit PYSPY_STANDIN_EXIT_AFTER=0 \
-    PYSPY_STANDIN_LOG="$T/spawn.log" PROFD_DURATION_MIN=1 PROFD_MAX_CONCURRENT=64 \
+    PYSPY_STANDIN_LOG="$T/spawn.log" PROFD_DURATION_MIN=1 PROFD_MAX_CONCURRENT=${BENCH_MAX_CONCURRENT:-64} \
     PROFD_LOG_LEVEL=info "$BUILD/profd" worker 2>"$T/worker.log" &
 WORKER=$!
 PIDS+=($WORKER)
