@@ -30,6 +30,7 @@
 #include "profd/bus.h"
 #include "profd/log.h"
 #include "profd/store.h"
+#include "support/http_client.h"
 #include "support/redis_server.h"
 
 #define AM "/api/v1/monitoring/alerts/alertmanager"
@@ -51,74 +52,20 @@ typedef struct env {
 
 typedef enum { NONE, BEARER, BASIC, QUERY } auth_mode;
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char headers[4096];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    char *b = realloc(r->body, r->len + sz * n + 1);
-    memcpy(b + r->len, p, sz * n);
-    r->len += sz * n;
-    b[r->len] = '\0';
-    r->body = b;
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t have = strlen(r->headers), add = sz * n;
-    if (have + add < sizeof r->headers) {
-        memcpy(r->headers + have, p, add);
-        r->headers[have + add] = '\0';
-    }
-    return sz * n;
-}
+typedef test_resp resp;
 
 static resp post(const char *base, const char *path, auth_mode mode, const char *secret,
                  const char *body)
 {
-    resp r = {0};
-    CURL *c = curl_easy_init();
     char url[1024], auth[512];
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    const char *headers[2] = {NULL, NULL};
     snprintf(url, sizeof url, "%s%s%s%s", base, path, mode == QUERY ? "?auth_token=" : "",
              mode == QUERY ? secret : "");
     if (mode == BEARER) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", secret);
-        h = curl_slist_append(h, auth);
-    } else if (mode == BASIC) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, "alertmanager");
-        curl_easy_setopt(c, CURLOPT_PASSWORD, secret);
+        headers[0] = auth;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fprintf(stderr, "curl %s: %s\n", path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body)
-        r.body = calloc(1, 1);
-    return r;
+    return test_http(NULL, url, headers, mode == BASIC ? "alertmanager" : NULL, secret, body);
 }
 
 static char *read_fixture(const char *name)
@@ -320,17 +267,11 @@ static json_object *published_request(const char *id)
 
 static double metric(env *e, const char *series)
 {
-    CURL *c = curl_easy_init();
-    resp r = {0};
     char url[256];
     snprintf(url, sizeof url, "%s/metrics", e->base);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_perform(c);
-    curl_easy_cleanup(c);
+    resp r = test_http(NULL, url, NULL, NULL, NULL, NULL);
     double v = 0;
-    char *p = r.body ? strstr(r.body, series) : NULL;
+    char *p = strstr(r.body, series);
     if (p && p[strlen(series)] == ' ')
         v = strtod(p + strlen(series) + 1, NULL);
     free(r.body);

@@ -34,6 +34,7 @@
 #include "profd/bus.h"
 #include "profd/log.h"
 #include "profd/store.h"
+#include "support/http_client.h"
 #include "support/redis_server.h"
 
 #define P "/api/v1/monitoring/profile"
@@ -48,72 +49,23 @@ static profd_api *api;
 static char base[128], dir[] = "/tmp/profd-apitest-XXXXXX", admin[1024];
 static const char *link_key = "0123456789abcdef0123456789abcdef";
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char headers[4096];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    char *b = realloc(r->body, r->len + sz * n + 1);
-    memcpy(b + r->len, p, sz * n);
-    r->len += sz * n;
-    b[r->len] = '\0';
-    r->body = b;
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *arg)
-{
-    resp *r = arg;
-    size_t have = strlen(r->headers), add = sz * n;
-    if (have + add < sizeof r->headers) {
-        memcpy(r->headers + have, p, add);
-        r->headers[have + add] = '\0';
-    }
-    return sz * n;
-}
+typedef test_resp resp;
 
 /* One request; extra is one more header line or NULL. */
 static resp http_on(const char *url_base, const char *method, const char *path, const char *token,
                     const char *body, const char *extra)
 {
-    resp r = {0};
-    CURL *c = curl_easy_init();
     char url[4096], auth[2048];
+    const char *headers[3] = {NULL, NULL, NULL};
+    int n = 0;
     snprintf(url, sizeof url, "%s%s", url_base, path);
-    struct curl_slist *h = NULL;
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
+        headers[n++] = auth;
     }
     if (extra)
-        h = curl_slist_append(h, extra);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fprintf(stderr, "curl %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (!r.body)
-        r.body = calloc(1, 1);
-    return r;
+        headers[n++] = extra;
+    return test_http(method, url, headers, NULL, NULL, body);
 }
 
 static resp http(const char *method, const char *path, const char *token, const char *body,
