@@ -26,93 +26,22 @@
 #include "profd/metrics.h"
 #include "profd/store.h"
 #include "profd/worker.h"
+#include "support/worker_env.h"
 
-typedef struct env {
-    profd_config cfg;
-    profd_bus *bus;
-    profd_store *store;
-    profd_blob *blob;
-    profd_worker *w;
-    pthread_t thread;
-    volatile sig_atomic_t stop;
-    char dir[256];
-    pid_t target;
-} env;
-
-static void *run_worker(void *arg)
-{
-    env *e = arg;
-    profd_worker_run(e->w, &e->stop);
-    return NULL;
-}
+typedef worker_env env;
 
 static int setup(void **state)
 {
-    env *e = calloc(1, sizeof *e);
-    profd_error err = {0};
-    snprintf(e->dir, sizeof e->dir, "/tmp/profd-alertbus.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
-    e->target = fork();
-    if (e->target == 0) {
-        execlp("python3", "python3", "-c", "import time\nwhile True: time.sleep(0.05)", NULL);
-        _exit(127);
-    }
-    char path[512], pyspy[512];
-    snprintf(path, sizeof path, "%s/targets.json", e->dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "{\"web-api\": {\"pid\": %d}}", (int)e->target);
-    fclose(f);
-    snprintf(pyspy, sizeof pyspy, "%s/tests/pyspy/bin/py-spy", getenv("PROFD_BUILD_DIR"));
-    setenv("PROFD_TARGETS", path, 1);
-    setenv("PROFD_PYSPY", pyspy, 1);
-    setenv("PROFD_SAMPLER", "py-spy", 1);
-    snprintf(path, sizeof path, "%s/standin.log", e->dir);
-    setenv("PYSPY_STANDIN_LOG", path, 1);
-    setenv("PROFD_BUS", "memory", 1);
-    setenv("PROFD_HOST", "node-1", 1);
-    setenv("PROFD_DURATION_MIN", "1", 1);
     setenv("PROFD_ALERT_DURATION", "1", 1);
-    setenv("PROFD_LEASE_SECONDS", "3", 1);
     setenv("PROFD_SHUTDOWN_GRACE", "2", 1);
     setenv("PROFD_LOG_LEVEL", "error", 1);
-    snprintf(path, sizeof path, "file://%s/blobs", e->dir);
-    setenv("PROFD_STORAGE", path, 1);
-    snprintf(path, sizeof path, "%s/spool", e->dir);
-    setenv("PROFD_SPOOL_DIR", path, 1);
-    profd_log_init();
-    assert_int_equal(profd_config_load(&e->cfg, &err), 0);
-    profd_bus_memory_reset();
-    profd_metrics_reset();
-    e->bus = profd_bus_open(&e->cfg, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE, &err);
-    e->store = profd_store_memory_open(3600);
-    e->blob = profd_blob_open(&e->cfg, &err);
-    assert_non_null(e->bus);
-    assert_non_null(e->blob);
-    e->w = profd_worker_new(&e->cfg, e->bus, e->store, e->blob, &err);
-    assert_non_null(e->w);
-    pthread_create(&e->thread, NULL, run_worker, e);
-    *state = e;
+    *state = worker_env_start("/tmp/profd-alertbus.XXXXXX");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    env *e = *state;
-    e->stop = 1;
-    pthread_join(e->thread, NULL);
-    profd_worker_free(e->w);
-    e->bus->ops->close(e->bus);
-    e->blob->ops->close(e->blob);
-    e->store->ops->close(e->store);
-    kill(e->target, SIGKILL);
-    waitpid(e->target, NULL, 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", e->dir, (char *)NULL);
-        _exit(127);
-    }
-    waitpid(pid, NULL, 0);
-    free(e);
+    worker_env_stop(*state);
     return 0;
 }
 
