@@ -66,7 +66,9 @@ for line in open(sys.argv[5]):
     if o.get("event") == "session.queued": queued[o["session_id"]] = ts(o)
     if o.get("event") == "capture.started": started[o["session_id"]] = ts(o)
 inside = sorted((started[k] - queued[k]) * 1000 for k in started if k in queued)
-produced = dict(l.split() for l in open(sys.argv[1]))
+rows = [l.split() for l in open(sys.argv[1])]
+produced = {r[0]: r[1] for r in rows}
+produced_wall = {r[0]: float(r[2]) for r in rows}
 lat = []
 for line in open(sys.argv[2]):
     m = re.search(r'/([0-9a-f-]{36})/raw\.txt', line)
@@ -78,6 +80,9 @@ if n == 0:
     sys.exit("no sampler was spawned")
 print(f"requests: {sys.argv[3]} at {sys.argv[4]}/s, spawned: {n}")
 print(f"produce -> spawn latency:   p50 {pct(lat,50):.2f} ms  p90 {pct(lat,90):.2f} ms  p99 {pct(lat,99):.2f} ms  max {lat[-1]:.2f} ms  (target p99 <= 20 ms)")
+delivery = sorted((queued[k] - produced_wall[k]) * 1000 for k in queued if k in produced_wall)
+if delivery:
+    print(f"bus delivery (produced -> recorded by the worker): p50 {pct(delivery,50):.2f} ms  p99 {pct(delivery,99):.2f} ms  max {delivery[-1]:.2f} ms")
 if inside:
     print(f"in the worker (recorded -> sampler started): p50 {pct(inside,50):.2f} ms  p99 {pct(inside,99):.2f} ms  max {inside[-1]:.2f} ms")
 PY

@@ -1,6 +1,6 @@
 /* produce.c - the load side of bench/worker/latency.sh: produce N profiling
  * requests at R per second with librdkafka, each for one of T services, and
- * print "session_id monotonic_seconds" for every message as it is handed to
+ * print "session_id monotonic_seconds wall_seconds" for every message as it is handed to
  * the producer. Pacing uses absolute deadlines so the rate holds. */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -10,10 +10,10 @@
 
 #include "profd/util.h"
 
-static double mono(void)
+static double now(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
                  "\"trigger\":\"cli\"}",
                  id, i % services);
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-        printf("%s %.6f\n", id, mono());
+        printf("%s %.6f %.6f\n", id, now(CLOCK_MONOTONIC), now(CLOCK_REALTIME));
         rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_KEY(id, strlen(id)),
                           RD_KAFKA_V_VALUE(msg, strlen(msg)),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
