@@ -220,11 +220,6 @@ void worker_handle(profd_worker *w, profd_msg *m)
             LOG_I(r.session_id, "session.cancelling", "cancel requested");
         w->bus->ops->done(w->bus, m, PROFD_ACK);
         break;
-    default:
-        profd_error_set(&why, NULL, "type %s: handling of this request type is not yet available",
-                        r.type == PROFD_REQ_ALERT ? "alert" : "reprocess");
-        reject(w, m, r.type == PROFD_REQ_ALERT ? "" : r.session_id, "not_available", &why);
-        break;
     }
     profd_request_free(&r);
 }
