@@ -64,9 +64,13 @@ static void add_stored_fields(json_object *j, const profd_session *s)
     json_object_object_add(j, "target_host", str_or_null(s->target_host));
 }
 
-/* A percentage with two decimals, as written ("2.50"), not json-c's %.17g. */
+/* A percentage with two decimals, as written ("2.50"), not json-c's %.17g.
+ * Absurd values (a damaged record) keep json-c's own form, so a rewrite of the
+ * record never changes it. */
 static json_object *percent(double v)
 {
+    if (!(v < 1e9))
+        return json_object_new_double(v);
     char buf[32];
     snprintf(buf, sizeof buf, "%.2f", v);
     return json_object_new_double_s(strtod(buf, NULL), buf);
