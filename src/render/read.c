@@ -23,8 +23,7 @@ int profd_profile_read(profd_profile *p, FILE *in, const profd_render_opts *o, p
         i++;
     if (i < n && head[i] == '{')
         return read_speedscope(p, in, head + i, n - i, err);
-    return read_collapsed(p, in, head + (n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0),
-                          n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? n - 3 : n, o, err);
+    return read_collapsed(p, in, head, n, o, err); /* it drops a BOM at any line start */
 }
 
 int profd_profile_read_path(profd_profile *p, const char *path, const profd_render_opts *o,

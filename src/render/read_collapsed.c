@@ -202,6 +202,13 @@ static int is_space(char c)
 static int parse_line(parser *ps, const char *s, size_t len)
 {
     ps->line_no++;
+    /* A UTF-8 byte order mark starts a line, not a frame: files concatenated
+     * with cat keep each one's BOM, and a frame that began with one would not
+     * survive a round trip through our own output. */
+    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        len -= 3;
+    }
     while (len && is_space(s[len - 1]))
         len--;
     while (len && is_space(*s)) {
