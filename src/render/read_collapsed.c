@@ -202,18 +202,21 @@ static int is_space(char c)
 static int parse_line(parser *ps, const char *s, size_t len)
 {
     ps->line_no++;
-    /* A UTF-8 byte order mark starts a line, not a frame: files concatenated
-     * with cat keep each one's BOM, and a frame that began with one would not
-     * survive a round trip through our own output. */
-    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-        s += 3;
-        len -= 3;
-    }
+    /* Blanks and UTF-8 byte order marks start a line, not a frame, in any
+     * mix (files concatenated with cat keep each one's BOM); otherwise a frame
+     * that began with one would not survive a round trip through our output. */
     while (len && is_space(s[len - 1]))
         len--;
-    while (len && is_space(*s)) {
-        s++;
-        len--;
+    for (;;) {
+        if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+            s += 3;
+            len -= 3;
+        } else if (len && is_space(*s)) {
+            s++;
+            len--;
+        } else {
+            break;
+        }
     }
     if (!len)
         return 0;
