@@ -42,7 +42,13 @@ for _ in $(seq 1 100); do
     kill -0 "$SERVE_PID" 2>/dev/null || fail "profd serve exited"
     sleep 0.1
 done
-TOKEN=$(sed -n 's/^ *export PROFD_TOKEN=//p' "$WORK/out")
+# The API answers a moment before serve prints its welcome: wait for the token.
+TOKEN=""
+for _ in $(seq 1 50); do
+    TOKEN=$(sed -n 's/^ *export PROFD_TOKEN=//p' "$WORK/out")
+    [ -n "$TOKEN" ] && break
+    sleep 0.1
+done
 [ -n "$TOKEN" ] || fail "no admin token printed"
 A="http://127.0.0.1:$PORT/api/v1/monitoring/alerts"
 B="http://127.0.0.1:$PORT/api/v1/monitoring/profile"

@@ -42,7 +42,13 @@ HEXPORT=$(printf '%04X' "$PORT")
 grep -q "0100007F:$HEXPORT 00000000:0000 0A" /proc/net/tcp || fail "not bound to loopback"
 grep -q "00000000:$HEXPORT 00000000:0000 0A" /proc/net/tcp && fail "bound to the wildcard address"
 
-TOKEN=$(sed -n 's/^ *export PROFD_TOKEN=//p' "$WORK/out")
+# The API answers a moment before serve prints its welcome: wait for the token.
+TOKEN=""
+for _ in $(seq 1 50); do
+    TOKEN=$(sed -n 's/^ *export PROFD_TOKEN=//p' "$WORK/out")
+    [ -n "$TOKEN" ] && break
+    sleep 0.1
+done
 [ -n "$TOKEN" ] || fail "no token printed"
 grep -q "curl -sS -X POST http://127.0.0.1:$PORT/api/v1/monitoring/profile/start" "$WORK/out" \
     || fail "no curl line printed"
