@@ -268,8 +268,13 @@ char *profd_read_file(const char *path, size_t max, size_t *len_out)
         return NULL;
     size_t cap = max < 4096 ? max : 4096, len = 0;
     char *buf = malloc(cap + 1);
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
     int e = 0;
-    while (buf) {
+    for (;;) {
         if (len == cap) {
             char probe;
             ssize_t r = len < max ? 0 : read(fd, &probe, 1);
@@ -299,9 +304,9 @@ char *profd_read_file(const char *path, size_t max, size_t *len_out)
         len += (size_t)r;
     }
     close(fd);
-    if (!buf || e) {
+    if (e) {
         free(buf);
-        errno = e ? e : ENOMEM;
+        errno = e;
         return NULL;
     }
     buf[len] = '\0';
