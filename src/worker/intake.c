@@ -178,17 +178,10 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
      * every worker sees it anyway, with Pub/Sub the nack lets another take it)
      * until it expires; then whoever sees it fails it as unroutable. */
     w->bus->ops->done(w->bus, m, mine || expired ? PROFD_ACK : PROFD_NACK); /* m is gone now */
-    if (expired) {
-        char key[128];
-        snprintf(key, sizeof key, CLAIM_KEY_FMT, s.session_id);
-        if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) > 0) {
-            worker_fail(w, &s, PROFD_E_UNROUTABLE,
-                        "no worker could run the request within PROFD_REQUEST_TTL");
-            w->store->ops->release(w->store, key, w->owner, &err);
-        }
-    } else if (mine) {
+    if (expired)
+        worker_claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
+    else if (mine)
         worker_try_start(w, &s);
-    }
     profd_session_free(&s);
 }
 

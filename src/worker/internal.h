@@ -92,6 +92,9 @@ void worker_publish(profd_worker *w, const char *type, profd_session *s);
 int worker_put(profd_worker *w, profd_session *s);
 /* Record a failure, publish session.failed and drop the lease. */
 void worker_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
+/* Claim the session, fail it and let go; false when another worker holds it. */
+bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
+#define WORKER_UNROUTABLE_MSG "no worker could run the request within PROFD_REQUEST_TTL"
 
 /* sweeper.c */
 void worker_sweep(profd_worker *w);

@@ -146,3 +146,15 @@ void worker_fail(profd_worker *w, profd_session *s, const char *code, const char
     profd_metrics_session_finished("failed");
     LOG_W(s->session_id, "session.failed", "%s: %s", code, msg);
 }
+
+bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
+{
+    char key[128];
+    profd_error err = {0};
+    snprintf(key, sizeof key, CLAIM_KEY_FMT, s->session_id);
+    if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) <= 0)
+        return false;
+    worker_fail(w, s, code, msg);
+    w->store->ops->release(w->store, key, w->owner, &err);
+    return true;
+}

@@ -24,19 +24,6 @@ static bool have_slot(profd_worker *w)
     return ok;
 }
 
-/* Claim and fail; false when another worker holds the session. */
-static bool claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
-{
-    char key[128];
-    profd_error err = {0};
-    snprintf(key, sizeof key, CLAIM_KEY_FMT, s->session_id);
-    if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) <= 0)
-        return false;
-    worker_fail(w, s, code, msg);
-    w->store->ops->release(w->store, key, w->owner, &err);
-    return true;
-}
-
 static void sweep_lost(profd_worker *w, int64_t now)
 {
     char ids[SWEEP_BATCH][PROFD_UUID_LEN + 1];
@@ -64,7 +51,7 @@ static void sweep_lost(profd_worker *w, int64_t now)
                      "the worker running this session (host %s) stopped renewing its lease "
                      "after attempt %d",
                      s.host, s.attempt);
-            claim_and_fail(w, &s, PROFD_E_WORKER_LOST, msg);
+            worker_claim_and_fail(w, &s, PROFD_E_WORKER_LOST, msg);
         }
         profd_session_free(&s);
     }
@@ -85,8 +72,7 @@ static void sweep_queued(profd_worker *w, int64_t now)
             continue;
         }
         if (now - s.created_at > (int64_t)w->cfg->request_ttl * 1000)
-            claim_and_fail(w, &s, PROFD_E_UNROUTABLE,
-                           "no worker could run the request within PROFD_REQUEST_TTL");
+            worker_claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
         else if (have_slot(w) && worker_can_serve(w, s.target_host, s.pid, s.service_name))
             worker_try_start(w, &s);
         profd_session_free(&s);
