@@ -1,11 +1,14 @@
 /* redis.c - the session store on Redis.
  *
  * Every operation is one round trip: a single command or a Lua script (see
- * redis_scripts.c) that does the multi-key work atomically inside Redis. One
- * mutex per store serialises the connection, so the worker's threads can
- * share a store; a failed operation drops the connection and the next one
- * reconnects, so a Redis restart costs the calls made while it was down
- * (each a clean -1 with "redis at HOST:PORT: ..."), nothing more.
+ * redis_scripts.c) that does the multi-key work atomically inside Redis. The
+ * worker's threads and the API's share one store, so it holds a few
+ * connections (POOL) and an operation borrows an idle one: the worker's
+ * intake never queues behind a burst of finishing captures, while Redis sees
+ * a bounded number of clients per process. A failed operation drops its
+ * connection and the next use reconnects, so a Redis restart costs the calls
+ * made while it was down (each a clean -1 with "redis at HOST:PORT: ..."),
+ * nothing more.
  *
  * Keys (docs/store.md has the full table):
  *   profd:session:{id}                    record (stored JSON), EX ttl
@@ -30,10 +33,15 @@
 #define K_COUNT "profd:count:"
 #define KEYLEN 512
 
+#define POOL 4
+
 typedef struct redis_store {
     profd_store base;
     pthread_mutex_t mu;
-    profd_conn *conn;
+    pthread_cond_t freed;
+    profd_conn *conn[POOL];
+    int idle[POOL]; /* a stack of indexes into conn[] */
+    int nidle;
 } redis_store;
 
 static redis_store *R(profd_store *st)
@@ -100,11 +108,18 @@ static int run(profd_store *st, profd_cmd *cmd, redisReply **rep, profd_error *e
 {
     redis_store *rs = R(st);
     pthread_mutex_lock(&rs->mu);
-    int rc = profd_conn_exec(rs->conn, cmd, 1, rep, err);
-    if (rc == 0 && profd_conn_reply_ok(rs->conn, *rep, err) != 0) {
+    while (rs->nidle == 0)
+        pthread_cond_wait(&rs->freed, &rs->mu);
+    int i = rs->idle[--rs->nidle];
+    pthread_mutex_unlock(&rs->mu);
+    int rc = profd_conn_exec(rs->conn[i], cmd, 1, rep, err);
+    if (rc == 0 && profd_conn_reply_ok(rs->conn[i], *rep, err) != 0) {
         profd_conn_free_replies(rep, 1);
         rc = -1;
     }
+    pthread_mutex_lock(&rs->mu);
+    rs->idle[rs->nidle++] = i;
+    pthread_cond_signal(&rs->freed);
     pthread_mutex_unlock(&rs->mu);
     return rc;
 }
@@ -120,7 +135,7 @@ static long long run_int(profd_store *st, profd_cmd *cmd, profd_error *err)
         v = rep->integer;
     else
         profd_error_set(err, NULL, "redis at %s: unexpected reply type %d",
-                        profd_conn_addr(R(st)->conn), rep->type);
+                        profd_conn_addr(R(st)->conn[0]), rep->type);
     freeReplyObject(rep);
     return v;
 }
@@ -463,8 +478,10 @@ static void r_close(profd_store *st)
     if (!st)
         return;
     redis_store *rs = R(st);
-    profd_conn_free(rs->conn);
+    for (int i = 0; i < POOL; i++)
+        profd_conn_free(rs->conn[i]);
     pthread_mutex_destroy(&rs->mu);
+    pthread_cond_destroy(&rs->freed);
     free(rs);
 }
 
@@ -498,22 +515,30 @@ profd_store *profd_store_redis_open_tls(const char *url, int ttl_seconds, const 
     if (profd_redis_url_parse(url, &u, err) != 0)
         return NULL;
     redis_store *rs = calloc(1, sizeof *rs);
-    if (!rs || !(rs->conn = profd_conn_new(&u, 2000))) {
-        free(rs);
+    if (!rs) {
         profd_error_set(err, NULL, "session store: out of memory");
-        return NULL;
-    }
-    memset(u.password, 0, sizeof u.password);
-    profd_redis_tls tls = {ca, cert, key};
-    if (u.tls && profd_conn_use_tls(rs->conn, &tls, err) != 0) {
-        profd_conn_free(rs->conn);
-        free(rs);
         return NULL;
     }
     rs->base.ops = &redis_ops;
     rs->base.ttl_seconds = ttl_seconds > 0 ? ttl_seconds : 7 * 86400;
     pthread_mutex_init(&rs->mu, NULL);
-    if (profd_conn_ensure(rs->conn, err) != 0) {
+    pthread_cond_init(&rs->freed, NULL);
+    profd_redis_tls tls = {ca, cert, key};
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < POOL; i++) {
+        rs->conn[i] = profd_conn_new(&u, 2000);
+        if (!rs->conn[i]) {
+            profd_error_set(err, NULL, "session store: out of memory");
+            rc = -1;
+        } else if (u.tls) {
+            rc = profd_conn_use_tls(rs->conn[i], &tls, err);
+        }
+        rs->idle[rs->nidle++] = POOL - 1 - i; /* conn[0] is used first */
+    }
+    memset(u.password, 0, sizeof u.password);
+    /* One connection now, so a wrong address or password stops startup; the
+     * others connect when first needed. */
+    if (rc != 0 || profd_conn_ensure(rs->conn[0], err) != 0) {
         r_close(&rs->base);
         return NULL;
     }

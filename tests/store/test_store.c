@@ -492,6 +492,39 @@ static void test_threads(void **state)
 
 /* ---- Redis only ------------------------------------------------------------------- */
 
+/* Connected clients other than the one asking. */
+static long redis_clients(void)
+{
+    redisReply *r = RAW("INFO", "clients");
+    const char *p = strstr(r->str, "connected_clients:");
+    long n = p ? atol(p + strlen("connected_clients:")) - 1 : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* Threads borrow connections from a small pool: busy threads do not queue on
+ * one socket, and Redis never sees more than four clients per store. */
+static void test_redis_connection_pool(void **state)
+{
+    (void)state;
+    NEED_BACKEND();
+    for (int i = 0; i < 100 && redis_clients() != 1; i++)
+        usleep(10 * 1000); /* Redis notices the last test's store closing */
+    assert_int_equal(redis_clients(), 1); /* one connection at open */
+    pthread_t th[2 * THREADS];
+    claim_wins = 0;
+    for (long t = 0; t < 2 * THREADS; t++)
+        pthread_create(&th[t], NULL, hammer, (void *)t);
+    for (int t = 0; t < 2 * THREADS; t++) {
+        void *failures;
+        pthread_join(th[t], &failures);
+        assert_int_equal((long)failures, 0);
+    }
+    long n = redis_clients();
+    assert_true(n >= 2 && n <= 4);
+    assert_int_equal(claim_wins, 1);
+}
+
 static void test_redis_keys_and_ttl(void **state)
 {
     (void)state;
@@ -708,6 +741,7 @@ int main(void)
     };
     const struct CMUnitTest redis_only[] = {
         SHARED(test_redis_keys_and_ttl),
+        SHARED(test_redis_connection_pool),
         SHARED(test_redis_renew_after_data_loss),
         SHARED(test_redis_password_and_db),
         cmocka_unit_test(test_redis_restart_with_aof),
