@@ -51,6 +51,7 @@ struct job {
     profd_session s;
     profd_target target;
     pthread_t thread;
+    void *stack;             /* JOB_STACK bytes of our own; unmapped once joined */
     bool finished;           /* under w->mu */
     const char *cancel_code; /* under w->mu: cancelled | shutdown */
     char claim_key[128];
