@@ -35,12 +35,12 @@ static int add(entries *es, const char *name, const struct stat *st)
         es->v = v;
         es->cap = cap;
     }
-    char *copy = strdup(name);
-    if (!copy)
+    entry *e = &es->v[es->n];
+    if (!(e->name = strdup(name)))
         return -1;
-    es->v[es->n++] =
-        (entry){copy, ((int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec) / 1000000,
-                st->st_size};
+    e->mtime_ms = ((int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec) / 1000000;
+    e->size = st->st_size;
+    es->n++;
     return 0;
 }
 

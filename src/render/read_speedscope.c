@@ -117,13 +117,27 @@ static double sample_scale(json_object *prof, json_object *weights, size_t n)
     return unit_scale(u ? json_object_get_string(u) : NULL);
 }
 
-/* Add one stack (shared frame indices) under root (a node) with a weight. */
-static int add_indices(ss *s, uint32_t root, json_object *stack, const int *idx, size_t n,
-                       uint64_t w)
+/* A stack of shared frame indices: a sample's JSON array, or the open frames
+ * of an evented profile. */
+typedef struct frames {
+    json_object *json;
+    const int *open;
+    size_t n;
+} frames;
+
+static int64_t frame_at(const frames *f, size_t i)
+{
+    if (f->json)
+        return json_object_get_int64(json_object_array_get_idx(f->json, i));
+    return f->open[i];
+}
+
+/* Add one stack under root (a node) with a weight. */
+static int add_indices(ss *s, uint32_t root, const frames *f, uint64_t w)
 {
     uint32_t node = root;
-    for (size_t i = 0; i < n; i++) {
-        int64_t fi = stack ? json_object_get_int64(json_object_array_get_idx(stack, i)) : idx[i];
+    for (size_t i = 0; i < f->n; i++) {
+        int64_t fi = frame_at(f, i);
         if (fi < 0 || (size_t)fi >= s->nframes)
             return fail(s, "a sample refers to a frame that does not exist");
         if (i == 0 && root != 0 && s->p->nodes[root].fid == s->fids[fi])
@@ -150,7 +164,8 @@ static int sampled(ss *s, json_object *prof, uint32_t root)
         double w = json_object_get_double(json_object_array_get_idx(weights, i)) * scale;
         if (!json_object_is_type(st, json_type_array) || !(w >= 0) || w > 1e18)
             return fail(s, "a sample is not an array of frame indices with a weight >= 0");
-        if (add_indices(s, root, st, NULL, json_object_array_length(st), (uint64_t)llround(w)) < 0)
+        frames f = {st, NULL, json_object_array_length(st)};
+        if (add_indices(s, root, &f, (uint64_t)llround(w)) < 0)
             return -1;
     }
     return 0;
@@ -182,9 +197,11 @@ static int evented(ss *s, json_object *prof, uint32_t root)
             rc = fail(s, "events must be O/C with a frame, in time order");
             break;
         }
-        if (depth && at > last)
-            rc = add_indices(s, root, NULL, stack, depth,
+        if (depth && at > last) {
+            frames f = {NULL, stack, depth};
+            rc = add_indices(s, root, &f,
                              (uint64_t)llround(at * scale) - (uint64_t)llround(last * scale));
+        }
         last = at;
         int fi = json_object_get_int(fr);
         if (ty[0] == 'O')

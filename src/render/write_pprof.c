@@ -131,7 +131,7 @@ static int gzip_to(FILE *out, const uint8_t *b, size_t n)
     z_stream z = {0};
     if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
-    uint8_t buf[65536];
+    uint8_t buf[65536] = {0};
     z.next_in = (uint8_t *)b;
     z.avail_in = (uInt)n;
     int rc, ret = 0;

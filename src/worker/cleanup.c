@@ -64,12 +64,14 @@ static int collect(const char *name, int64_t mtime_ms, int64_t size, void *arg)
         os->v = v;
         os->cap = cap;
     }
-    char *copy = strdup(name);
-    if (!copy) {
+    object *o = &os->v[os->n];
+    if (!(o->name = strdup(name))) {
         os->oom = true;
         return 1;
     }
-    os->v[os->n++] = (object){copy, mtime_ms, size};
+    o->mtime_ms = mtime_ms;
+    o->size = size;
+    os->n++;
     return 0;
 }
 

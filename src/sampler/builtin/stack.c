@@ -75,7 +75,8 @@ typedef struct walk {
     raw_frame raw[PY_MAX_DEPTH];
     int n;
     uint64_t addrs[PY_MAX_DEPTH];
-    uint8_t hdrs[PY_MAX_DEPTH * 256]; /* code headers, py_code_header_size() apart */
+    uint8_t hdrs[PY_MAX_DEPTH * 256];   /* code headers, py_code_header_size() apart */
+    const py_code *codes[PY_MAX_DEPTH]; /* the code object at addrs[k] */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
     uint8_t chunk[64 * 1024];
     uint64_t chunk_lo, chunk_hi;
@@ -207,13 +208,12 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
     for (int i = 0; i < W.n; i++)
         which[i] = distinct(W.raw[i].code, &n);
     int got = py_read_many(t->pid, W.addrs, hlen, W.hdrs, n);
-    const py_code *codes[PY_MAX_DEPTH];
     for (int k = 0; k < n; k++)
-        codes[k] = k < got ? py_code_from_header(cc, t, W.addrs[k], W.hdrs + (size_t)k * hlen)
-                           : py_code_get(cc, t, W.addrs[k]);
+        W.codes[k] = k < got ? py_code_from_header(cc, t, W.addrs[k], W.hdrs + (size_t)k * hlen)
+                             : py_code_get(cc, t, W.addrs[k]);
     for (int i = 0; i < W.n; i++) {
         const raw_frame *r = &W.raw[i];
-        const py_code *c = codes[which[i]];
+        const py_code *c = W.codes[which[i]];
         if (!c) {
             if (L->minor >= 13 && !t->code_type)
                 continue; /* f_executable need not be code; nothing to name it by */
