@@ -10,6 +10,7 @@
 #ifndef PROFD_RENDER_INTERNAL_H
 #define PROFD_RENDER_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +78,24 @@ uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fi
 int profile_add_self(profd_profile *p, uint32_t node, uint64_t count);
 const rview *profile_view(const profd_profile *p);
 uint32_t profile_depth(const profd_profile *p, uint32_t node);
+
+/* Depth-first cursor over a tree in first/kids form (walk.c):
+ *   walk_init(&w, v->first, v->kids, v->max_depth, top);
+ *   while (walk_step(&w, &c)) {
+ *       ... c is a child of w.stack[w.depth]: skip it with `continue`,
+ *       ... or visit it and walk_down(&w, c) to go through its children next
+ *   }
+ * stack[0..depth] is the path from top. */
+typedef struct walk {
+    const uint32_t *first, *kids;
+    uint32_t *stack, *next;
+    size_t depth;
+} walk;
+int walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_depth, uint32_t top);
+/* The next child to consider, climbing back up past finished nodes; false at the end. */
+bool walk_step(walk *w, uint32_t *child);
+void walk_down(walk *w, uint32_t child);
+void walk_free(walk *w);
 uint64_t profile_hash(const char *s, size_t len);
 
 /* "func (path/file.py:12)" -> func, file, line; missing parts come back empty/0. */

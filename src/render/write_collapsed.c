@@ -21,43 +21,29 @@ static void put_name(obuf *o, const rname *n)
 int render_collapsed(const profd_profile *p, FILE *out)
 {
     const rview *v = profile_view(p);
-    uint32_t *stack = malloc(((size_t)v->max_depth + 2) * sizeof *stack);
-    uint32_t *next = malloc(((size_t)v->max_depth + 2) * sizeof *next);
+    walk w;
     obuf *o = malloc(sizeof *o);
-    if (!stack || !next || !o) {
-        free(stack);
-        free(next);
+    if (!o || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
         free(o);
         return -1;
     }
     ob_init(o, out);
-    size_t depth = 0;
-    stack[0] = 0;
-    next[0] = v->first[0];
-    while (1) {
-        uint32_t n = stack[depth];
-        if (next[depth] == v->first[n] && n && p->nodes[n].self) {
-            for (size_t i = 1; i <= depth; i++) {
-                if (i > 1)
-                    ob_putc(o, ';');
-                put_name(o, &p->names[p->nodes[stack[i]].fid]);
-            }
-            ob_putc(o, ' ');
-            ob_u64(o, p->nodes[n].self);
-            ob_putc(o, '\n');
+    uint32_t c;
+    while (walk_step(&w, &c)) {
+        walk_down(&w, c);
+        if (!p->nodes[c].self)
+            continue;
+        for (size_t i = 1; i <= w.depth; i++) {
+            if (i > 1)
+                ob_putc(o, ';');
+            put_name(o, &p->names[p->nodes[w.stack[i]].fid]);
         }
-        if (next[depth] < v->first[n + 1]) {
-            uint32_t c = v->kids[next[depth]++];
-            stack[++depth] = c;
-            next[depth] = v->first[c];
-        } else if (depth == 0)
-            break;
-        else
-            depth--;
+        ob_putc(o, ' ');
+        ob_u64(o, p->nodes[c].self);
+        ob_putc(o, '\n');
     }
     int rc = ob_flush(o);
-    free(stack);
-    free(next);
+    walk_free(&w);
     free(o);
     return rc;
 }

@@ -181,45 +181,35 @@ static uint32_t before_child(const profd_profile *bp, uint32_t bnode, const rnam
 }
 
 /* Walk `p` in name order, keeping nodes at least thr wide (or bthr in before). */
-static int walk(hw *h, kept *k, const profd_profile *bp, double thr, double bthr)
+static int collect(hw *h, kept *k, const profd_profile *bp, double thr, double bthr)
 {
     const profd_profile *p = h->p;
     const rview *v = h->v, *bv = bp ? profile_view(bp) : NULL;
-    size_t cap = (size_t)v->max_depth + 2;
-    uint32_t *stack = malloc(cap * sizeof *stack), *next = malloc(cap * sizeof *next);
-    uint32_t *bstack = malloc(cap * sizeof *bstack);
+    walk w;
+    uint32_t *bstack = malloc(((size_t)v->max_depth + 2) * sizeof *bstack);
+    if (!bstack || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
+        free(bstack);
+        return -1;
+    }
     int rc = -1;
-    if (!stack || !next || !bstack)
-        goto out;
-    size_t depth = 0;
-    stack[0] = 0;
-    next[0] = v->first[0];
     bstack[0] = 0;
     if (keep(k, 0, 0, v->total[0], bp ? bv->total[0] : 0) < 0)
         goto out;
-    while (1) {
-        uint32_t n = stack[depth];
-        if (next[depth] < v->first[n + 1]) {
-            uint32_t c = v->kids[next[depth]++];
-            const rname *nm = &p->names[p->nodes[c].fid];
-            uint32_t bc = bp ? before_child(bp, bstack[depth], nm) : UINT32_MAX;
-            uint64_t bval = bc != UINT32_MAX ? bv->total[bc] : 0;
-            if ((double)v->total[c] < thr && !(bp && (double)bval >= bthr && bval))
-                continue;
-            if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)depth + 1, v->total[c], bval) < 0)
-                goto out;
-            stack[++depth] = c;
-            bstack[depth] = bc;
-            next[depth] = v->first[c];
-        } else if (depth == 0)
-            break;
-        else
-            depth--;
+    uint32_t c;
+    while (walk_step(&w, &c)) {
+        const rname *nm = &p->names[p->nodes[c].fid];
+        uint32_t bc = bp ? before_child(bp, bstack[w.depth], nm) : UINT32_MAX;
+        uint64_t bval = bc != UINT32_MAX ? bv->total[bc] : 0;
+        if ((double)v->total[c] < thr && !(bp && (double)bval >= bthr && bval))
+            continue;
+        if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)w.depth + 1, v->total[c], bval) < 0)
+            goto out;
+        walk_down(&w, c);
+        bstack[w.depth] = bc;
     }
     rc = 0;
 out:
-    free(stack);
-    free(next);
+    walk_free(&w);
     free(bstack);
     return rc;
 }
@@ -294,33 +284,21 @@ static int prune(pruned *pr, const profd_profile *p, const uint64_t *total, doub
     return 0;
 }
 
-static int walk_pruned(hw *h, kept *k, const uint64_t *total, double thr)
+static int collect_pruned(hw *h, kept *k, const uint64_t *total, double thr)
 {
     const profd_profile *p = h->p;
     pruned pr = {.h = h};
-    uint32_t *stack = NULL, *next = NULL;
+    walk w = {0};
     int rc = -1;
-    if (prune(&pr, p, total, thr) < 0)
+    if (prune(&pr, p, total, thr) < 0 || walk_init(&w, pr.first, pr.kids, pr.n, 0) != 0 ||
+        keep(k, 0, 0, total[0], 0) < 0)
         goto out;
-    stack = malloc(((size_t)pr.n + 2) * sizeof *stack);
-    next = malloc(((size_t)pr.n + 2) * sizeof *next);
-    if (!stack || !next || keep(k, 0, 0, total[0], 0) < 0)
-        goto out;
-    size_t depth = 0;
-    stack[0] = 0;
-    next[0] = pr.first[0];
-    while (1) {
-        uint32_t n = stack[depth];
-        if (next[depth] < pr.first[n + 1]) {
-            uint32_t c = pr.kids[next[depth]++], id = pr.ids[c];
-            if (keep(k, use_name(h, p->nodes[id].fid), (uint32_t)depth + 1, total[id], 0) < 0)
-                goto out;
-            stack[++depth] = c;
-            next[depth] = pr.first[c];
-        } else if (depth == 0)
-            break;
-        else
-            depth--;
+    uint32_t c;
+    while (walk_step(&w, &c)) {
+        uint32_t id = pr.ids[c];
+        if (keep(k, use_name(h, p->nodes[id].fid), (uint32_t)w.depth + 1, total[id], 0) < 0)
+            goto out;
+        walk_down(&w, c);
     }
     rc = 0;
 out:
@@ -328,8 +306,7 @@ out:
     free(pr.parent);
     free(pr.first);
     free(pr.kids);
-    free(stack);
-    free(next);
+    walk_free(&w);
     return rc;
 }
 
@@ -403,7 +380,7 @@ int render_html(const profd_profile *p, const profd_profile *before, const profd
     double px = opt->min_width_px > 0 ? opt->min_width_px : DEFAULT_MIN_PX;
     double thr = (double)p->total * px / GRAPH_PX;
     double bthr = before ? (double)before->total * px / GRAPH_PX : 0;
-    if ((before ? walk(&h, &k, before, thr, bthr) : walk_pruned(&h, &k, total, thr)) < 0) {
+    if ((before ? collect(&h, &k, before, thr, bthr) : collect_pruned(&h, &k, total, thr)) < 0) {
         profd_error_set(err, NULL, "out of memory while rendering");
         goto out;
     }

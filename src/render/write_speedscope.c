@@ -47,91 +47,83 @@ static void frames(obuf *o, const profd_profile *p)
 }
 
 /* Samples and weights of the subtree under top (all of it when top is 0). */
-static void samples(obuf *o, const profd_profile *p, const rview *v, uint32_t top, int weights,
-                    uint32_t *stack, uint32_t *next)
+static int samples(obuf *o, const profd_profile *p, const rview *v, uint32_t top, int weights)
 {
-    size_t depth = 0, first_out = 1;
-    stack[0] = top;
-    next[0] = v->first[top]; /* a thread's root frame is part of its samples */
+    walk w;
+    if (walk_init(&w, v->first, v->kids, v->max_depth, top) != 0)
+        return -1;
+    int first_out = 1;
     ob_putc(o, '[');
-    while (1) {
-        uint32_t n = stack[depth];
-        if (next[depth] == v->first[n] && n && p->nodes[n].self) {
-            ob_puts(o, first_out ? "" : ",");
-            first_out = 0;
-            if (weights)
-                ob_u64(o, p->nodes[n].self);
-            else {
-                ob_putc(o, '[');
-                for (size_t i = top ? 0 : 1; i <= depth; i++) {
-                    if (i > (top ? 0u : 1u))
-                        ob_putc(o, ',');
-                    ob_u64(o, p->nodes[stack[i]].fid);
-                }
-                ob_putc(o, ']');
-            }
+    uint32_t n = top; /* a thread's root frame is part of its samples */
+    do {
+        if (n != top)
+            walk_down(&w, n);
+        if (!n || !p->nodes[n].self)
+            continue;
+        ob_puts(o, first_out ? "" : ",");
+        first_out = 0;
+        if (weights) {
+            ob_u64(o, p->nodes[n].self);
+            continue;
         }
-        if (next[depth] < v->first[n + 1]) {
-            uint32_t c = v->kids[next[depth]++];
-            stack[++depth] = c;
-            next[depth] = v->first[c];
-        } else if (depth == 0)
-            break;
-        else
-            depth--;
-    }
+        ob_putc(o, '[');
+        for (size_t i = top ? 0 : 1; i <= w.depth; i++) {
+            if (i > (top ? 0u : 1u))
+                ob_putc(o, ',');
+            ob_u64(o, p->nodes[w.stack[i]].fid);
+        }
+        ob_putc(o, ']');
+    } while (walk_step(&w, &n));
     ob_putc(o, ']');
+    walk_free(&w);
+    return 0;
 }
 
-static void profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top, const char *name,
-                    size_t nlen, uint32_t *stack, uint32_t *next)
+static int profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top, const char *name,
+                   size_t nlen)
 {
     ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
     ob_json_str(o, name, nlen);
     ob_puts(o, "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
     ob_u64(o, v->total[top]);
     ob_puts(o, ",\"samples\":");
-    samples(o, p, v, top, 0, stack, next);
+    if (samples(o, p, v, top, 0) != 0)
+        return -1;
     ob_puts(o, ",\"weights\":");
-    samples(o, p, v, top, 1, stack, next);
+    if (samples(o, p, v, top, 1) != 0)
+        return -1;
     ob_putc(o, '}');
+    return 0;
 }
 
 int render_speedscope(const profd_profile *p, const profd_render_opts *opt, FILE *out)
 {
     const rview *v = profile_view(p);
-    uint32_t *stack = malloc(((size_t)v->max_depth + 2) * sizeof *stack);
-    uint32_t *next = malloc(((size_t)v->max_depth + 2) * sizeof *next);
     obuf *o = malloc(sizeof *o);
-    if (!stack || !next || !o) {
-        free(stack);
-        free(next);
-        free(o);
+    if (!o)
         return -1;
-    }
     ob_init(o, out);
     const char *title = opt->title ? opt->title : "profd";
     ob_puts(o, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",");
     frames(o, p);
     ob_puts(o, ",\"profiles\":[");
-    int threads = 0;
+    int threads = 0, rc = 0;
     for (uint32_t i = v->first[0]; i < v->first[1]; i++)
         threads |= names_thread(&p->names[p->nodes[v->kids[i]].fid]);
     if (threads) {
-        for (uint32_t i = v->first[0]; i < v->first[1]; i++) {
+        for (uint32_t i = v->first[0]; rc == 0 && i < v->first[1]; i++) {
             const rname *n = &p->names[p->nodes[v->kids[i]].fid];
             if (i > v->first[0])
                 ob_putc(o, ',');
-            profile(o, p, v, v->kids[i], n->s, n->len, stack, next);
+            rc = profile(o, p, v, v->kids[i], n->s, n->len);
         }
     } else
-        profile(o, p, v, 0, title, strlen(title), stack, next);
+        rc = profile(o, p, v, 0, title, strlen(title));
     ob_puts(o, "],\"name\":\"");
     ob_json_str(o, title, strlen(title));
     ob_puts(o, "\",\"activeProfileIndex\":0,\"exporter\":\"profd " PROFD_VERSION "\"}\n");
-    int rc = ob_flush(o);
-    free(stack);
-    free(next);
+    if (ob_flush(o) != 0)
+        rc = -1;
     free(o);
     return rc;
 }

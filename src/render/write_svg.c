@@ -128,39 +128,25 @@ static void frame(sw *s, uint32_t n, double x, uint32_t depth)
 static int frames(sw *s)
 {
     const rview *v = s->v;
-    size_t cap = (size_t)v->max_depth + 2;
-    uint32_t *stack = malloc(cap * sizeof *stack), *next = malloc(cap * sizeof *next);
-    double *cursor = malloc(cap * sizeof *cursor);
-    if (!stack || !next || !cursor) {
-        free(stack);
-        free(next);
+    walk w;
+    double *cursor = malloc(((size_t)v->max_depth + 2) * sizeof *cursor);
+    if (!cursor || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
         free(cursor);
         return -1;
     }
-    size_t depth = 0;
-    stack[0] = 0;
-    next[0] = v->first[0];
     cursor[0] = XPAD;
     frame(s, 0, XPAD, 0);
-    while (1) {
-        uint32_t n = stack[depth];
-        if (next[depth] < v->first[n + 1]) {
-            uint32_t c = v->kids[next[depth]++];
-            double x = cursor[depth];
-            cursor[depth] += (double)v->total[c] * s->per;
-            if ((double)v->total[c] < s->thr || !v->total[c])
-                continue;
-            frame(s, c, x, (uint32_t)depth + 1);
-            stack[++depth] = c;
-            next[depth] = v->first[c];
-            cursor[depth] = x;
-        } else if (depth == 0)
-            break;
-        else
-            depth--;
+    uint32_t c;
+    while (walk_step(&w, &c)) {
+        double x = cursor[w.depth];
+        cursor[w.depth] += (double)v->total[c] * s->per;
+        if ((double)v->total[c] < s->thr || !v->total[c])
+            continue;
+        frame(s, c, x, (uint32_t)w.depth + 1);
+        walk_down(&w, c);
+        cursor[w.depth] = x;
     }
-    free(stack);
-    free(next);
+    walk_free(&w);
     free(cursor);
     return 0;
 }
