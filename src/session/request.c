@@ -117,17 +117,6 @@ static int index_of(const char *s, const char *const *names, size_t n)
     return -1;
 }
 
-static bool host_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 253 || !isalnum((unsigned char)s[0]))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-            return false;
-    return true;
-}
-
 static bool label_key_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -325,7 +314,8 @@ static int check_host(ctx *c)
     json_object *v;
     if (!member(c, "host", &v) || !v)
         return 0;
-    if (!json_object_is_type(v, json_type_string) || !host_valid(json_object_get_string(v)))
+    if (!json_object_is_type(v, json_type_string) ||
+        !profd_host_name_valid(json_object_get_string(v)))
         return invalid(c->err, "host: must match %s, or be null", HOST_PATTERN);
     profd_strlcpy(c->r->host, json_object_get_string(v), sizeof c->r->host);
     return 0;

@@ -59,17 +59,6 @@ static const char *service_label(json_object *labels, const char *list, char *na
     return NULL;
 }
 
-static bool host_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 253 || !isalnum((unsigned char)s[0]))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-            return false;
-    return true;
-}
-
 static int parse_pid(const char *s, long *out)
 {
     char *end;
@@ -104,7 +93,7 @@ int profd_alert_target_of(json_object *labels, const char *service_labels, profd
                     "label %s must match ^[a-z0-9][a-z0-9._-]{0,62}$%s", name, "");
     profd_strlcpy(t->service, svc, sizeof t->service);
     const char *host = first_label(labels, "profd_host", "host");
-    if (host && !host_valid(host))
+    if (host && !profd_host_name_valid(host))
         return fail(reason, PROFD_ALERT_BAD_TARGET, detail, dl,
                     "label %s must be a host name (letters, digits, . _ -)%s",
                     label(labels, "profd_host") ? "profd_host" : "host", "");
