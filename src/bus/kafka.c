@@ -154,26 +154,40 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-static int open_consumer(kbus *k, const profd_config *cfg, profd_error *err)
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+
+/* A consumer (in k->group) or a producer, with the shared and role settings. */
+static rd_kafka_t *new_client(kbus *k, const profd_config *cfg, kafka_role role, profd_error *err)
 {
+    const char *what = role == KAFKA_CONSUMER ? "consumer" : "producer";
     char cid[400];
     snprintf(cid, sizeof cid, "profd-%s", cfg->host);
-    snprintf(k->group, sizeof k->group, "%s.%s", cfg->kafka_group, cfg->host);
-    rd_kafka_conf_t *conf = base_conf(cfg, KAFKA_CONSUMER, cid, err);
-    if (!conf || fixed_conf(conf, KAFKA_CONSUMER, k->group, err) != 0) {
+    rd_kafka_conf_t *conf = base_conf(cfg, role, cid, err);
+    if (!conf || fixed_conf(conf, role, role == KAFKA_CONSUMER ? k->group : NULL, err) != 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);
-        return -1;
+        return NULL;
     }
     rd_kafka_conf_set_opaque(conf, k);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    if (role == KAFKA_CONSUMER)
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    else
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     char why[512];
-    k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!k->consumer) {
+    rd_kafka_t *rk = rd_kafka_new(role == KAFKA_CONSUMER ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER,
+                                  conf, why, sizeof why);
+    if (!rk) {
         rd_kafka_conf_destroy(conf);
-        profd_error_set(err, NULL, "cannot create the Kafka consumer: %s", why);
-        return -1;
+        profd_error_set(err, NULL, "cannot create the Kafka %s: %s", what, why);
     }
+    return rk;
+}
+
+static int open_consumer(kbus *k, const profd_config *cfg, profd_error *err)
+{
+    snprintf(k->group, sizeof k->group, "%s.%s", cfg->kafka_group, cfg->host);
+    if (!(k->consumer = new_client(k, cfg, KAFKA_CONSUMER, err)))
+        return -1;
     rd_kafka_poll_set_consumer(k->consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, cfg->request_topic, RD_KAFKA_PARTITION_UA);
@@ -309,28 +323,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
                       rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
 }
 
-static int open_producer(kbus *k, const profd_config *cfg, profd_error *err)
-{
-    char cid[400];
-    snprintf(cid, sizeof cid, "profd-%s", cfg->host);
-    rd_kafka_conf_t *conf = base_conf(cfg, KAFKA_PRODUCER, cid, err);
-    if (!conf || fixed_conf(conf, KAFKA_PRODUCER, NULL, err) != 0) {
-        if (conf)
-            rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    rd_kafka_conf_set_opaque(conf, k);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    char why[512];
-    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-    if (!k->producer) {
-        rd_kafka_conf_destroy(conf);
-        profd_error_set(err, NULL, "cannot create the Kafka producer: %s", why);
-        return -1;
-    }
-    return 0;
-}
-
 static const char *topic_name(const profd_config *cfg, profd_topic t)
 {
     switch (t) {
@@ -452,7 +444,7 @@ profd_bus *profd_bus_kafka_open(const profd_config *cfg, int roles, profd_error 
     pthread_mutex_init(&k->pause_mu, NULL);
     kafka_offsets_init(&k->off);
     if (((roles & PROFD_BUS_CONSUME) && open_consumer(k, cfg, err) != 0) ||
-        ((roles & PROFD_BUS_PRODUCE) && open_producer(k, cfg, err) != 0)) {
+        ((roles & PROFD_BUS_PRODUCE) && !(k->producer = new_client(k, cfg, KAFKA_PRODUCER, err)))) {
         if (k->consumer)
             rd_kafka_destroy(k->consumer);
         if (k->producer)
