@@ -3,7 +3,7 @@
  * Counters and histograms with labels, thread-safe, rendered in the text
  * exposition format 0.0.4 by GET /metrics. The API records HTTP durations,
  * rejections and the sessions it starts; the worker records finished
- * sessions, capture durations and bytes stored into the same registry, so
+ * sessions, capture durations and overheads, and bytes stored into the same registry, so
  * under `profd serve` one /metrics shows both. Depends only on libc, pthreads
  * and libm, so it can move to any module. */
 #ifndef PROFD_METRICS_H
@@ -14,6 +14,8 @@
 void profd_metrics_session_started(const char *service, const char *trigger);
 void profd_metrics_session_finished(const char *status);
 void profd_metrics_capture_duration(double seconds);
+/* overhead_percent of a capture whose sampler ran to the end. */
+void profd_metrics_capture_overhead(double percent);
 void profd_metrics_bytes_stored(long long bytes);
 void profd_metrics_http_request(const char *route, int code, double seconds);
 void profd_metrics_rejected(const char *reason);

@@ -257,12 +257,13 @@ static void put_family(buf *b, const profd_metric *m)
 
 /* ---- the contract's metrics --------------------------------------------- */
 
-static profd_metric *started, *finished, *capture, *bytes, *http, *rejected;
+static profd_metric *started, *finished, *capture, *overhead, *bytes, *http, *rejected;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void init(void)
 {
     static const double capture_b[] = {1, 5, 10, 30, 60, 120, 300, 600};
+    static const double overhead_b[] = {0.5, 1, 2, 3, 5, 10, 25, 50, 100};
     static const double http_b[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                     0.1,   0.25,   0.5,   1,    2.5};
     const char *st[] = {"service", "trigger"}, *fs[] = {"status"}, *hr[] = {"route", "code"},
@@ -274,6 +275,10 @@ static void init(void)
     capture = profd_metric_histogram("profd_capture_duration_seconds",
                                      "Wall time of captures, in seconds.", 0, NULL, capture_b,
                                      (int)(sizeof capture_b / sizeof *capture_b));
+    overhead =
+        profd_metric_histogram("profd_capture_overhead_percent",
+                               "Sampler CPU time over capture wall time, in percent of one core.",
+                               0, NULL, overhead_b, (int)(sizeof overhead_b / sizeof *overhead_b));
     bytes = profd_metric_counter("profd_bytes_stored_total", "Bytes written to the blob store.", 0,
                                  NULL);
     http = profd_metric_histogram("profd_http_request_duration_seconds",
@@ -300,6 +305,12 @@ void profd_metrics_capture_duration(double seconds)
 {
     pthread_once(&once, init);
     profd_metric_observe(capture, NULL, seconds);
+}
+
+void profd_metrics_capture_overhead(double percent)
+{
+    pthread_once(&once, init);
+    profd_metric_observe(overhead, NULL, percent);
 }
 
 void profd_metrics_bytes_stored(long long n)

@@ -201,6 +201,7 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         return;
     }
     s->overhead_percent = res->overhead_percent;
+    profd_metrics_capture_overhead(res->overhead_percent);
     if (res->partial)
         LOG_W(s->session_id, "capture.partial", "%s", res->note);
     if (worker_store_results(w, s, raw, &err) != 0) {

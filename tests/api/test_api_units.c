@@ -135,6 +135,8 @@ static void test_metrics_format(void **state)
     profd_metrics_session_started("jobs", "alert");
     profd_metrics_session_finished("completed");
     profd_metrics_capture_duration(12.5);
+    profd_metrics_capture_overhead(1.5);
+    profd_metrics_capture_overhead(7);
     profd_metrics_bytes_stored(1000);
     profd_metrics_bytes_stored(24);
     profd_metrics_http_request(P "/{id}", 200, 0.003);
@@ -155,6 +157,12 @@ static void test_metrics_format(void **state)
     assert_non_null(strstr(t, "profd_capture_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
     assert_non_null(strstr(t, "profd_capture_duration_seconds_sum 12.5\n"));
     assert_non_null(strstr(t, "profd_capture_duration_seconds_count 1\n"));
+    assert_non_null(strstr(t, "# TYPE profd_capture_overhead_percent histogram\n"));
+    assert_non_null(strstr(t, "profd_capture_overhead_percent_bucket{le=\"1\"} 0\n"));
+    assert_non_null(strstr(t, "profd_capture_overhead_percent_bucket{le=\"2\"} 1\n"));
+    assert_non_null(strstr(t, "profd_capture_overhead_percent_bucket{le=\"5\"} 1\n"));
+    assert_non_null(strstr(t, "profd_capture_overhead_percent_bucket{le=\"10\"} 2\n"));
+    assert_non_null(strstr(t, "profd_capture_overhead_percent_sum 8.5\n"));
     assert_non_null(strstr(t, "profd_bytes_stored_total 1024\n"));
     assert_non_null(strstr(t, "profd_http_request_duration_seconds_bucket{route=\"" P
                               "/{id}\",code=\"200\",le=\"0.005\"} 1\n"));

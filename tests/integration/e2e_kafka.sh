@@ -39,5 +39,9 @@ metrics=$(curl -fsS "http://127.0.0.1:$MPORT/metrics") || fail "no /metrics on P
 echo "$metrics" | grep -q '^profd_sessions_finished_total{status="completed"} 1$' || fail "metrics lack the completed session"
 echo "$metrics" | grep -q '^profd_capture_duration_seconds_count 1$' || fail "metrics lack the capture duration"
 echo "$metrics" | grep -qE '^profd_bytes_stored_total [1-9]' || fail "metrics lack the bytes stored"
+echo "$metrics" | grep -q '^profd_capture_overhead_percent_count 1$' || fail "metrics lack the capture overhead"
+msum=$(echo "$metrics" | sed -n 's/^profd_capture_overhead_percent_sum //p')
+python3 -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b) < 0.01 else 1)' "$msum" "$(field "$id" overhead_percent)" \
+    || fail "overhead metric $msum is not the session's overhead_percent $(field "$id" overhead_percent)"
 note "session $id completed with $count samples; events keyed and ordered"
 echo "1 passed, 0 failed"
