@@ -171,6 +171,16 @@ static profd_auth check(profd_jwt_keys *k, const char *tok, char *reason)
     return a;
 }
 
+/* Verify tok (freed here): want, with why in the reason when given. */
+static void expect(profd_jwt_keys *k, char *tok, profd_auth want, const char *why)
+{
+    char reason[256] = "";
+    assert_int_equal(check(k, tok, reason), want);
+    if (why)
+        assert_non_null(strstr(reason, why));
+    free(tok);
+}
+
 #define ADMIN "{\"sub\":\"alice\",\"roles\":[\"viewer\",\"admin\"],\"exp\":1700000600}"
 
 static void test_b64url_strict(void **state)
@@ -202,27 +212,15 @@ static void test_hs256_ok_and_roles(void **state)
     assert_string_equal(c.sub, "alice");
     assert_true(c.admin);
     free(t);
-    t = hs("{\"sub\":\"bob\",\"role\":\"admin\"}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = hs("{\"sub\":\"carol\",\"roles\":[\"viewer\"]}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_FORBIDDEN);
-    assert_non_null(strstr(reason, "role"));
-    free(t);
-    t = hs("{\"sub\":\"dave\",\"role\":\"administrator\"}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_FORBIDDEN);
-    free(t);
-    t = hs("{\"roles\":[\"admin\"]}", "s3cret"); /* no sub */
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
-    t = hs(ADMIN, "other-secret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "signature"));
-    free(t);
+    expect(k, hs("{\"sub\":\"bob\",\"role\":\"admin\"}", "s3cret"), PROFD_AUTH_OK, NULL);
+    expect(k, hs("{\"sub\":\"carol\",\"roles\":[\"viewer\"]}", "s3cret"), PROFD_AUTH_FORBIDDEN,
+           "role");
+    expect(k, hs("{\"sub\":\"dave\",\"role\":\"administrator\"}", "s3cret"), PROFD_AUTH_FORBIDDEN,
+           NULL);
+    expect(k, hs("{\"roles\":[\"admin\"]}", "s3cret"), PROFD_AUTH_INVALID, NULL); /* no sub */
+    expect(k, hs(ADMIN, "other-secret"), PROFD_AUTH_INVALID, "signature");
     /* The minting helper makes tokens this verifier accepts. */
-    t = profd_jwt_sign_hs256("s3cret", ADMIN);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
+    expect(k, profd_jwt_sign_hs256("s3cret", ADMIN), PROFD_AUTH_OK, NULL);
     profd_jwt_keys_free(k);
 }
 
@@ -230,25 +228,17 @@ static void test_times(void **state)
 {
     (void)state;
     profd_jwt_keys *k = keys("s3cret", NULL, NULL, NULL);
-    char reason[256];
-    char *t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":1699999000}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "expired"));
-    free(t);
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":1699999000}", "s3cret"),
+           PROFD_AUTH_INVALID, "expired");
     /* Within the leeway an expired token still passes. */
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":1699999990}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"nbf\":1700000600}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "nbf"));
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"nbf\":1700000010}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":\"tomorrow\"}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":1699999990}", "s3cret"), PROFD_AUTH_OK,
+           NULL);
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"nbf\":1700000600}", "s3cret"),
+           PROFD_AUTH_INVALID, "nbf");
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"nbf\":1700000010}", "s3cret"), PROFD_AUTH_OK,
+           NULL);
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"exp\":\"tomorrow\"}", "s3cret"),
+           PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
 }
 
@@ -256,27 +246,25 @@ static void test_iss_aud(void **state)
 {
     (void)state;
     profd_jwt_keys *k = keys("s3cret", NULL, "https://idp", "profd");
-    char reason[256];
-    char *t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":\"profd\"}",
-                 "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":[\"x\",\"profd\"]}",
-           "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://evil\",\"aud\":\"profd\"}",
-           "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "iss"));
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":[\"x\"]}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "aud"));
-    free(t);
-    t = hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\"}", "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k,
+           hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":\"profd\"}",
+              "s3cret"),
+           PROFD_AUTH_OK, NULL);
+    expect(
+        k,
+        hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":[\"x\",\"profd\"]}",
+           "s3cret"),
+        PROFD_AUTH_OK, NULL);
+    expect(k,
+           hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://evil\",\"aud\":\"profd\"}",
+              "s3cret"),
+           PROFD_AUTH_INVALID, "iss");
+    expect(
+        k,
+        hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\",\"aud\":[\"x\"]}", "s3cret"),
+        PROFD_AUTH_INVALID, "aud");
+    expect(k, hs("{\"sub\":\"a\",\"role\":\"admin\",\"iss\":\"https://idp\"}", "s3cret"),
+           PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
 }
 
@@ -285,18 +273,12 @@ static void test_none_and_malformed(void **state)
     (void)state;
     profd_jwt_keys *k = keys("s3cret", NULL, NULL, NULL);
     char reason[256];
-    char *t = mint("{\"alg\":\"none\"}", ADMIN, "none", NULL, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "none"));
-    free(t);
-    t = mint("{\"alg\":\"NoNe\"}", ADMIN, "none", NULL, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
-    t = mint("{\"alg\":\"HS512\"}", ADMIN, "HS256", NULL, "s3cret", 6);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, mint("{\"alg\":\"none\"}", ADMIN, "none", NULL, NULL, 0), PROFD_AUTH_INVALID, "none");
+    expect(k, mint("{\"alg\":\"NoNe\"}", ADMIN, "none", NULL, NULL, 0), PROFD_AUTH_INVALID, NULL);
+    expect(k, mint("{\"alg\":\"HS512\"}", ADMIN, "HS256", NULL, "s3cret", 6), PROFD_AUTH_INVALID,
+           NULL);
     /* Tampered payload, original signature. */
-    t = hs(ADMIN, "s3cret");
+    char *t = hs(ADMIN, "s3cret");
     char *forged = hs("{\"sub\":\"mallory\",\"roles\":[\"admin\"],\"exp\":1700000600}", "x");
     char *dot1 = strchr(t, '.'), *dot2 = strrchr(t, '.');
     char *fdot1 = strchr(forged, '.'), *fdot2 = strrchr(forged, '.');
@@ -342,28 +324,19 @@ static void test_rs256_pem_and_confusion(void **state)
 {
     (void)state;
     profd_jwt_keys *k = keys(NULL, pem_rsa, NULL, NULL);
-    char reason[256];
-    char *t = mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa2, NULL, 0); /* another key */
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa1, NULL, 0), PROFD_AUTH_OK, NULL);
+    expect(k, mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa2, NULL, 0), PROFD_AUTH_INVALID,
+           NULL); /* another key */
     /* Algorithm confusion: HS256 with the public key's PEM bytes as the secret. */
-    t = mint("{\"alg\":\"HS256\"}", ADMIN, "HS256", NULL, pem_bytes, strlen(pem_bytes));
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "HS256"));
-    free(t);
+    expect(k, mint("{\"alg\":\"HS256\"}", ADMIN, "HS256", NULL, pem_bytes, strlen(pem_bytes)),
+           PROFD_AUTH_INVALID, "HS256");
     /* ES256 when only an RSA key exists. */
-    t = mint("{\"alg\":\"ES256\"}", ADMIN, "ES256", ec1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, mint("{\"alg\":\"ES256\"}", ADMIN, "ES256", ec1, NULL, 0), PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
     /* Even with a secret configured too, the public key bytes are never an HMAC key. */
     k = keys("s3cret", pem_rsa, NULL, NULL);
-    t = mint("{\"alg\":\"HS256\"}", ADMIN, "HS256", NULL, pem_bytes, strlen(pem_bytes));
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, mint("{\"alg\":\"HS256\"}", ADMIN, "HS256", NULL, pem_bytes, strlen(pem_bytes)),
+           PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
 }
 
@@ -376,9 +349,7 @@ static void test_es256_pem(void **state)
     assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
     /* A DER signature (what OpenSSL emits) is not a valid JWS signature. */
     free(t);
-    t = mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa1, NULL, 0), PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
 }
 
@@ -387,27 +358,19 @@ static void test_jwks_kid_rotation(void **state)
     (void)state;
     profd_jwt_keys *k = keys(NULL, jwks, NULL, NULL);
     char reason[256];
-    char *t = mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
-    t = mint("{\"alg\":\"RS256\",\"kid\":\"k2\"}", ADMIN, "RS256", rsa2, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
+    expect(k, mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0),
+           PROFD_AUTH_OK, NULL);
+    expect(k, mint("{\"alg\":\"RS256\",\"kid\":\"k2\"}", ADMIN, "RS256", rsa2, NULL, 0),
+           PROFD_AUTH_OK, NULL);
     /* Right key, wrong kid: checked against k2 only. */
-    t = mint("{\"alg\":\"RS256\",\"kid\":\"k2\"}", ADMIN, "RS256", rsa1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
-    t = mint("{\"alg\":\"RS256\",\"kid\":\"k9\"}", ADMIN, "RS256", rsa1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    assert_non_null(strstr(reason, "kid"));
-    free(t);
-    t = mint("{\"alg\":\"ES256\",\"kid\":\"e1\"}", ADMIN, "ES256", ec1, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
+    expect(k, mint("{\"alg\":\"RS256\",\"kid\":\"k2\"}", ADMIN, "RS256", rsa1, NULL, 0),
+           PROFD_AUTH_INVALID, NULL);
+    expect(k, mint("{\"alg\":\"RS256\",\"kid\":\"k9\"}", ADMIN, "RS256", rsa1, NULL, 0),
+           PROFD_AUTH_INVALID, "kid");
+    expect(k, mint("{\"alg\":\"ES256\",\"kid\":\"e1\"}", ADMIN, "ES256", ec1, NULL, 0),
+           PROFD_AUTH_OK, NULL);
     /* No kid: every key of the type is tried. */
-    t = mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa2, NULL, 0);
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_OK);
-    free(t);
+    expect(k, mint("{\"alg\":\"RS256\"}", ADMIN, "RS256", rsa2, NULL, 0), PROFD_AUTH_OK, NULL);
     profd_jwt_keys_free(k);
 
     /* Rotation: k1 retired from the file; a fresh load refuses it. */
@@ -415,7 +378,7 @@ static void test_jwks_kid_rotation(void **state)
     snprintf(retired, sizeof retired, "%s/jwks2.json", dir);
     write_jwks(retired, false);
     k = keys(NULL, retired, NULL, NULL);
-    t = mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0);
+    char *t = mint("{\"alg\":\"RS256\",\"kid\":\"k1\"}", ADMIN, "RS256", rsa1, NULL, 0);
     assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
     /* The file changes (k1 published again): re-read on the next check, no restart. */
     write_jwks(retired, true);
@@ -453,10 +416,7 @@ static void test_bad_key_files(void **state)
     unlink(path);
     profd_jwt_keys *k = keys(NULL, NULL, NULL, NULL);
     assert_true(profd_jwt_keys_empty(k));
-    char reason[256];
-    char *t = hs(ADMIN, "s3cret");
-    assert_int_equal(check(k, t, reason), PROFD_AUTH_INVALID);
-    free(t);
+    expect(k, hs(ADMIN, "s3cret"), PROFD_AUTH_INVALID, NULL);
     profd_jwt_keys_free(k);
 }
 
