@@ -58,6 +58,8 @@ bool profd_uuid_valid(const char *s);
 bool profd_service_name_valid(const char *s);
 /* A request's host (PROFD_HOST): ^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$ */
 bool profd_host_name_valid(const char *s);
+/* A session label's key: ^[A-Za-z_][A-Za-z0-9_.-]{0,62}$ */
+bool profd_label_key_valid(const char *s);
 
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
 /* A URL fit for logs: any password in its user info replaced by "***". */

@@ -223,6 +223,17 @@ bool profd_host_name_valid(const char *s)
     return true;
 }
 
+bool profd_label_key_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 63 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+            return false;
+    return true;
+}
+
 size_t profd_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);

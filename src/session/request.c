@@ -117,17 +117,6 @@ static int index_of(const char *s, const char *const *names, size_t n)
     return -1;
 }
 
-static bool label_key_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 63 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-            return false;
-    return true;
-}
-
 /* Valid UTF-8 is guaranteed by json_check; count characters, refuse controls. */
 static bool label_value_valid(const char *s)
 {
@@ -389,7 +378,7 @@ static int check_labels(ctx *c)
         return invalid(c->err, "labels: at most %d labels", LABELS_MAX);
     json_object_object_foreach(v, key, val)
     {
-        if (!label_key_valid(key))
+        if (!profd_label_key_valid(key))
             return invalid(c->err, "labels: every key must match %s", LABEL_KEY_PATTERN);
         if (!json_object_is_type(val, json_type_string) ||
             !label_value_valid(json_object_get_string(val)))

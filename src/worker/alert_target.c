@@ -110,17 +110,6 @@ int profd_alert_target_of(json_object *labels, const char *service_labels, profd
 
 /* ---- labels for the session ---------------------------------------------- */
 
-static bool key_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 63 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-            return false;
-    return true;
-}
-
 /* At most 256 characters (UTF-8 sequences kept whole), controls as spaces. */
 static json_object *bounded_value(const char *s)
 {
@@ -151,7 +140,7 @@ json_object *profd_alert_bounded_labels(json_object *labels)
     {
         if (n >= PROFD_ALERT_MAX_LABELS)
             break;
-        if (!v || !json_object_is_type(v, json_type_string) || !key_valid(k))
+        if (!v || !json_object_is_type(v, json_type_string) || !profd_label_key_valid(k))
             continue;
         json_object *b = bounded_value(json_object_get_string(v));
         if (b) {
