@@ -208,7 +208,7 @@ void profd_cmd_num(profd_cmd *c, long long v)
 
 /* ---- transport (the place TLS slots in) ------------------------------------ */
 
-static int wait_fd(int fd, short ev, int64_t deadline)
+int profd_conn_wait_fd(int fd, short ev, int64_t deadline)
 {
     for (;;) {
         int64_t left = deadline - profd_mono_ms();
@@ -282,7 +282,7 @@ static int send_all(profd_conn *c, const char *buf, size_t len, int64_t deadline
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = wait_fd(c->fd, c->want, deadline);
+        int w = profd_conn_wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out sending a command");
         if (w < 0)
@@ -315,7 +315,7 @@ static int read_reply(profd_conn *c, redisReply **out, int64_t deadline, profd_e
             return fail(c, err, "connection closed by the server");
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = wait_fd(c->fd, c->want, deadline);
+        int w = profd_conn_wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out waiting for a reply");
         if (w < 0)
@@ -337,7 +337,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *err_out
         close(fd);
         return -1;
     }
-    int w = wait_fd(fd, POLLOUT, deadline), so = 0;
+    int w = profd_conn_wait_fd(fd, POLLOUT, deadline), so = 0;
     socklen_t sl = sizeof so;
     if (w <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0 || so != 0) {
         *err_out = w == 0 ? ETIMEDOUT : w < 0 ? errno : so;

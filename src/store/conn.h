@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "profd/util.h"
 
@@ -70,6 +71,9 @@ int profd_conn_exec(profd_conn *c, profd_cmd *cmds, int n, redisReply **replies,
 /* 0 when r is not an error reply; else -1 with "redis at HOST:PORT: MSG". */
 int profd_conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err);
 void profd_conn_free_replies(redisReply **replies, int n);
+/* Wait until fd is ready for ev (POLLIN/POLLOUT) or the monotonic deadline (ms)
+ * passes: 1 ready, 0 timed out, -1 error (errno). The TLS layer waits with it too. */
+int profd_conn_wait_fd(int fd, short ev, int64_t deadline);
 /* "HOST:PORT", for messages. */
 const char *profd_conn_addr(const profd_conn *c);
 

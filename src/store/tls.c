@@ -190,19 +190,6 @@ static int set_peer_name(SSL *ssl, const char *host)
     return SSL_set1_host(ssl, host) == 1 ? 0 : -1;
 }
 
-static int wait_for(int fd, short ev, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - profd_mono_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = ev};
-        int r = poll(&p, 1, (int)left);
-        if (r != -1 || errno != EINTR)
-            return r;
-    }
-}
-
 static void handshake_failure(SSL *ssl, int e, char *why, size_t n)
 {
     long v = SSL_get_verify_result(ssl);
@@ -248,7 +235,7 @@ SSL *profd_tls_connect(SSL_CTX *ctx, int fd, const char *host, int64_t deadline,
             SSL_free(ssl);
             return NULL;
         }
-        int w = wait_for(fd, ev, deadline);
+        int w = profd_conn_wait_fd(fd, ev, deadline);
         if (w <= 0) {
             snprintf(why, why_len, w == 0 ? "TLS handshake timed out" : "TLS handshake: %s",
                      strerror(errno));
