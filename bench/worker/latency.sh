@@ -19,7 +19,8 @@
 #   - the spool and the file blob store live in $BENCH_DIR (default /dev/shm).
 #     The stand-in exits at once, so 200 captures finish every second, each
 #     writing and fsync'ing its files: on this VM's disk that I/O, not the
-#     worker, sets the tail. BENCH_DIR=/tmp measures it on disk.
+#     worker, can set the tail (p99 10-25 ms across runs). BENCH_DIR=/tmp
+#     measures it on disk.
 # BENCH_KEEP=DIR keeps the logs and timings.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
