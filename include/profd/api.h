@@ -59,12 +59,6 @@ profd_auth profd_jwt_authorize(profd_jwt_keys *k, const char *header, int64_t no
 /* Mint an HS256 token over a JSON claims object (malloc'd; NULL on error). */
 char *profd_jwt_sign_hs256(const char *secret, const char *claims_json);
 
-/* base64url without padding; strict decoding (no '=', no stray bits).
- * decode returns the length, or -1. out must hold len*3/4+3 bytes. */
-long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
-/* out must hold (len+2)/3*4+1 bytes; returns the length written. */
-size_t profd_b64url_encode(const unsigned char *in, size_t len, char *out);
-
 /* ---- metrics: see metrics.h (src/core/metrics.c) ------------------------ */
 
 /* ---- rate limiting (src/api/ratelimit.c) ------------------------------ */

@@ -61,6 +61,17 @@ bool profd_host_name_valid(const char *s);
 /* A session label's key: ^[A-Za-z_][A-Za-z0-9_.-]{0,62}$ */
 bool profd_label_key_valid(const char *s);
 
+/* base64 (src/core/base64.c). Encoding: url selects base64url without padding,
+ * else the standard alphabet with padding; out needs (len+2)/3*4+1 bytes, the
+ * length written is returned; profd_b64 returns a heap string (NULL: out of
+ * memory). Decoding, out needs len*3/4+3 bytes: profd_b64url_decode is strict
+ * (the URL alphabet only, no '=', no stray bits; the length or -1), for
+ * tokens; profd_b64_decode accepts either alphabet and stops at '=' (0 or -1). */
+size_t profd_b64_encode(const unsigned char *in, size_t len, bool url, char *out);
+char *profd_b64(const unsigned char *in, size_t len, bool url);
+long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
+int profd_b64_decode(const char *in, unsigned char *out, size_t *outlen);
+
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
 /* A URL fit for logs: any password in its user info replaced by "***". */
 void profd_url_redact(const char *url, char *out, size_t size);

@@ -474,9 +474,9 @@ char *profd_jwt_sign_hs256(const char *secret, const char *claims_json)
     char *out = malloc(cap);
     if (!out)
         return NULL;
-    size_t n = profd_b64url_encode((const unsigned char *)hdr, sizeof hdr - 1, out);
+    size_t n = profd_b64_encode((const unsigned char *)hdr, sizeof hdr - 1, true, out);
     out[n++] = '.';
-    n += profd_b64url_encode((const unsigned char *)claims_json, cl, out + n);
+    n += profd_b64_encode((const unsigned char *)claims_json, cl, true, out + n);
     unsigned char mac[32];
     unsigned int maclen = 0;
     if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)out, n, mac, &maclen)) {
@@ -484,6 +484,6 @@ char *profd_jwt_sign_hs256(const char *secret, const char *claims_json)
         return NULL;
     }
     out[n++] = '.';
-    profd_b64url_encode(mac, maclen, out + n);
+    profd_b64_encode(mac, maclen, true, out + n);
     return out;
 }

@@ -39,10 +39,4 @@ void profd_sb_addf(profd_sb *b, const char *fmt, ...) __attribute__((format(prin
 void profd_sb_addenc(profd_sb *b, const char *s, bool keep_slash);
 void profd_sb_free(profd_sb *b);
 
-/* Standard base64 with padding (url: base64url without padding). Returns a
- * heap string, NULL on allocation failure. */
-char *profd_b64(const unsigned char *in, size_t len, bool url);
-/* Standard base64 decode; -1 on bad input. out needs len * 3 / 4 + 3 bytes. */
-int profd_b64_decode(const char *in, unsigned char *out, size_t *outlen);
-
 #endif

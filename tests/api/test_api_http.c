@@ -60,8 +60,8 @@ static void test_health_ready_metrics(void **state)
 static char *raw_token(const char *header, const char *payload, const char *sig)
 {
     char h[512], p[512];
-    profd_b64url_encode((const unsigned char *)header, strlen(header), h);
-    profd_b64url_encode((const unsigned char *)payload, strlen(payload), p);
+    profd_b64_encode((const unsigned char *)header, strlen(header), true, h);
+    profd_b64_encode((const unsigned char *)payload, strlen(payload), true, p);
     char *t = malloc(strlen(h) + strlen(p) + strlen(sig) + 3);
     sprintf(t, "%s.%s.%s", h, p, sig);
     return t;
@@ -120,8 +120,8 @@ static char *es256_token(EVP_PKEY *key, const char *payload)
 {
     const char *header = "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
     char h[256], p[512], in[800], sig64[128];
-    profd_b64url_encode((const unsigned char *)header, strlen(header), h);
-    profd_b64url_encode((const unsigned char *)payload, strlen(payload), p);
+    profd_b64_encode((const unsigned char *)header, strlen(header), true, h);
+    profd_b64_encode((const unsigned char *)payload, strlen(payload), true, p);
     snprintf(in, sizeof in, "%s.%s", h, p);
     unsigned char der[128], raw[64];
     size_t derlen = sizeof der;
@@ -136,7 +136,7 @@ static char *es256_token(EVP_PKEY *key, const char *payload)
     BN_bn2binpad(r, raw, 32);
     BN_bn2binpad(s, raw + 32, 32);
     ECDSA_SIG_free(es);
-    profd_b64url_encode(raw, 64, sig64);
+    profd_b64_encode(raw, 64, true, sig64);
     char *t = malloc(strlen(in) + strlen(sig64) + 2);
     sprintf(t, "%s.%s", in, sig64);
     return t;

@@ -32,7 +32,7 @@ static char pem_rsa[256], pem_ec[256], jwks[256], pem_bytes[8192];
 static char *b64(const unsigned char *p, size_t n)
 {
     char *o = malloc(n * 4 / 3 + 8);
-    profd_b64url_encode(p, n, o);
+    profd_b64_encode(p, n, true, o);
     return o;
 }
 
@@ -197,7 +197,7 @@ static void test_b64url_strict(void **state)
     assert_int_equal(profd_b64url_decode("_-8", 3, out), 2);
     char enc[8];
     unsigned char raw[2] = {0xff, 0xef};
-    profd_b64url_encode(raw, 2, enc);
+    profd_b64_encode(raw, 2, true, enc);
     assert_string_equal(enc, "_-8");
 }
 

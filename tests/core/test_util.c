@@ -108,12 +108,52 @@ static void test_files(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* RFC 4648 section 10's vectors in both alphabets, and the two decoders. */
+static void test_base64(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const padded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                         "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char out[16];
+        unsigned char back[16];
+        size_t n = strlen(plain[i]);
+        assert_int_equal(profd_b64_encode((const unsigned char *)plain[i], n, false, out),
+                         strlen(padded[i]));
+        assert_string_equal(out, padded[i]);
+        profd_b64_encode((const unsigned char *)plain[i], n, true, out);
+        assert_string_equal(out, url[i]);
+        assert_int_equal(profd_b64url_decode(url[i], strlen(url[i]), back), (long)n);
+        assert_memory_equal(back, plain[i], n);
+        size_t got = 99;
+        assert_int_equal(profd_b64_decode(padded[i], back, &got), 0);
+        assert_int_equal(got, n);
+        assert_memory_equal(back, plain[i], n);
+    }
+    unsigned char raw[] = {0xfb, 0xff, 0xbf}, back[8];
+    char *s = profd_b64(raw, 3, false);
+    assert_string_equal(s, "+/+/");
+    free(s);
+    s = profd_b64(raw, 3, true);
+    assert_string_equal(s, "-_-_");
+    free(s);
+    size_t got;
+    assert_int_equal(profd_b64_decode("-_-_", back, &got), 0); /* lenient: either alphabet */
+    assert_memory_equal(back, raw, 3);
+    assert_int_equal(profd_b64url_decode("+/+/", 4, back), -1); /* strict: URL alphabet only */
+    assert_int_equal(profd_b64url_decode("Zg==", 4, back), -1); /* no padding */
+    assert_int_equal(profd_b64url_decode("Zh", 2, back), -1);   /* stray bits */
+    assert_int_equal(profd_b64_decode("Z!", back, &got), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc3339),       cmocka_unit_test(test_uuids),
         cmocka_unit_test(test_service_names), cmocka_unit_test(test_url_redact),
-        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_files),         cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
