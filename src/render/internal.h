@@ -14,10 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "profd/render.h"
 
 #define NO_FRAME UINT32_MAX
+
+/* Resize the array p to cap elements. On failure p keeps its old block and
+ * ok turns false, so parallel arrays can be grown together and checked once. */
+#define GROW(p, cap, ok)                                                                           \
+    do {                                                                                           \
+        void *grown_ = realloc((p), (size_t)(cap) * sizeof *(p));                                  \
+        if (grown_)                                                                                \
+            (p) = grown_;                                                                          \
+        else                                                                                       \
+            (ok) = false;                                                                          \
+    } while (0)
 
 typedef struct rnode {
     uint32_t parent;

@@ -78,19 +78,12 @@ static int ensure_frames(parser *ps, size_t n)
     size_t cap = ps->frames_cap ? ps->frames_cap : 64;
     while (cap < n)
         cap *= 2;
-    uint32_t *e = realloc(ps->ends, cap * sizeof *e);
-    if (e)
-        ps->ends = e;
-    uint32_t *pa = realloc(ps->path, cap * sizeof *pa);
-    if (pa)
-        ps->path = pa;
-    uint32_t *c = realloc(ps->cut, cap * sizeof *c);
-    if (c)
-        ps->cut = c;
-    uint32_t *pf = realloc(ps->pfid, cap * sizeof *pf);
-    if (pf)
-        ps->pfid = pf;
-    if (!e || !pa || !c || !pf)
+    bool ok = true;
+    GROW(ps->ends, cap, ok);
+    GROW(ps->path, cap, ok);
+    GROW(ps->cut, cap, ok);
+    GROW(ps->pfid, cap, ok);
+    if (!ok)
         return -1;
     ps->frames_cap = cap;
     return 0;

@@ -84,24 +84,14 @@ static fnstat *function_stats(const profd_profile *p, const uint64_t *total)
     return fs;
 }
 
-static void put_u32_list(obuf *o, const char *key, const uint32_t *a, size_t n)
+/* key, then the n numbers of a32 (or of a64 when a32 is NULL), then ']'. */
+static void put_list(obuf *o, const char *key, const uint32_t *a32, const uint64_t *a64, size_t n)
 {
     ob_puts(o, key);
     for (size_t i = 0; i < n; i++) {
         if (i)
             ob_putc(o, ',');
-        ob_u64(o, a[i]);
-    }
-    ob_putc(o, ']');
-}
-
-static void put_u64_list(obuf *o, const char *key, const uint64_t *a, size_t n)
-{
-    ob_puts(o, key);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            ob_putc(o, ',');
-        ob_u64(o, a[i]);
+        ob_u64(o, a32 ? a32[i] : a64[i]);
     }
     ob_putc(o, ']');
 }
@@ -141,19 +131,12 @@ static int keep(kept *k, uint32_t f, uint32_t d, uint64_t v, uint64_t b)
 {
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 4096;
-        uint32_t *nf = realloc(k->f, cap * sizeof *nf);
-        if (nf)
-            k->f = nf;
-        uint32_t *nd = realloc(k->d, cap * sizeof *nd);
-        if (nd)
-            k->d = nd;
-        uint64_t *nv = realloc(k->v, cap * sizeof *nv);
-        if (nv)
-            k->v = nv;
-        uint64_t *nb = realloc(k->b, cap * sizeof *nb);
-        if (nb)
-            k->b = nb;
-        if (!nf || !nd || !nv || !nb)
+        bool ok = true;
+        GROW(k->f, cap, ok);
+        GROW(k->d, cap, ok);
+        GROW(k->v, cap, ok);
+        GROW(k->b, cap, ok);
+        if (!ok)
             return -1;
         k->cap = cap;
     }
@@ -389,11 +372,11 @@ int render_html(const profd_profile *p, const profd_profile *before, const profd
     put_header(h.o, opt, p, before);
     put_functions(&h, fs);
     put_names(&h);
-    put_u32_list(h.o, ",\"f\":[", k.f, k.n);
-    put_u64_list(h.o, ",\"v\":[", k.v, k.n);
-    put_u32_list(h.o, ",\"d\":[", k.d, k.n);
+    put_list(h.o, ",\"f\":[", k.f, NULL, k.n);
+    put_list(h.o, ",\"v\":[", NULL, k.v, k.n);
+    put_list(h.o, ",\"d\":[", k.d, NULL, k.n);
     if (before) {
-        put_u64_list(h.o, ",\"b\":[", k.b, k.n);
+        put_list(h.o, ",\"b\":[", NULL, k.b, k.n);
         ob_printf(h.o, ",\"maxDelta\":%.9g", max_delta(&k, p->total, before->total));
     }
     ob_putc(h.o, '}');
