@@ -231,6 +231,41 @@ static void expect_status(resp r, long status, const char *detail_part)
     free(r.body);
 }
 
+/* POST body with the right token; expect 202 and read the result. */
+static answer post_accepted(env *e, const char *path, auth_mode mode, const char *body)
+{
+    return accepted(post(e->base, path, mode, TOKEN, body));
+}
+
+/* The same with the body read from tests/alert/fixtures/<fixture>. */
+static answer post_fixture(env *e, const char *path, auth_mode mode, const char *fixture)
+{
+    char *body = read_fixture(fixture);
+    answer a = post_accepted(e, path, mode, body);
+    free(body);
+    return a;
+}
+
+/* POST body with the right token as a bearer; expect status and detail_part. */
+static void expect_rejected_body(env *e, const char *path, const char *body, long status,
+                                 const char *detail_part)
+{
+    expect_status(post(e->base, path, BEARER, TOKEN, body), status, detail_part);
+}
+
+/* POST body with a wrong or no secret; expect a bare 401. */
+static void expect_unauthorized(env *e, const char *path, auth_mode mode, const char *secret,
+                                const char *body)
+{
+    expect_status(post(e->base, path, mode, secret, body), 401, NULL);
+}
+
+static void expect_started_and_skipped(const answer *a, int nstarted, int nskipped)
+{
+    assert_int_equal(a->nstarted, nstarted);
+    assert_int_equal(a->nskipped, nskipped);
+}
+
 static const char *label_of(const profd_session *s, const char *k)
 {
     json_object *v;
@@ -278,6 +313,15 @@ static double metric(env *e, const char *series)
     return v;
 }
 
+/* The metric series (truncated to int) is want; names the series if not. */
+static void expect_metric(env *e, const char *series, int want)
+{
+    int got = (int)metric(e, series);
+    if (got != want)
+        print_message("metric %s\n", series);
+    assert_int_equal(got, want);
+}
+
 /* ---- tests ----------------------------------------------------------------------- */
 
 static void no_token(profd_config *c)
@@ -312,27 +356,23 @@ static void test_token_places(void **state)
     env e;
     up(&e, open_guards);
     char *body = read_fixture("am_firing.json");
-    answer a = accepted(post(e.base, AM, BEARER, TOKEN, body));
-    assert_int_equal(a.nstarted, 1);
-    answer_put(&a);
-    a = accepted(post(e.base, AM, BASIC, TOKEN, body));
-    assert_int_equal(a.nstarted, 1);
-    answer_put(&a);
-    a = accepted(post(e.base, AM, QUERY, TOKEN, body));
-    assert_int_equal(a.nstarted, 1);
-    answer_put(&a);
+    const auth_mode token_places[] = {BEARER, BASIC, QUERY};
+    for (size_t i = 0; i < sizeof token_places / sizeof token_places[0]; i++) {
+        answer a = post_accepted(&e, AM, token_places[i], body);
+        assert_int_equal(a.nstarted, 1);
+        answer_put(&a);
+    }
     resp r = post(e.base, AM, NONE, NULL, body);
     assert_non_null(strstr(r.headers, "WWW-Authenticate: Basic realm=\"profd-alerts\""));
     expect_status(r, 401, "PROFD_ALERT_TOKEN");
-    expect_status(post(e.base, AM, BEARER, "alert-t0ke", body), 401, NULL);
-    expect_status(post(e.base, AM, BASIC, "wrong", body), 401, NULL);
-    expect_status(post(e.base, GCP, QUERY, "alert-t0ken2", body), 401, NULL);
+    expect_unauthorized(&e, AM, BEARER, "alert-t0ke", body);
+    expect_unauthorized(&e, AM, BASIC, "wrong", body);
+    expect_unauthorized(&e, GCP, QUERY, "alert-t0ken2", body);
     /* a JWT-style admin token is not the webhook secret */
-    expect_status(post(e.base, AM, BEARER, "eyJhbGciOiJIUzI1NiJ9.e30.x", body), 401, NULL);
+    expect_unauthorized(&e, AM, BEARER, "eyJhbGciOiJIUzI1NiJ9.e30.x", body);
     expect_status(post(e.base, AM, NONE, NULL, NULL), 405, NULL); /* GET */
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 3);
-    assert_int_equal(
-        (int)metric(&e, "profd_requests_rejected_total{reason=\"alert_unauthorized\"}"), 5);
+    expect_metric(&e, "profd_requests_rejected_total{reason=\"alert_unauthorized\"}", 5);
     free(body);
     env_down(&e);
 }
@@ -342,16 +382,14 @@ static void test_bad_bodies(void **state)
     (void)state;
     env e;
     up(&e, NULL);
-    expect_status(post(e.base, AM, BEARER, TOKEN, "{\"alerts\":["), 400, "Malformed JSON");
-    expect_status(post(e.base, AM, BEARER, TOKEN, "[]"), 422, "JSON object");
-    expect_status(post(e.base, AM, BEARER, TOKEN, "{\"version\":\"3\",\"alerts\":[]}"), 422,
-                  "version");
+    expect_rejected_body(&e, AM, "{\"alerts\":[", 400, "Malformed JSON");
+    expect_rejected_body(&e, AM, "[]", 422, "JSON object");
+    expect_rejected_body(&e, AM, "{\"version\":\"3\",\"alerts\":[]}", 422, "version");
     char *gcp = read_fixture("gcp_open.json");
-    expect_status(post(e.base, AM, BEARER, TOKEN, gcp), 422, "Alertmanager webhook version");
-    expect_status(post(e.base, AM, BEARER, TOKEN, "{\"version\":\"4\"}"), 422,
-                  "alerts: must be an array");
+    expect_rejected_body(&e, AM, gcp, 422, "Alertmanager webhook version");
+    expect_rejected_body(&e, AM, "{\"version\":\"4\"}", 422, "alerts: must be an array");
     char *am = read_fixture("am_firing.json");
-    expect_status(post(e.base, GCP, BEARER, TOKEN, am), 422, "incident: must be an object");
+    expect_rejected_body(&e, GCP, am, 422, "incident: must be an object");
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 0);
     free(gcp);
     free(am);
@@ -363,10 +401,8 @@ static void test_firing_then_cooldown(void **state)
     (void)state;
     env e;
     up(&e, NULL);
-    char *body = read_fixture("am_firing.json");
-    answer a = accepted(post(e.base, AM, BEARER, TOKEN, body));
-    assert_int_equal(a.nstarted, 1);
-    assert_int_equal(a.nskipped, 0);
+    answer a = post_fixture(&e, AM, BEARER, "am_firing.json");
+    expect_started_and_skipped(&a, 1, 0);
     char id[PROFD_UUID_LEN + 1];
     snprintf(id, sizeof id, "%s", a.started[0]);
     answer_put(&a);
@@ -398,19 +434,16 @@ static void test_firing_then_cooldown(void **state)
     free(key);
 
     /* the same notification again, within the cooldown */
-    a = accepted(post(e.base, AM, BEARER, TOKEN, body));
-    assert_int_equal(a.nstarted, 0);
-    assert_int_equal(a.nskipped, 1);
+    a = post_fixture(&e, AM, BEARER, "am_firing.json");
+    expect_started_and_skipped(&a, 0, 1);
     assert_string_equal(a.reason[0], "cooldown");
     assert_string_equal(a.service[0], "web-api");
     answer_put(&a);
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 1);
 
-    assert_int_equal((int)metric(&e, "profd_alerts_received_total{source=\"alertmanager\"}"), 2);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"cooldown\"}"), 1);
-    assert_int_equal(
-        (int)metric(&e, "profd_sessions_started_total{service=\"web-api\",trigger=\"alert\"}"), 1);
-    free(body);
+    expect_metric(&e, "profd_alerts_received_total{source=\"alertmanager\"}", 2);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"cooldown\"}", 1);
+    expect_metric(&e, "profd_sessions_started_total{service=\"web-api\",trigger=\"alert\"}", 1);
     env_down(&e);
 }
 
@@ -419,38 +452,28 @@ static void test_resolved_grouped_and_bad_services(void **state)
     (void)state;
     env e;
     up(&e, NULL);
-    char *body = read_fixture("am_resolved.json");
-    answer a = accepted(post(e.base, AM, BEARER, TOKEN, body));
-    assert_int_equal(a.nstarted, 0);
-    assert_int_equal(a.nskipped, 1);
+    answer a = post_fixture(&e, AM, BEARER, "am_resolved.json");
+    expect_started_and_skipped(&a, 0, 1);
     assert_string_equal(a.reason[0], "resolved");
     answer_put(&a);
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 0);
-    free(body);
 
-    body = read_fixture("am_missing_service.json");
-    a = accepted(post(e.base, AM, BASIC, TOKEN, body));
+    a = post_fixture(&e, AM, BASIC, "am_missing_service.json");
     assert_int_equal(a.nstarted, 0);
     assert_string_equal(a.reason[0], "no_service");
     assert_null(a.service[0]);
     answer_put(&a);
-    free(body);
 
-    body = read_fixture("am_invalid_service.json");
-    a = accepted(post(e.base, AM, BASIC, TOKEN, body));
-    assert_int_equal(a.nstarted, 0);
-    assert_int_equal(a.nskipped, 2);
+    a = post_fixture(&e, AM, BASIC, "am_invalid_service.json");
+    expect_started_and_skipped(&a, 0, 2);
     assert_string_equal(a.reason[0], "invalid_service");
     assert_string_equal(a.reason[1], "invalid_service");
     answer_put(&a);
-    free(body);
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 0);
 
     /* 3 alerts over 2 services: one capture per distinct target */
-    body = read_fixture("am_grouped.json");
-    a = accepted(post(e.base, AM, BEARER, TOKEN, body));
-    assert_int_equal(a.nstarted, 2);
-    assert_int_equal(a.nskipped, 1);
+    a = post_fixture(&e, AM, BEARER, "am_grouped.json");
+    expect_started_and_skipped(&a, 2, 1);
     assert_string_equal(a.reason[0], "duplicate");
     assert_string_equal(a.service[0], "web-api");
     profd_session s1 = get_session(&e, a.started[0]), s2 = get_session(&e, a.started[1]);
@@ -460,14 +483,13 @@ static void test_resolved_grouped_and_bad_services(void **state)
     profd_session_free(&s1);
     profd_session_free(&s2);
     answer_put(&a);
-    free(body);
     assert_int_equal(profd_bus_memory_count(PROFD_TOPIC_REQUESTS), 2);
 
-    assert_int_equal((int)metric(&e, "profd_alerts_received_total{source=\"alertmanager\"}"), 7);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"resolved\"}"), 1);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"no_service\"}"), 1);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"invalid_service\"}"), 2);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"duplicate\"}"), 1);
+    expect_metric(&e, "profd_alerts_received_total{source=\"alertmanager\"}", 7);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"resolved\"}", 1);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"no_service\"}", 1);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"invalid_service\"}", 2);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"duplicate\"}", 1);
     env_down(&e);
 }
 
@@ -476,8 +498,7 @@ static void test_gcp_open_closed(void **state)
     (void)state;
     env e;
     up(&e, NULL);
-    char *body = read_fixture("gcp_open.json");
-    answer a = accepted(post(e.base, GCP, QUERY, TOKEN, body));
+    answer a = post_fixture(&e, GCP, QUERY, "gcp_open.json");
     assert_int_equal(a.nstarted, 1);
     profd_session s = get_session(&e, a.started[0]);
     assert_string_equal(s.service_name, "web-api");
@@ -489,14 +510,11 @@ static void test_gcp_open_closed(void **state)
     assert_string_equal(label_of(&s, "env"), "prod");
     profd_session_free(&s);
     answer_put(&a);
-    free(body);
-    body = read_fixture("gcp_closed.json");
-    a = accepted(post(e.base, GCP, BASIC, TOKEN, body));
+    a = post_fixture(&e, GCP, BASIC, "gcp_closed.json");
     assert_int_equal(a.nstarted, 0);
     assert_string_equal(a.reason[0], "resolved");
     answer_put(&a);
-    free(body);
-    assert_int_equal((int)metric(&e, "profd_alerts_received_total{source=\"gcp\"}"), 2);
+    expect_metric(&e, "profd_alerts_received_total{source=\"gcp\"}", 2);
     env_down(&e);
 }
 
@@ -512,11 +530,10 @@ static const char *fire(env *e, const char *service, char *id_out, const char *w
     char labels[256];
     snprintf(labels, sizeof labels, "{\"alertname\":\"HighCPU\",\"service\":\"%s\"}", service);
     char *body = am_one("firing", labels);
-    answer a = accepted(post(e->base, AM, BEARER, TOKEN, body));
+    answer a = post_accepted(e, AM, BEARER, body);
     free(body);
     if (want_reason) {
-        assert_int_equal(a.nstarted, 0);
-        assert_int_equal(a.nskipped, 1);
+        expect_started_and_skipped(&a, 0, 1);
         if (strcmp(a.reason[0], want_reason) != 0)
             fail_msg("%s: skipped for %s, expected %s", service, a.reason[0], want_reason);
     } else {
@@ -561,8 +578,8 @@ static void test_caps(void **state)
     finish(&e, a1); /* one slot free again */
     fire(&e, "svc-c", NULL, NULL);
     fire(&e, "svc-a", NULL, "global_cap");
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"service_cap\"}"), 1);
-    assert_int_equal((int)metric(&e, "profd_alerts_skipped_total{reason=\"global_cap\"}"), 2);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"service_cap\"}", 1);
+    expect_metric(&e, "profd_alerts_skipped_total{reason=\"global_cap\"}", 2);
     env_down(&e);
 }
 
@@ -665,7 +682,7 @@ static void test_host_pid_and_bounded_labels(void **state)
         n += snprintf(labels + n, sizeof labels - (size_t)n, ",\"l%02d\":\"v\"", i);
     snprintf(labels + n, sizeof labels - (size_t)n, "}");
     char *body = am_one("firing", labels);
-    answer a = accepted(post(e.base, AM, BEARER, TOKEN, body));
+    answer a = post_accepted(&e, AM, BEARER, body);
     free(body);
     assert_int_equal(a.nstarted, 1);
     profd_session s = get_session(&e, a.started[0]);

@@ -108,6 +108,14 @@ static void config_for(profd_config *c, const names *n, int max_concurrent)
     c->max_concurrent = max_concurrent;
 }
 
+/* Skip without the emulator; else fresh names and a config for them. */
+static void fresh_config(names *n, profd_config *c, int max_concurrent)
+{
+    need_emulator();
+    make_names(n);
+    config_for(c, n, max_concurrent);
+}
+
 static profd_bus *open_bus(const profd_config *c, int roles)
 {
     profd_error err = {0};
@@ -139,6 +147,14 @@ static profd_msg *poll_for(profd_bus *b, int ms)
     return NULL;
 }
 
+/* Poll up to 5 s; fail when nothing came. */
+static profd_msg *expect_message(profd_bus *b)
+{
+    profd_msg *m = poll_for(b, 5000);
+    assert_non_null(m);
+    return m;
+}
+
 /* Poll and ACK everything that arrives within ms; the count. */
 static int drain(profd_bus *b, int ms)
 {
@@ -154,24 +170,29 @@ static int drain(profd_bus *b, int ms)
     return n;
 }
 
+/* The string attribute key of a pulled message is want. */
+static void expect_attribute(json_object *attrs, const char *key, const char *want)
+{
+    json_object *v;
+    assert_true(json_object_object_get_ex(attrs, key, &v));
+    assert_string_equal(json_object_get_string(v), want);
+}
+
 /* Publish with a key and headers; what arrives has the bytes, the id and the
  * publish time; the key and headers arrive as attributes. */
 static void test_round_trip(void **state)
 {
     (void)state;
-    need_emulator();
     names n;
-    make_names(&n);
     profd_config c;
-    config_for(&c, &n, 4);
+    fresh_config(&n, &c, 4);
     profd_bus *b = open_bus(&c, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE);
     profd_error err = {0};
     assert_int_equal(b->ops->ping(b, &err), 0);
     const char body[] = "{\"x\":\"\xc3\xa9\\u0000 binary-safe\"}";
     int64_t before = profd_now_ms();
     publish(b, body);
-    profd_msg *m = poll_for(b, 5000);
-    assert_non_null(m);
+    profd_msg *m = expect_message(b);
     assert_int_equal(m->len, strlen(body));
     assert_memory_equal(m->data, body, m->len);
     assert_true(m->id[0] != '\0');
@@ -190,17 +211,14 @@ static void test_round_trip(void **state)
              n.dlq_sub);
     ps_resp r;
     rest("POST", path, "{\"maxMessages\":1,\"returnImmediately\":false}", &r);
-    json_object *o = json_tokener_parse(r.body), *rm, *msg, *attrs, *v;
+    json_object *o = json_tokener_parse(r.body), *rm, *msg, *attrs;
     ps_resp_free(&r);
     assert_true(json_object_object_get_ex(o, "receivedMessages", &rm));
     assert_true(json_object_object_get_ex(json_object_array_get_idx(rm, 0), "message", &msg));
     assert_true(json_object_object_get_ex(msg, "attributes", &attrs));
-    assert_true(json_object_object_get_ex(attrs, "profd-error-code", &v));
-    assert_string_equal(json_object_get_string(v), "invalid_request");
-    assert_true(json_object_object_get_ex(attrs, "profd-error", &v));
-    assert_string_equal(json_object_get_string(v), "bad json");
-    assert_true(json_object_object_get_ex(attrs, "session_id", &v));
-    assert_string_equal(json_object_get_string(v), "0b7e2f4a-1111-4c1d-9e57-3f2a1b0c9d8e");
+    expect_attribute(attrs, "profd-error-code", "invalid_request");
+    expect_attribute(attrs, "profd-error", "bad json");
+    expect_attribute(attrs, "session_id", "0b7e2f4a-1111-4c1d-9e57-3f2a1b0c9d8e");
     json_object_put(o);
     b->ops->close(b);
 }
@@ -210,17 +228,13 @@ static void test_round_trip(void **state)
 static void test_ack_extend_nack(void **state)
 {
     (void)state;
-    need_emulator();
     names n;
-    make_names(&n);
     profd_config c;
-    config_for(&c, &n, 4);
+    fresh_config(&n, &c, 4);
     profd_bus *a = open_bus(&c, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE);
     publish(a, "one");
     publish(a, "two");
-    profd_msg *m1 = poll_for(a, 5000), *m2 = poll_for(a, 5000);
-    assert_non_null(m1);
-    assert_non_null(m2);
+    profd_msg *m1 = expect_message(a), *m2 = expect_message(a);
     assert_int_equal(a->ops->extend(a, m2, 5), 0); /* shorter than held: a no-op, still 0 */
     char id2[128];
     profd_strlcpy(id2, m2->id, sizeof id2);
@@ -233,8 +247,7 @@ static void test_ack_extend_nack(void **state)
     a->ops->pause(a); /* else a's own puller may take it back: it is a consumer too */
     a->ops->done(a, m2, PROFD_NACK);
     t0 = profd_mono_ms();
-    profd_msg *again = poll_for(b, 5000);
-    assert_non_null(again);
+    profd_msg *again = expect_message(b);
     assert_true(profd_mono_ms() - t0 < 3000); /* at once, not after a deadline */
     assert_string_equal(again->id, id2);
     assert_memory_equal(again->data, "two", 3);
@@ -247,15 +260,12 @@ static void test_ack_extend_nack(void **state)
 static void test_pause(void **state)
 {
     (void)state;
-    need_emulator();
     names n;
-    make_names(&n);
     profd_config c;
-    config_for(&c, &n, 4);
+    fresh_config(&n, &c, 4);
     profd_bus *a = open_bus(&c, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE);
     publish(a, "warm-up");
-    profd_msg *m = poll_for(a, 5000);
-    assert_non_null(m);
+    profd_msg *m = expect_message(a);
     a->ops->done(a, m, PROFD_ACK);
     a->ops->pause(a);
     for (int i = 0; i < 3; i++)
@@ -266,8 +276,7 @@ static void test_pause(void **state)
     b->ops->close(b);
     a->ops->resume(a);
     publish(a, "after");
-    m = poll_for(a, 5000);
-    assert_non_null(m);
+    m = expect_message(a);
     assert_memory_equal(m->data, "after", 5);
     a->ops->done(a, m, PROFD_ACK);
     a->ops->close(a);
@@ -278,17 +287,14 @@ static void test_pause(void **state)
 static void test_flow_control(void **state)
 {
     (void)state;
-    need_emulator();
     names n;
-    make_names(&n);
     profd_config c, big;
-    config_for(&c, &n, 2);
+    fresh_config(&n, &c, 2);
     config_for(&big, &n, 50);
     profd_bus *a = open_bus(&c, PROFD_BUS_CONSUME | PROFD_BUS_PRODUCE);
     for (int i = 0; i < 10; i++)
         publish(a, "job");
-    profd_msg *held = poll_for(a, 5000);
-    assert_non_null(held);
+    profd_msg *held = expect_message(a);
     usleep(1500 * 1000); /* let a refill its buffer */
     profd_bus *b = open_bus(&big, PROFD_BUS_CONSUME);
     assert_int_equal(drain(b, 4000), 7);
@@ -303,11 +309,9 @@ static void test_flow_control(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    need_emulator();
     names n;
-    make_names(&n);
     profd_config c;
-    config_for(&c, &n, 4);
+    fresh_config(&n, &c, 4);
     profd_strlcpy(c.pubsub_subscription, "no-such-sub", sizeof c.pubsub_subscription);
     profd_error err = {0};
     assert_null(profd_bus_open(&c, PROFD_BUS_CONSUME, &err));
