@@ -509,7 +509,7 @@ static void test_redis_connection_pool(void **state)
     (void)state;
     NEED_BACKEND();
     for (int i = 0; i < 100 && redis_clients() != 1; i++)
-        usleep(10 * 1000); /* Redis notices the last test's store closing */
+        usleep(10 * 1000);                /* Redis notices the last test's store closing */
     assert_int_equal(redis_clients(), 1); /* one connection at open */
     pthread_t th[2 * THREADS];
     claim_wins = 0;
