@@ -4,8 +4,8 @@
  * redis_scripts.c) that does the multi-key work atomically inside Redis. The
  * worker's threads and the API's share one store, so it holds a few
  * connections (POOL) and an operation borrows an idle one: the worker's
- * intake never queues behind a burst of finishing captures, while Redis sees
- * a bounded number of clients per process. A failed operation drops its
+ * intake no longer waits behind every write of a burst of finishing captures,
+ * while Redis sees a bounded number of clients per process. A failed operation drops its
  * connection and the next use reconnects, so a Redis restart costs the calls
  * made while it was down (each a clean -1 with "redis at HOST:PORT: ..."),
  * nothing more.
