@@ -132,7 +132,6 @@ void profd_api_stop(profd_api *a);
  * only, no auth (bind it to a private address). NULL with err on failure. */
 typedef struct profd_metrics_server profd_metrics_server;
 profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error *err);
-int profd_metrics_server_port(const profd_metrics_server *m);
 void profd_metrics_server_stop(profd_metrics_server *m);
 
 /* ---- file links (src/api/links.c) ------------------------------------- */

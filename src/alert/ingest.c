@@ -1,4 +1,4 @@
-/* alert_ingest.c - from a webhook body to started captures, behind the guards.
+/* ingest.c - from a webhook body to started captures, behind the guards.
  *
  * Per payload: every alert is read (profd_alerts_received_total), resolved or
  * unmappable ones are skipped with their reason, and the rest are grouped by
@@ -19,7 +19,7 @@
  *      100): PROFD_ALERT_MAX_PER_SERVICE for the service, then
  *      PROFD_ALERT_MAX_RUNNING in all.
  *   3. the session is recorded queued, the request published, session.queued
- *      announced (alert_enqueue.c).
+ *      announced (profd_session_enqueue, src/lifecycle/enqueue.c).
  * A target skipped after step 1 gives the cooldown back unless this delivery
  * already started a capture of the service, so a capped alert does not also
  * block the next one for fifteen minutes.
@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "profd/alert.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
 #include "profd/metrics.h"
 
@@ -280,13 +281,19 @@ static const char *enqueue(run *r, const target *t, const char *id, char *detail
     if (build_request(r, t, id, &req, &err) < 0) {
         reason = PROFD_ALERT_BAD_TARGET;
     } else {
-        int rc = profd_alert_enqueue(r->c->store, r->c->bus, &req, &s, &err);
-        reason = rc == 1    ? NULL
-                 : rc == 0  ? PROFD_ALERT_DUPLICATE
-                 : rc == -2 ? PROFD_ALERT_BUS_ERROR
-                            : PROFD_ALERT_STORE_ERROR;
-        if (rc == 0)
-            snprintf(err.msg, sizeof err.msg, "session %s exists already", id);
+        switch (profd_session_enqueue(r->c->store, r->c->bus, &req, 0, &s, &err)) {
+        case PROFD_ENQUEUED:
+            break;
+        case PROFD_ENQUEUE_EXISTS: /* err: "session ID exists already" */
+            reason = PROFD_ALERT_DUPLICATE;
+            break;
+        case PROFD_ENQUEUE_STORE_ERROR:
+            reason = PROFD_ALERT_STORE_ERROR;
+            break;
+        case PROFD_ENQUEUE_BUS_ERROR:
+            reason = PROFD_ALERT_BUS_ERROR;
+            break;
+        }
     }
     if (reason)
         profd_strlcpy(detail, err.msg, dl);
