@@ -139,13 +139,13 @@ static step_result rate_limit(start *st)
     api_req *r = st->r;
     int retry = 0;
     profd_error err;
-    int rc = profd_ratelimit_check(r->api->o.store, r->who.sub, r->api->cfg.rate_limit,
-                                   profd_now_ms() / 1000, &retry, &err);
-    if (rc < 0) {
+    profd_rate_result rc = profd_ratelimit_check(
+        r->api->o.store, r->who.sub, r->api->cfg.rate_limit, profd_now_ms() / 1000, &retry, &err);
+    if (rc == PROFD_RATE_ERROR) {
         reply_store_error(r, &err);
         return STEP_ANSWERED;
     }
-    if (rc == 0) {
+    if (rc == PROFD_RATE_LIMITED) {
         profd_metrics_rejected("rate_limited");
         reply_detail(r, 429, "Rate limit exceeded: %d session starts per minute; retry in %d s",
                      r->api->cfg.rate_limit, retry);
