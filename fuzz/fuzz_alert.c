@@ -1,5 +1,5 @@
 /* fuzz_alert.c - libFuzzer target for the alert webhook parsers
- * (src/worker/alert_parse.c, alert_target.c, alert_auth.c): Alertmanager and
+ * (src/alert/parse.c, target.c, auth.c): Alertmanager and
  * Cloud Monitoring payloads, as they arrive from anyone who can reach the
  * webhook or the bus.
  *

@@ -4,9 +4,11 @@
  * notifications become profiling requests: each firing alert's labels name a
  * service (and optionally a host and pid); distinct targets get one capture
  * each, behind a per-service cooldown and per-service / global caps on the
- * alert-triggered captures in flight. The code lives in the worker module so
- * the REST API (POST /api/v1/monitoring/alerts/{alertmanager,gcp}) and the
- * worker (bus messages of type "alert") run exactly the same path.
+ * alert-triggered captures in flight. The code is a module of its own
+ * (src/alert/) so the REST API (POST /api/v1/monitoring/alerts/{alertmanager,
+ * gcp}) and the worker (bus messages of type "alert") run exactly the same
+ * path without the API linking the worker. It queues sessions through
+ * profd_session_enqueue (lifecycle.h), like every other way in.
  *
  * The pure parts (payload parsing, label mapping, label bounding, the token
  * check) are separate functions, unit-tested and fuzzable without a store. */
@@ -85,7 +87,7 @@ json_object *profd_alert_bounded_labels(json_object *labels);
  * token is empty. */
 bool profd_alert_token_ok(const char *token, const char *authorization, const char *query_token);
 
-/* ---- intake: guards, records, publication (alert_ingest.c) ------------- */
+/* ---- intake: guards, records, publication (src/alert/ingest.c) -------- */
 
 typedef struct profd_alert_ctx {
     const profd_config *cfg;
@@ -116,22 +118,17 @@ typedef struct profd_alert_result {
  * bounds), publishes the profile request and a session.queued event. Counts
  * profd_alerts_received_total / profd_alerts_skipped_total. -1 with err only
  * when the payload is not a webhook body (nothing is counted then). */
-int profd_alert_ingest(const profd_alert_ctx *c, const char *source, json_object *payload,
-                       profd_alert_result *out, profd_error *err);
+PROFD_MUST_USE int profd_alert_ingest(const profd_alert_ctx *c, const char *source,
+                                      json_object *payload, profd_alert_result *out,
+                                      profd_error *err);
 void profd_alert_result_free(profd_alert_result *r);
 /* {"started":[ids],"skipped":[{"reason","service","alert","detail"}]} */
 json_object *profd_alert_result_json(const profd_alert_result *r);
 
-/* Record a validated request as a queued session, publish it on the requests
- * topic and announce session.queued (the API's start does the same). s is
- * filled. 1 started, 0 the session id existed already (nothing done), -1 store
- * error, -2 bus error (the session is then failed as unroutable), with err. */
-int profd_alert_enqueue(profd_store *st, profd_bus *b, const profd_request *req, profd_session *s,
-                        profd_error *err);
-
 /* The worker's path for a type "alert" message. 0 handled (acknowledge it);
  * -1 with err when its payload is not a webhook body (reject it). */
-int profd_alert_handle_message(const profd_config *cfg, profd_store *st, profd_bus *b,
-                               const profd_request *r, const char *delivery_id, profd_error *err);
+PROFD_MUST_USE int profd_alert_handle_message(const profd_config *cfg, profd_store *st,
+                                              profd_bus *b, const profd_request *r,
+                                              const char *delivery_id, profd_error *err);
 
 #endif

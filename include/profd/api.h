@@ -63,10 +63,15 @@ char *profd_jwt_sign_hs256(const char *secret, const char *claims_json);
 
 /* ---- rate limiting (src/api/ratelimit.c) ------------------------------ */
 
-/* Fixed one-minute windows per subject, counted with store->ops->incr.
- * 1 allowed, 0 limited (*retry_after_s set), -1 store error. */
-int profd_ratelimit_check(profd_store *st, const char *subject, int per_minute, int64_t now_s,
-                          int *retry_after_s, profd_error *err);
+/* Fixed one-minute windows per subject, counted with store->ops->incr. */
+typedef enum {
+    PROFD_RATE_ERROR = -1,  /* the store failed (err) */
+    PROFD_RATE_LIMITED = 0, /* over the limit: *retry_after_s set */
+    PROFD_RATE_ALLOWED = 1,
+} profd_rate_result;
+PROFD_MUST_USE profd_rate_result profd_ratelimit_check(profd_store *st, const char *subject,
+                                                       int per_minute, int64_t now_s,
+                                                       int *retry_after_s, profd_error *err);
 /* The counter key for a subject and window: "ratelimit:{sha256(sub)[:32]}:{minute}"
  * (the store adds its namespace: profd:count:ratelimit:... in Redis). */
 void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t len);
@@ -132,7 +137,6 @@ void profd_api_stop(profd_api *a);
  * only, no auth (bind it to a private address). NULL with err on failure. */
 typedef struct profd_metrics_server profd_metrics_server;
 profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error *err);
-int profd_metrics_server_port(const profd_metrics_server *m);
 void profd_metrics_server_stop(profd_metrics_server *m);
 
 /* ---- file links (src/api/links.c) ------------------------------------- */

@@ -19,7 +19,7 @@ void profd_metrics_capture_overhead(double percent);
 void profd_metrics_bytes_stored(long long bytes);
 void profd_metrics_http_request(const char *route, int code, double seconds);
 void profd_metrics_rejected(const char *reason);
-/* Alert intake (src/worker/alert_metrics.c, docs/alerts.md):
+/* Alert intake (src/alert/metrics.c, docs/alerts.md):
  * profd_alerts_received_total{source} counts the alerts read from payloads,
  * profd_alerts_skipped_total{reason} those that started no capture. */
 void profd_metrics_alerts_received(const char *source, int n);

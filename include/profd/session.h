@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "render.h" /* profd_format only: the artefact table names renderer formats */
 #include "util.h"
 
 typedef enum { PROFD_QUEUED, PROFD_RUNNING, PROFD_COMPLETED, PROFD_FAILED } profd_status;
@@ -115,5 +116,36 @@ char *profd_event_to_string(const char *type, const profd_session *s); /* malloc
 
 /* Set status, code and message of a failure, and completed_at = now. */
 void profd_session_fail(profd_session *s, const char *code, const char *msg);
+
+/* ---- the storage layout (docs/storage.md) ------------------------------------
+ *
+ * A completed session leaves PROFD_ARTIFACTS objects, each named
+ * "sessions/{id}/{file}". This table is the one list of them: the worker
+ * renders and uploads them in this order (stacks.txt first: it is the input of
+ * reprocessing and diffs), reprocess re-renders all but the first, cleanup
+ * removes them, `profd profile` writes them locally, and the API links the
+ * ones the record names. Adding an output file means adding a row here (and,
+ * if the API should link it, a record field). */
+
+enum { PROFD_ART_STACKS, PROFD_ART_PROFILE, PROFD_ART_FLAMEGRAPH, PROFD_ARTIFACTS };
+
+typedef struct profd_artifact {
+    const char *file;         /* "stacks.txt": the last part of the object name */
+    const char *content_type; /* as stored and served */
+    profd_format format;      /* what the renderer writes into it */
+    size_t record_field;      /* offsetof(profd_session, ..._object): where its name is kept */
+} profd_artifact;
+
+extern const profd_artifact profd_artifacts[PROFD_ARTIFACTS];
+
+#define PROFD_OBJECT_PREFIX "sessions/" /* every session object, for listings */
+
+/* "sessions/{id}/{file}" into out. 0 ok, -1 when it does not fit (out is then ""). */
+PROFD_MUST_USE int profd_session_object(const char *id, const char *file, char *out, size_t len);
+/* The session id of an object name "sessions/{id}/..." into id (>= 37 bytes):
+ * true when the name has that shape (the id is not checked to be a UUID). */
+bool profd_session_object_id(const char *object, char *id);
+/* The record field that keeps the object name of artefact i (256 bytes). */
+char *profd_session_artifact_object(profd_session *s, int i);
 
 #endif

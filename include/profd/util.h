@@ -17,6 +17,12 @@
 #define PROFD_UUID_LEN 36
 #define PROFD_MAX_MESSAGE (64 * 1024)
 
+/* On a function whose result must not be dropped: a multi-outcome enum, an
+ * error that leaves work undone. gcc warns even through a (void) cast, so the
+ * caller has to look at the value. Put it first, before the return type:
+ * that form also works on a function-pointer member (the store ops). */
+#define PROFD_MUST_USE __attribute__((warn_unused_result))
+
 /* Error codes of the session contract (DESIGN.md section 4). */
 #define PROFD_E_INVALID "invalid_request"
 #define PROFD_E_NOT_FOUND "target_not_found"

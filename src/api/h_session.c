@@ -1,6 +1,7 @@
 /* h_session.c - reading, listing and cancelling sessions, and their artifacts.
  *
- * Records hold object names, never links: links are made here, at read time,
+ * Records hold object names, never links: links are made at read time
+ * (profd_session_links, lifecycle.h, shared with the worker's events),
  * valid PROFD_SIGNED_URL_TTL seconds (V4 signed URLs for gs://, HMAC-signed
  * API links for file://). An id that is not a UUID cannot name a session, so
  * it is a plain 404 with the seed's text, like an unknown one.
@@ -20,25 +21,12 @@
 #include <unistd.h>
 
 #include "api/server.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
-
-static void fill_link(api_req *r, const char *object, char *out, size_t len)
-{
-    out[0] = '\0';
-    profd_blob *b = r->api->o.blob;
-    if (!object[0] || !b)
-        return;
-    profd_error err;
-    if (b->ops->link(b, object, r->api->cfg.signed_url_ttl, out, len, &err) < 0) {
-        LOG_W(NULL, "api.link_failed", "cannot make a link to %s: %s", object, err.msg);
-        out[0] = '\0';
-    }
-}
 
 json_object *session_json(api_req *r, profd_session *s)
 {
-    fill_link(r, s->flame_graph_object, s->flame_graph_url, sizeof s->flame_graph_url);
-    fill_link(r, s->raw_data_object, s->raw_data_url, sizeof s->raw_data_url);
+    profd_session_links(r->api->o.blob, r->api->cfg.signed_url_ttl, s);
     return profd_session_to_json(s, false);
 }
 
@@ -48,31 +36,32 @@ void reply_store_error(api_req *r, const profd_error *err)
     reply_detail(r, 503, "Session store unavailable: %s", err->msg);
 }
 
-int load_session(api_req *r, const char *id, profd_session *out)
+bool load_session(api_req *r, const char *id, profd_session *out)
 {
     profd_session_init(out);
     if (!profd_uuid_valid(id)) {
         reply_detail(r, 404, "Profiling session %.64s not found", id);
-        return 0;
+        return false;
     }
     profd_error err;
     profd_store *st = r->api->o.store;
-    int rc = st->ops->get(st, id, out, &err);
-    if (rc < 0) {
-        reply_store_error(r, &err);
-        return -1;
-    }
-    if (rc == 0) {
+    switch (st->ops->get(st, id, out, &err)) {
+    case PROFD_LOOKUP_FOUND:
+        return true;
+    case PROFD_LOOKUP_ABSENT:
         reply_detail(r, 404, "Profiling session %s not found", id);
-        return 0;
+        return false;
+    case PROFD_LOOKUP_ERROR:
+        break;
     }
-    return 1;
+    reply_store_error(r, &err);
+    return false;
 }
 
 void handle_get(api_req *r)
 {
     profd_session s;
-    if (load_session(r, r->route.param, &s) != 1)
+    if (!load_session(r, r->route.param, &s))
         return;
     reply_json(r, 200, session_json(r, &s));
     profd_session_free(&s);
@@ -163,7 +152,7 @@ static void cancel_queued(api_req *r, profd_session *s)
 void handle_cancel(api_req *r)
 {
     profd_session s;
-    if (load_session(r, r->route.param, &s) != 1)
+    if (!load_session(r, r->route.param, &s))
         return;
     const char *was = profd_status_name(s.status);
     if (profd_status_terminal(s.status)) {
@@ -215,7 +204,7 @@ void serve_object(api_req *r, const char *object, const char *type)
 void handle_artifact(api_req *r)
 {
     profd_session s;
-    if (load_session(r, r->route.param, &s) != 1)
+    if (!load_session(r, r->route.param, &s))
         return;
     bool flame = r->route.id == PROFD_ROUTE_FLAMEGRAPH;
     const char *object = flame ? s.flame_graph_object : s.raw_data_object;
@@ -224,11 +213,13 @@ void handle_artifact(api_req *r)
                      flame ? "Flame graph" : "Raw data", s.session_id, profd_status_name(s.status));
     } else {
         char link[2048];
-        fill_link(r, object, link, sizeof link);
+        profd_session_link(r->api->o.blob, object, r->api->cfg.signed_url_ttl, link, sizeof link);
         if (strncmp(link, "http://", 7) == 0 || strncmp(link, "https://", 8) == 0)
             reply_redirect(r, link);
         else
-            serve_object(r, object, flame ? "text/html; charset=utf-8" : "application/json");
+            serve_object(
+                r, object,
+                profd_artifacts[flame ? PROFD_ART_FLAMEGRAPH : PROFD_ART_PROFILE].content_type);
     }
     profd_session_free(&s);
 }

@@ -12,8 +12,13 @@
  *   malformed JSON 400; Idempotency-Key seen before -> the same session (201,
  *   Idempotent-Replayed: true); rate limit 429 + Retry-After; a broken rule
  *   422; sampler unavailable 503; (serve, explicit pid) not ours 403;
- *   target busy 409; then the record is created (queued), the request
- *   published on the bus, session.queued announced, and 201 returned.
+ *   target busy 409; then profd_session_enqueue (lifecycle.h, shared with
+ *   alerts and `profd submit`) records the session as queued, publishes the
+ *   request and announces session.queued, and 201 is returned.
+ *
+ * Each check is a step that either lets the request go on or has answered it
+ * (step_result): the handler runs the steps in order until one answers, and
+ * answers 201 itself when none did.
  *
  * Idempotency: the session id is UUIDv5(subject "\n" key), so a retried POST
  * maps to the same record and store->create (create-if-absent) settles races.
@@ -21,7 +26,7 @@
  * concurrent starts for one service; under it, the queued and running
  * sessions of the service are checked, and one on the same host (or with no
  * host) for the same process (or with no pid) makes the new one a 409. The
- * claim is released once the new record exists: from then on the record
+ * claim is released once the session is enqueued: from then on the record
  * itself is what later starts see. */
 #include <errno.h>
 #include <signal.h>
@@ -30,12 +35,19 @@
 #include <string.h>
 
 #include "api/server.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
 #include "profd/sampler.h"
 
 /* Namespace of idempotency-key session ids (a fixed random UUID). */
 #define IDEMPOTENCY_NS "6d1f0a52-8c3e-4f7b-9a21-5b0e3c9d7f44"
 #define TARGET_CLAIM_MS 10000
+
+/* What a step of the start did. */
+typedef enum {
+    STEP_NEXT,     /* checked: go on with the next step */
+    STEP_ANSWERED, /* the request is answered (an error, or an idempotent replay) */
+} step_result;
 
 typedef struct start {
     api_req *r;
@@ -46,12 +58,12 @@ typedef struct start {
     profd_session s;
 } start;
 
-static int parse_body(start *st)
+static step_result parse_body(start *st)
 {
     api_req *r = st->r;
     if (!r->body || r->len == 0) {
         reply_detail(r, 400, "Request body must be a JSON object");
-        return -1;
+        return STEP_ANSWERED;
     }
     json_tokener *tok = json_tokener_new();
     st->body = json_tokener_parse_ex(tok, r->body, (int)r->len);
@@ -63,44 +75,49 @@ static int parse_body(start *st)
     if (e != json_tokener_success || end != r->len || strlen(r->body) != r->len) {
         reply_detail(r, 400, "Malformed JSON: %s",
                      e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
-        return -1;
+        return STEP_ANSWERED;
     }
     if (!json_object_is_type(st->body, json_type_object)) {
         reply_detail(r, 422, "Request body must be a JSON object");
-        return -1;
+        return STEP_ANSWERED;
     }
-    return 0;
+    return STEP_NEXT;
 }
 
-/* The session of an Idempotency-Key seen before: 1 replayed, 0 none, -1 error. */
-static int replay_existing(start *st)
+/* Answer with the session of an Idempotency-Key seen before, if there is one:
+ * STEP_NEXT when there is none. */
+static step_result replay_existing(start *st)
 {
     api_req *r = st->r;
     profd_store *store = r->api->o.store;
     profd_session s;
     profd_session_init(&s);
     profd_error err;
-    int rc = store->ops->get(store, st->id, &s, &err);
-    if (rc < 0) {
+    step_result rc = STEP_ANSWERED;
+    switch (store->ops->get(store, st->id, &s, &err)) {
+    case PROFD_LOOKUP_ERROR:
         reply_store_error(r, &err);
-        return -1;
-    }
-    if (rc == 1) {
+        break;
+    case PROFD_LOOKUP_FOUND:
         reply_json(r, 201, session_json(r, &s));
         reply_header(r, "Idempotent-Replayed", "true");
+        break;
+    case PROFD_LOOKUP_ABSENT:
+        rc = STEP_NEXT;
+        break;
     }
     profd_session_free(&s);
     return rc;
 }
 
-/* 1 replayed (answered), 0 go on, -1 answered with an error. */
-static int replay(start *st)
+/* The session id: new, or derived from the Idempotency-Key (and replayed). */
+static step_result replay(start *st)
 {
     api_req *r = st->r;
     const char *key = req_header(r, "Idempotency-Key");
     if (!key) {
         profd_uuid4(st->id);
-        return 0;
+        return STEP_NEXT;
     }
     size_t n = strlen(key);
     bool ok = n >= 1 && n <= 255;
@@ -108,7 +125,7 @@ static int replay(start *st)
         ok = key[i] >= 0x20 && key[i] <= 0x7e;
     if (!ok) {
         reply_detail(r, 422, "Idempotency-Key must be 1 to 255 printable ASCII characters");
-        return -1;
+        return STEP_ANSWERED;
     }
     char name[512];
     snprintf(name, sizeof name, "%s\n%s", r->who.sub, key);
@@ -117,27 +134,27 @@ static int replay(start *st)
     return replay_existing(st);
 }
 
-static int rate_limit(start *st)
+static step_result rate_limit(start *st)
 {
     api_req *r = st->r;
     int retry = 0;
     profd_error err;
-    int rc = profd_ratelimit_check(r->api->o.store, r->who.sub, r->api->cfg.rate_limit,
-                                   profd_now_ms() / 1000, &retry, &err);
-    if (rc < 0) {
+    profd_rate_result rc = profd_ratelimit_check(
+        r->api->o.store, r->who.sub, r->api->cfg.rate_limit, profd_now_ms() / 1000, &retry, &err);
+    if (rc == PROFD_RATE_ERROR) {
         reply_store_error(r, &err);
-        return -1;
+        return STEP_ANSWERED;
     }
-    if (rc == 0) {
+    if (rc == PROFD_RATE_LIMITED) {
         profd_metrics_rejected("rate_limited");
         reply_detail(r, 429, "Rate limit exceeded: %d session starts per minute; retry in %d s",
                      r->api->cfg.rate_limit, retry);
         char v[16];
         snprintf(v, sizeof v, "%d", retry);
         reply_header(r, "Retry-After", v);
-        return -1;
+        return STEP_ANSWERED;
     }
-    return 0;
+    return STEP_NEXT;
 }
 
 static void set_string(json_object *o, const char *name, const char *v)
@@ -159,7 +176,7 @@ static void rule_detail(const char *msg, char *out, size_t len)
         *paren = '\0';
 }
 
-static int validate(start *st)
+static step_result validate(start *st)
 {
     api_req *r = st->r;
     const profd_config *cfg = &r->api->cfg;
@@ -186,12 +203,12 @@ static int validate(start *st)
         rule_detail(err.msg, detail, sizeof detail);
         profd_metrics_rejected("invalid_request");
         reply_detail(r, 422, "%s", detail);
-        return -1;
+        return STEP_ANSWERED;
     }
-    return 0;
+    return STEP_NEXT;
 }
 
-static int can_run(start *st)
+static step_result can_run(start *st)
 {
     api_req *r = st->r;
     profd_sampler_kind kind;
@@ -199,14 +216,14 @@ static int can_run(start *st)
     if (profd_sampler_choose(r->api->cfg.sampler, r->api->cfg.pyspy, &kind, &err) < 0) {
         profd_metrics_rejected("sampler_unavailable");
         reply_detail(r, 503, "%s", err.msg);
-        return -1;
+        return STEP_ANSWERED;
     }
     if (r->api->o.local && st->req.pid > 0 && kill((pid_t)st->req.pid, 0) < 0 && errno == EPERM) {
         profd_metrics_rejected("permission_denied");
         reply_detail(r, 403, "%s", PROFD_PERMISSION_DENIED);
-        return -1;
+        return STEP_ANSWERED;
     }
-    return 0;
+    return STEP_NEXT;
 }
 
 static bool same_target(const profd_request *q, const profd_session *s)
@@ -219,22 +236,24 @@ static bool same_target(const profd_request *q, const profd_session *s)
     return true;
 }
 
-/* The session keeping the target busy, if any: 1 busy (id in busy), 0 free, -1 error. */
-static int find_busy(start *st, char *busy, profd_error *err)
+typedef enum { TARGET_FREE, TARGET_BUSY, TARGET_UNKNOWN /* store error */ } target_state;
+
+/* Whether a queued or running session keeps the target busy (its id into busy). */
+static target_state find_busy(start *st, char *busy, profd_error *err)
 {
     profd_store *store = st->r->api->o.store;
     static const profd_status active[] = {PROFD_QUEUED, PROFD_RUNNING};
     profd_session *list = calloc(100, sizeof *list);
     if (!list) {
         profd_error_set(err, NULL, "out of memory");
-        return -1;
+        return TARGET_UNKNOWN;
     }
     for (int a = 0; a < 2; a++) {
         profd_list_filter f = {st->req.service_name, (int)active[a], 100};
         int n = store->ops->list(store, &f, list, 100, err);
         if (n < 0) {
             free(list);
-            return -1;
+            return TARGET_UNKNOWN;
         }
         int found = 0;
         for (int i = 0; i < n; i++) {
@@ -247,16 +266,39 @@ static int find_busy(start *st, char *busy, profd_error *err)
         }
         if (found) {
             free(list);
-            return 1;
+            return TARGET_BUSY;
         }
     }
     free(list);
-    return 0;
+    return TARGET_FREE;
 }
 
-/* Check the target is free and record the session, under the target claim.
- * 1 created, 0 answered (409/replay), -1 answered with an error. */
-static int record(start *st)
+/* Record, publish and announce the session; answered on failure. */
+static step_result enqueue(start *st)
+{
+    api_req *r = st->r;
+    profd_error err = {0};
+    switch (profd_session_enqueue(r->api->o.store, r->api->o.bus, &st->req, 0, &st->s, &err)) {
+    case PROFD_ENQUEUED:
+        return STEP_NEXT;
+    case PROFD_ENQUEUE_EXISTS:
+        /* A concurrent retry with the same Idempotency-Key won the race: its
+         * session is the answer. A random id cannot collide in practice. */
+        if (!st->idempotent || replay_existing(st) == STEP_NEXT)
+            reply_detail(r, 409, "Profiling session %s exists already", st->id);
+        return STEP_ANSWERED;
+    case PROFD_ENQUEUE_STORE_ERROR:
+        reply_store_error(r, &err);
+        return STEP_ANSWERED;
+    case PROFD_ENQUEUE_BUS_ERROR:
+        reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
+        return STEP_ANSWERED;
+    }
+    return STEP_ANSWERED;
+}
+
+/* Check the target is free and enqueue the session, under the target claim. */
+static step_result record(start *st)
 {
     api_req *r = st->r;
     profd_store *store = r->api->o.store;
@@ -264,62 +306,28 @@ static int record(start *st)
     snprintf(key, sizeof key, "api-target:%s:%s", st->req.host[0] ? st->req.host : "*",
              st->req.service_name);
     profd_error err;
-    int c = store->ops->claim(store, key, st->id, TARGET_CLAIM_MS, &err);
-    if (c < 0) {
+    profd_claim_result c = store->ops->claim(store, key, st->id, TARGET_CLAIM_MS, &err);
+    if (c == PROFD_CLAIM_ERROR) {
         reply_store_error(r, &err);
-        return -1;
+        return STEP_ANSWERED;
     }
-    int rc;
-    if (c == 0) {
-        rc = 0;
+    step_result rc = STEP_ANSWERED;
+    target_state b = c == PROFD_CLAIM_WON ? find_busy(st, busy, &err) : TARGET_UNKNOWN;
+    if (c == PROFD_CLAIM_HELD) {
         profd_metrics_rejected("target_busy");
         reply_detail(r, 409, "A capture of %s is already being started", st->req.service_name);
-    } else if ((rc = find_busy(st, busy, &err)) != 0) {
-        if (rc < 0) {
-            reply_store_error(r, &err);
-        } else {
-            profd_metrics_rejected("target_busy");
-            reply_detail(r, 409, "%s is already being profiled (session %s)", st->req.service_name,
-                         busy);
-            rc = 0;
-        }
+    } else if (b == TARGET_UNKNOWN) {
+        reply_store_error(r, &err);
+    } else if (b == TARGET_BUSY) {
+        profd_metrics_rejected("target_busy");
+        reply_detail(r, 409, "%s is already being profiled (session %s)", st->req.service_name,
+                     busy);
     } else {
-        profd_session_from_request(&st->s, &st->req);
-        rc = store->ops->create(store, &st->s, &err);
-        if (rc < 0)
-            reply_store_error(r, &err);
-        else if (rc == 0 && st->idempotent) /* a concurrent retry won the race */
-            rc = replay_existing(st) == 1 ? 0 : -1;
+        rc = enqueue(st);
     }
-    if (c == 1)
-        store->ops->release(store, key, st->id, &err);
+    if (c == PROFD_CLAIM_WON && store->ops->release(store, key, st->id, &err) != 0)
+        LOG_D(st->id, "api.release_failed", "%s: %s (it expires by itself)", key, err.msg);
     return rc;
-}
-
-static int publish(start *st)
-{
-    api_req *r = st->r;
-    profd_bus *b = r->api->o.bus;
-    json_object *j = profd_request_to_json(&st->req);
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-    profd_error err;
-    int rc = b->ops->publish(b, PROFD_TOPIC_REQUESTS, st->id, text, strlen(text), NULL, 0, &err);
-    json_object_put(j);
-    if (rc < 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "The request could not be published: %s", err.msg);
-        profd_session_fail(&st->s, PROFD_E_UNROUTABLE, msg);
-        profd_error e2;
-        r->api->o.store->ops->put(r->api->o.store, &st->s, &e2);
-        reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
-        return -1;
-    }
-    char *ev = profd_event_to_string("session.queued", &st->s);
-    if (!ev || b->ops->publish(b, PROFD_TOPIC_EVENTS, st->id, ev, strlen(ev), NULL, 0, &err) < 0)
-        LOG_W(st->id, "api.event_failed", "cannot publish session.queued: %s",
-              ev ? err.msg : "out of memory");
-    free(ev);
-    return 0;
 }
 
 void handle_start(api_req *r)
@@ -329,8 +337,12 @@ void handle_start(api_req *r)
     st.r = r;
     profd_request_init(&st.req);
     profd_session_init(&st.s);
-    if (parse_body(&st) == 0 && replay(&st) == 0 && rate_limit(&st) == 0 && validate(&st) == 0 &&
-        can_run(&st) == 0 && record(&st) == 1 && publish(&st) == 0) {
+    static step_result (*const steps[])(start *) = {parse_body, replay,  rate_limit,
+                                                    validate,   can_run, record};
+    size_t i = 0;
+    while (i < sizeof steps / sizeof steps[0] && steps[i](&st) == STEP_NEXT)
+        i++;
+    if (i == sizeof steps / sizeof steps[0]) {
         profd_metrics_session_started(st.s.service_name, st.s.trigger);
         LOG_I(st.id, "audit", "action=start subject=%s service=%s duration=%d pid=%ld host=%s",
               r->who.sub, st.s.service_name, st.s.duration_seconds, st.s.pid,

@@ -13,7 +13,6 @@
 
 struct profd_metrics_server {
     struct MHD_Daemon *mhd;
-    int port;
 };
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type, char *body,
@@ -71,14 +70,7 @@ profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error
         free(m);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    m->port = info ? info->port : 0;
     return m;
-}
-
-int profd_metrics_server_port(const profd_metrics_server *m)
-{
-    return m->port;
 }
 
 void profd_metrics_server_stop(profd_metrics_server *m)

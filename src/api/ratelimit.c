@@ -23,16 +23,16 @@ void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t l
     snprintf(out, len, "ratelimit:%s:%lld", hex, (long long)(now_s / 60));
 }
 
-int profd_ratelimit_check(profd_store *st, const char *subject, int per_minute, int64_t now_s,
-                          int *retry_after_s, profd_error *err)
+profd_rate_result profd_ratelimit_check(profd_store *st, const char *subject, int per_minute,
+                                        int64_t now_s, int *retry_after_s, profd_error *err)
 {
     char key[128];
     profd_ratelimit_key(subject, now_s, key, sizeof key);
     long n = st->ops->incr(st, key, 60, err);
     if (n < 0)
-        return -1;
+        return PROFD_RATE_ERROR;
     if (n <= per_minute)
-        return 1;
+        return PROFD_RATE_ALLOWED;
     *retry_after_s = (int)(60 - now_s % 60);
-    return 0;
+    return PROFD_RATE_LIMITED;
 }

@@ -53,8 +53,9 @@ const char *req_query(api_req *r, const char *name);
 
 /* A session as the API shows it: public JSON with fresh links. */
 json_object *session_json(api_req *r, profd_session *s);
-/* 1 found (out filled), 0 answered 404/422, -1 answered 500. */
-int load_session(api_req *r, const char *id, profd_session *out);
+/* true: found (out filled); false: answered (404, or 503 on a store error).
+ * out is profd_session_free'd by the caller either way. */
+bool load_session(api_req *r, const char *id, profd_session *out);
 /* Answer with a store failure. */
 void reply_store_error(api_req *r, const profd_error *err);
 

@@ -1,7 +1,7 @@
 /* cmd_cleanup.c - `profd cleanup --days N [--dry-run]`: remove sessions older
  * than N days from the store (records and index entries) and objects older
  * than N days from the blob store (docs/cleanup.md). The work itself is
- * src/worker/cleanup.c, which the workers also run periodically. */
+ * src/batch/cleanup.c, which the workers also run periodically. */
 #include <stdio.h>
 #include <string.h>
 

@@ -12,6 +12,7 @@
 #include "profd/cli.h"
 #include "profd/config.h"
 #include "profd/render.h"
+#include "profd/session.h"
 #include "profd/sampler.h"
 
 static volatile sig_atomic_t interrupted;
@@ -68,21 +69,15 @@ static void progress(const profd_capture *c, long duration, long rate)
 
 static int render_outputs(const char *raw, const char *dir, long pid)
 {
-    static const struct {
-        const char *file;
-        profd_format fmt;
-    } outs[] = {{"stacks.txt", PROFD_FMT_COLLAPSED},
-                {"profile.json", PROFD_FMT_SPEEDSCOPE},
-                {"flamegraph.html", PROFD_FMT_HTML}};
     profd_error err = {0};
     char title[64], path[4200];
     snprintf(title, sizeof title, "pid %ld", pid);
     profd_render_opts o = {.title = title};
     profd_profile *p = profd_profile_new();
     int rc = p ? profd_profile_read_path(p, raw, &o, &err) : -1;
-    for (size_t i = 0; rc == 0 && i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, outs[i].file);
-        rc = profd_render_path(p, outs[i].fmt, &o, path, &err);
+    for (int i = 0; rc == 0 && i < PROFD_ARTIFACTS; i++) { /* a session's files (session.h) */
+        snprintf(path, sizeof path, "%s/%s", dir, profd_artifacts[i].file);
+        rc = profd_render_path(p, profd_artifacts[i].format, &o, path, &err);
         if (rc == 0)
             printf("%s\n", path);
     }

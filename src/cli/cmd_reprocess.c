@@ -7,7 +7,7 @@
  * place (--local). Either way it goes at most --rate sessions a second, so a
  * big backlog does not flood the workers, the store or the bucket; and either
  * way it is safe to run again or twice at once (the per-session claim is in
- * src/worker/reprocess.c). A terminal gets a progress bar with an ETA;
+ * src/batch/reprocess.c). A terminal gets a progress bar with an ETA;
  * otherwise every session gets one log line. The counts come last, on stdout. */
 #include <signal.h>
 #include <stdio.h>
@@ -157,13 +157,23 @@ typedef struct ctx {
 
 static int one(ctx *c, const args *a, const char *id, tally *t, profd_error *err)
 {
-    int rc;
+    profd_batch_result rc;
     if (a->local) {
         rc = profd_reprocess_one(&c->cfg, c->store, c->blob, id, err);
     } else {
-        rc = profd_reprocess_check(c->store, id, err);
-        if (rc == PROFD_BATCH_DONE && profd_reprocess_enqueue(c->bus, id, err) != 0)
+        switch (profd_reprocess_check(c->store, id, err)) {
+        case PROFD_REPROCESS_ELIGIBLE: /* done here means: job published */
+            rc = profd_reprocess_enqueue(c->bus, id, err) == 0 ? PROFD_BATCH_DONE
+                                                               : PROFD_BATCH_FAILED;
+            break;
+        case PROFD_REPROCESS_INELIGIBLE:
+            rc = PROFD_BATCH_SKIPPED;
+            break;
+        case PROFD_REPROCESS_CHECK_FAILED:
+        default:
             rc = PROFD_BATCH_FAILED;
+            break;
+        }
     }
     if (rc == PROFD_BATCH_DONE)
         t->done++;

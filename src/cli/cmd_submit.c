@@ -7,14 +7,16 @@
  * bounds: the same rules the worker applies, so submit never publishes what a
  * worker would reject. A broken rule is a usage error (exit 2).
  *
- * Redis is optional. When the store answers (PROFD_REDIS_URL), submit records
- * the session as queued before publishing and announces session.queued after,
- * as the API does, so `GET /profile/{id}` knows the session at once; if the
- * publish then fails, the record is failed (unroutable) rather than left
- * queued. When the store does not answer, submit says so on stderr and
- * publishes anyway: the worker records every request it takes, so nothing is
- * lost, the session just appears when a worker takes it. --no-store skips the
- * store on purpose.
+ * Redis is optional. When the store answers (PROFD_REDIS_URL), submit goes
+ * through profd_session_enqueue like the API and the alerts: the session is
+ * recorded as queued before publishing and session.queued announced after,
+ * so `GET /profile/{id}` knows the session at once; if the publish then
+ * fails, the record is failed (unroutable) rather than left queued; and an id
+ * that is already recorded (a second submit with the same --session-id) is
+ * not published again. When the store does not answer, submit says so on
+ * stderr and publishes anyway: the worker records every request it takes, so
+ * nothing is lost, the session just appears when a worker takes it.
+ * --no-store skips the store on purpose.
  *
  * The memory bus lives inside one process, so submit refuses it. Kafka
  * publishing is asynchronous: submit flushes and fails if the message was not
@@ -26,6 +28,7 @@
 #include "profd/bus.h"
 #include "profd/cli.h"
 #include "profd/config.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
 #include "profd/session.h"
 #include "profd/store.h"
@@ -169,55 +172,23 @@ static profd_store *open_store(const profd_config *cfg, bool skip)
     return NULL;
 }
 
-static int publish(profd_bus *bus, const char *id, const char *text, profd_error *err)
-{
-    if (bus->ops->publish(bus, PROFD_TOPIC_REQUESTS, id, text, strlen(text), NULL, 0, err) != 0)
-        return -1;
-    if (bus->ops->flush(bus, FLUSH_MS) != 0) {
-        profd_error_set(err, NULL, "the request was not delivered to the bus within %d s",
-                        FLUSH_MS / 1000);
-        return -1;
-    }
-    return 0;
-}
-
-static void announce(profd_bus *bus, const profd_session *s)
-{
-    profd_error err = {0};
-    char *ev = profd_event_to_string("session.queued", s);
-    if (!ev ||
-        bus->ops->publish(bus, PROFD_TOPIC_EVENTS, s->session_id, ev, strlen(ev), NULL, 0, &err) !=
-            0 ||
-        bus->ops->flush(bus, FLUSH_MS) != 0)
-        fprintf(stderr, "profd submit: warning: session.queued was not announced: %s\n",
-                ev ? err.msg : "out of memory");
-    free(ev);
-}
-
-/* Record, publish, announce. 0 ok, -1 with err set. */
-static int submit(const profd_config *cfg, profd_bus *bus, profd_store *st,
-                  const profd_request *req, const char *text, profd_error *err)
+/* Record, publish, announce (profd_session_enqueue); without a store, or when
+ * it fails, publish only. 0 published (or recorded before), -1 with err. */
+static int submit(profd_bus *bus, profd_store *st, const profd_request *req, profd_error *err)
 {
     profd_session s;
-    profd_session_from_request(&s, req);
-    if (st && st->ops->create(st, &s, err) < 0) {
+    profd_enqueue_result rc = profd_session_enqueue(st, bus, req, FLUSH_MS, &s, err);
+    if (rc == PROFD_ENQUEUE_STORE_ERROR) {
         fprintf(stderr, "profd submit: cannot record the session (%s); publishing anyway\n",
                 err->msg);
-        st = NULL;
+        profd_session_free(&s);
+        rc = profd_session_enqueue(NULL, bus, req, FLUSH_MS, &s, err);
     }
-    int rc = publish(bus, req->session_id, text, err);
-    if (rc != 0 && st) {
-        char msg[600];
-        profd_error e2;
-        snprintf(msg, sizeof msg, "The request could not be published: %s", err->msg);
-        profd_session_fail(&s, PROFD_E_UNROUTABLE, msg);
-        st->ops->put(st, &s, &e2);
-    } else if (rc == 0 && st) {
-        announce(bus, &s);
-    }
-    (void)cfg;
+    if (rc == PROFD_ENQUEUE_EXISTS)
+        fprintf(stderr, "profd submit: session %s is recorded already; not published again\n",
+                req->session_id);
     profd_session_free(&s);
-    return rc;
+    return rc == PROFD_ENQUEUED || rc == PROFD_ENQUEUE_EXISTS ? 0 : -1;
 }
 
 static int run(int argc, char **argv)
@@ -245,7 +216,7 @@ static int run(int argc, char **argv)
     }
     profd_bus *bus = profd_bus_open(&cfg, PROFD_BUS_PRODUCE, &err);
     profd_store *st = bus ? open_store(&cfg, a.no_store) : NULL;
-    rc = bus && submit(&cfg, bus, st, &req, text, &err) == 0 ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
+    rc = bus && submit(bus, st, &req, &err) == 0 ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
     if (rc == PROFD_EXIT_OK)
         printf("%s\n", req.session_id);
     else

@@ -180,30 +180,30 @@ int profd_redis_url_parse(const char *url, profd_redis_url *u, profd_error *err)
 
 /* ---- commands ------------------------------------------------------------ */
 
-void profd_cmd_init(profd_cmd *c, const char *name)
+void store__cmd_init(store__cmd *c, const char *name)
 {
     c->argc = 0;
-    profd_cmd_str(c, name);
+    store__cmd_str(c, name);
 }
 
-void profd_cmd_buf(profd_cmd *c, const char *s, size_t len)
+void store__cmd_buf(store__cmd *c, const char *s, size_t len)
 {
-    if (c->argc >= PROFD_CMD_MAX_ARGS)
+    if (c->argc >= STORE__CMD_MAX_ARGS)
         abort(); /* a programming error: commands are built from fixed code */
     c->argv[c->argc] = s;
     c->len[c->argc++] = len;
 }
 
-void profd_cmd_str(profd_cmd *c, const char *s)
+void store__cmd_str(store__cmd *c, const char *s)
 {
-    profd_cmd_buf(c, s, strlen(s));
+    store__cmd_buf(c, s, strlen(s));
 }
 
-void profd_cmd_num(profd_cmd *c, long long v)
+void store__cmd_num(store__cmd *c, long long v)
 {
     int i = c->argc;
     int n = snprintf(c->nums[i], sizeof c->nums[i], "%lld", v);
-    profd_cmd_buf(c, c->nums[i], (size_t)n);
+    store__cmd_buf(c, c->nums[i], (size_t)n);
 }
 
 /* ---- transport (the place TLS slots in) ------------------------------------ */
@@ -391,20 +391,20 @@ static int open_socket(profd_conn *c, profd_error *err)
  * finished: the PING brings that error to the connect, not the first write. */
 static int handshake(profd_conn *c, profd_error *err)
 {
-    profd_cmd cmds[3];
+    store__cmd cmds[3];
     int n = 0;
     if (c->url.password[0]) {
-        profd_cmd_init(&cmds[n], "AUTH");
+        store__cmd_init(&cmds[n], "AUTH");
         if (c->url.user[0])
-            profd_cmd_str(&cmds[n], c->url.user);
-        profd_cmd_str(&cmds[n++], c->url.password);
+            store__cmd_str(&cmds[n], c->url.user);
+        store__cmd_str(&cmds[n++], c->url.password);
     }
     if (c->url.db) {
-        profd_cmd_init(&cmds[n], "SELECT");
-        profd_cmd_num(&cmds[n++], c->url.db);
+        store__cmd_init(&cmds[n], "SELECT");
+        store__cmd_num(&cmds[n++], c->url.db);
     }
     if (c->ssl)
-        profd_cmd_init(&cmds[n++], "PING");
+        store__cmd_init(&cmds[n++], "PING");
     if (n == 0)
         return 0;
     redisReply *rep[3] = {NULL, NULL, NULL};
@@ -490,7 +490,7 @@ const char *profd_conn_addr(const profd_conn *c)
 
 /* ---- pipelined execution ---------------------------------------------------- */
 
-static char *format_all(profd_cmd *cmds, int n, size_t *len_out)
+static char *format_all(store__cmd *cmds, int n, size_t *len_out)
 {
     size_t len = 0, cap = 0;
     char *out = NULL;
@@ -528,7 +528,7 @@ void profd_conn_free_replies(redisReply **replies, int n)
     }
 }
 
-int profd_conn_exec(profd_conn *c, profd_cmd *cmds, int n, redisReply **replies, profd_error *err)
+int profd_conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies, profd_error *err)
 {
     for (int i = 0; i < n; i++)
         replies[i] = NULL;

@@ -35,21 +35,22 @@ typedef struct profd_redis_tls {
  * that never contains the password. */
 int profd_redis_url_parse(const char *url, profd_redis_url *out, profd_error *err);
 
-#define PROFD_CMD_MAX_ARGS 24
+#define STORE__CMD_MAX_ARGS 24
 
-/* One command: arguments borrowed from the caller, except numbers, which are
+/* One Redis command (module-internal: store__, not to be confused with the
+ * profd_cmd_* subcommands of cli.h): arguments borrowed from the caller, except numbers, which are
  * formatted into the command's own buffer. */
-typedef struct profd_cmd {
+typedef struct store__cmd {
     int argc;
-    const char *argv[PROFD_CMD_MAX_ARGS];
-    size_t len[PROFD_CMD_MAX_ARGS];
-    char nums[PROFD_CMD_MAX_ARGS][24];
-} profd_cmd;
+    const char *argv[STORE__CMD_MAX_ARGS];
+    size_t len[STORE__CMD_MAX_ARGS];
+    char nums[STORE__CMD_MAX_ARGS][24];
+} store__cmd;
 
-void profd_cmd_init(profd_cmd *c, const char *name);
-void profd_cmd_str(profd_cmd *c, const char *s);
-void profd_cmd_buf(profd_cmd *c, const char *s, size_t len);
-void profd_cmd_num(profd_cmd *c, long long v);
+void store__cmd_init(store__cmd *c, const char *name);
+void store__cmd_str(store__cmd *c, const char *s);
+void store__cmd_buf(store__cmd *c, const char *s, size_t len);
+void store__cmd_num(store__cmd *c, long long v);
 
 typedef struct profd_conn profd_conn;
 
@@ -67,7 +68,7 @@ int profd_conn_ensure(profd_conn *c, profd_error *err);
  * connection is dropped (the next call reconnects) and -1 is returned with
  * "redis at HOST:PORT: REASON"; no reply is left allocated. Error replies are
  * returned as replies: check them with profd_conn_reply_ok. */
-int profd_conn_exec(profd_conn *c, profd_cmd *cmds, int n, redisReply **replies, profd_error *err);
+int profd_conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies, profd_error *err);
 /* 0 when r is not an error reply; else -1 with "redis at HOST:PORT: MSG". */
 int profd_conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err);
 void profd_conn_free_replies(redisReply **replies, int n);

@@ -210,7 +210,7 @@ static int write_record(profd_store *st, const profd_session *s, bool only_new, 
     return rc;
 }
 
-static int m_create(profd_store *st, const profd_session *s, profd_error *err)
+static profd_create_result m_create(profd_store *st, const profd_session *s, profd_error *err)
 {
     return write_record(st, s, true, err);
 }
@@ -229,7 +229,8 @@ static int parse_copy(const char *id, const char *json, profd_session *out, prof
     return -1;
 }
 
-static int m_get(profd_store *st, const char *id, profd_session *out, profd_error *err)
+static profd_lookup_result m_get(profd_store *st, const char *id, profd_session *out,
+                                 profd_error *err)
 {
     profd_session_init(out); /* safe to free whatever the result */
     if (check_id(id, err) != 0)
@@ -283,7 +284,7 @@ static int m_list(profd_store *st, const profd_list_filter *f, profd_session *ou
     return n;
 }
 
-static int m_remove(profd_store *st, const char *id, profd_error *err)
+static profd_lookup_result m_remove(profd_store *st, const char *id, profd_error *err)
 {
     if (check_id(id, err) != 0)
         return -1;
@@ -335,14 +336,14 @@ static int claim_op(profd_store *st, int op, const char *key, const char *owner,
     return rc;
 }
 
-static int m_claim(profd_store *st, const char *key, const char *owner, int ttl_ms,
-                   profd_error *err)
+static profd_claim_result m_claim(profd_store *st, const char *key, const char *owner, int ttl_ms,
+                                  profd_error *err)
 {
     return claim_op(st, CLAIM, key, owner, ttl_ms, err);
 }
 
-static int m_renew(profd_store *st, const char *key, const char *owner, int ttl_ms,
-                   profd_error *err)
+static profd_renew_result m_renew(profd_store *st, const char *key, const char *owner, int ttl_ms,
+                                  profd_error *err)
 {
     return claim_op(st, RENEW, key, owner, ttl_ms, err);
 }

@@ -96,15 +96,15 @@ static int64_t score_of(const profd_session *s)
 
 /* ---- running commands ---------------------------------------------------------- */
 
-static void eval_init(profd_cmd *c, const char *script, int nkeys)
+static void eval_init(store__cmd *c, const char *script, int nkeys)
 {
-    profd_cmd_init(c, "EVAL");
-    profd_cmd_str(c, script);
-    profd_cmd_num(c, nkeys);
+    store__cmd_init(c, "EVAL");
+    store__cmd_str(c, script);
+    store__cmd_num(c, nkeys);
 }
 
 /* One command, one reply; error replies become -1. */
-static int run(profd_store *st, profd_cmd *cmd, redisReply **rep, profd_error *err)
+static int run(profd_store *st, store__cmd *cmd, redisReply **rep, profd_error *err)
 {
     redis_store *rs = R(st);
     pthread_mutex_lock(&rs->mu);
@@ -125,7 +125,7 @@ static int run(profd_store *st, profd_cmd *cmd, redisReply **rep, profd_error *e
 }
 
 /* Run and expect an integer reply; returns it, or -1. */
-static long long run_int(profd_store *st, profd_cmd *cmd, profd_error *err)
+static long long run_int(profd_store *st, store__cmd *cmd, profd_error *err)
 {
     redisReply *rep = NULL;
     if (run(st, cmd, &rep, err) != 0)
@@ -142,7 +142,7 @@ static long long run_int(profd_store *st, profd_cmd *cmd, profd_error *err)
 
 /* ---- records ------------------------------------------------------------------- */
 
-static int r_create(profd_store *st, const profd_session *s, profd_error *err)
+static profd_create_result r_create(profd_store *st, const profd_session *s, profd_error *err)
 {
     if (check_session(s, err) != 0)
         return -1;
@@ -153,19 +153,19 @@ static int r_create(profd_store *st, const profd_session *s, profd_error *err)
     snprintf(sts, sizeof sts, K_IDX "status:%s", stname);
     snprintf(both, sizeof both, K_IDX "svcstatus:%s:%s", s->service_name, stname);
     char *json = profd_session_to_string(s, true);
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, profd_lua_create, 5);
-    profd_cmd_str(&c, rec);
-    profd_cmd_str(&c, K_IDX "all");
-    profd_cmd_str(&c, svc);
-    profd_cmd_str(&c, sts);
-    profd_cmd_str(&c, both);
-    profd_cmd_str(&c, json);
-    profd_cmd_num(&c, st->ttl_seconds);
-    profd_cmd_num(&c, score_of(s));
-    profd_cmd_str(&c, s->session_id);
-    profd_cmd_num(&c, trim_cutoff(st));
-    profd_cmd_str(&c, K_RECORD);
+    store__cmd_str(&c, rec);
+    store__cmd_str(&c, K_IDX "all");
+    store__cmd_str(&c, svc);
+    store__cmd_str(&c, sts);
+    store__cmd_str(&c, both);
+    store__cmd_str(&c, json);
+    store__cmd_num(&c, st->ttl_seconds);
+    store__cmd_num(&c, score_of(s));
+    store__cmd_str(&c, s->session_id);
+    store__cmd_num(&c, trim_cutoff(st));
+    store__cmd_str(&c, K_RECORD);
     long long v = run_int(st, &c, err);
     free(json);
     return (int)v;
@@ -185,17 +185,17 @@ static int r_put(profd_store *st, const profd_session *s, profd_error *err)
         snprintf(keys[7 + i], KEYLEN, K_IDX "svcstatus:%s:%s", s->service_name, n);
     }
     char *json = profd_session_to_string(s, true);
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, profd_lua_put, 11);
     for (int i = 0; i < 11; i++)
-        profd_cmd_str(&c, keys[i]);
-    profd_cmd_str(&c, json);
-    profd_cmd_num(&c, st->ttl_seconds);
-    profd_cmd_num(&c, score_of(s));
-    profd_cmd_str(&c, s->session_id);
-    profd_cmd_num(&c, trim_cutoff(st));
-    profd_cmd_str(&c, K_RECORD);
-    profd_cmd_num(&c, (int)s->status);
+        store__cmd_str(&c, keys[i]);
+    store__cmd_str(&c, json);
+    store__cmd_num(&c, st->ttl_seconds);
+    store__cmd_num(&c, score_of(s));
+    store__cmd_str(&c, s->session_id);
+    store__cmd_num(&c, trim_cutoff(st));
+    store__cmd_str(&c, K_RECORD);
+    store__cmd_num(&c, (int)s->status);
     long long v = run_int(st, &c, err);
     free(json);
     return v < 0 ? -1 : 0;
@@ -211,16 +211,17 @@ static int parse_record(const char *id, const char *buf, size_t len, profd_sessi
     return -1;
 }
 
-static int r_get(profd_store *st, const char *id, profd_session *out, profd_error *err)
+static profd_lookup_result r_get(profd_store *st, const char *id, profd_session *out,
+                                 profd_error *err)
 {
     profd_session_init(out); /* safe to free whatever the result */
     if (check_id(id, err) != 0)
         return -1;
     char rec[KEYLEN];
     snprintf(rec, sizeof rec, K_RECORD "%s", id);
-    profd_cmd c;
-    profd_cmd_init(&c, "GET");
-    profd_cmd_str(&c, rec);
+    store__cmd c;
+    store__cmd_init(&c, "GET");
+    store__cmd_str(&c, rec);
     redisReply *rep = NULL;
     if (run(st, &c, &rep, err) != 0)
         return -1;
@@ -275,11 +276,11 @@ static int r_list(profd_store *st, const profd_list_filter *f, profd_session *ou
         return 0;
     char idx[KEYLEN];
     index_for(f, idx);
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, profd_lua_list, 1);
-    profd_cmd_str(&c, idx);
-    profd_cmd_num(&c, limit);
-    profd_cmd_str(&c, K_RECORD);
+    store__cmd_str(&c, idx);
+    store__cmd_num(&c, limit);
+    store__cmd_str(&c, K_RECORD);
     redisReply *rep = NULL;
     if (run(st, &c, &rep, err) != 0)
         return -1;
@@ -298,19 +299,19 @@ static int r_list(profd_store *st, const profd_list_filter *f, profd_session *ou
     return n;
 }
 
-static int r_remove(profd_store *st, const char *id, profd_error *err)
+static profd_lookup_result r_remove(profd_store *st, const char *id, profd_error *err)
 {
     if (check_id(id, err) != 0)
         return -1;
     char rec[KEYLEN];
     snprintf(rec, sizeof rec, K_RECORD "%s", id);
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, profd_lua_remove, 3);
-    profd_cmd_str(&c, rec);
-    profd_cmd_str(&c, K_IDX "all");
-    profd_cmd_str(&c, K_LEASES);
-    profd_cmd_str(&c, id);
-    profd_cmd_str(&c, K_IDX);
+    store__cmd_str(&c, rec);
+    store__cmd_str(&c, K_IDX "all");
+    store__cmd_str(&c, K_LEASES);
+    store__cmd_str(&c, id);
+    store__cmd_str(&c, K_IDX);
     return (int)run_int(st, &c, err);
 }
 
@@ -326,12 +327,12 @@ static int claim_script(profd_store *st, const char *script, const char *key, co
         profd_error_set(err, NULL, "session store: a claim needs an owner");
         return -1;
     }
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, script, 1);
-    profd_cmd_str(&c, k);
-    profd_cmd_str(&c, owner);
+    store__cmd_str(&c, k);
+    store__cmd_str(&c, owner);
     if (ttl_ms > 0)
-        profd_cmd_num(&c, ttl_ms);
+        store__cmd_num(&c, ttl_ms);
     return (int)run_int(st, &c, err);
 }
 
@@ -343,16 +344,16 @@ static int check_ttl(int ttl_ms, profd_error *err)
     return -1;
 }
 
-static int r_claim(profd_store *st, const char *key, const char *owner, int ttl_ms,
-                   profd_error *err)
+static profd_claim_result r_claim(profd_store *st, const char *key, const char *owner, int ttl_ms,
+                                  profd_error *err)
 {
     if (check_ttl(ttl_ms, err))
         return -1;
     return claim_script(st, profd_lua_claim, key, owner, ttl_ms, err);
 }
 
-static int r_renew(profd_store *st, const char *key, const char *owner, int ttl_ms,
-                   profd_error *err)
+static profd_renew_result r_renew(profd_store *st, const char *key, const char *owner, int ttl_ms,
+                                  profd_error *err)
 {
     if (check_ttl(ttl_ms, err))
         return -1;
@@ -368,12 +369,12 @@ static int r_lease(profd_store *st, const char *id, int64_t deadline_ms, profd_e
 {
     if (check_id(id, err) != 0)
         return -1;
-    profd_cmd c;
-    profd_cmd_init(&c, deadline_ms > 0 ? "ZADD" : "ZREM");
-    profd_cmd_str(&c, K_LEASES);
+    store__cmd c;
+    store__cmd_init(&c, deadline_ms > 0 ? "ZADD" : "ZREM");
+    store__cmd_str(&c, K_LEASES);
     if (deadline_ms > 0)
-        profd_cmd_num(&c, deadline_ms);
-    profd_cmd_str(&c, id);
+        store__cmd_num(&c, deadline_ms);
+    store__cmd_str(&c, id);
     return run_int(st, &c, err) < 0 ? -1 : 0;
 }
 
@@ -385,14 +386,14 @@ static int ids_before(profd_store *st, const char *key, int64_t before,
         return 0;
     char bound[32];
     snprintf(bound, sizeof bound, "(%lld", (long long)before);
-    profd_cmd c;
-    profd_cmd_init(&c, "ZRANGEBYSCORE");
-    profd_cmd_str(&c, key);
-    profd_cmd_str(&c, "-inf");
-    profd_cmd_str(&c, bound);
-    profd_cmd_str(&c, "LIMIT");
-    profd_cmd_num(&c, 0);
-    profd_cmd_num(&c, max);
+    store__cmd c;
+    store__cmd_init(&c, "ZRANGEBYSCORE");
+    store__cmd_str(&c, key);
+    store__cmd_str(&c, "-inf");
+    store__cmd_str(&c, bound);
+    store__cmd_str(&c, "LIMIT");
+    store__cmd_num(&c, 0);
+    store__cmd_num(&c, max);
     redisReply *rep = NULL;
     if (run(st, &c, &rep, err) != 0)
         return -1;
@@ -424,15 +425,15 @@ static int r_scan(profd_store *st, int64_t min_ms, int64_t max_ms, int skip,
 {
     if (max <= 0 || min_ms > max_ms)
         return 0;
-    profd_cmd c;
-    profd_cmd_init(&c, "ZREVRANGEBYSCORE");
-    profd_cmd_str(&c, K_IDX "all");
-    profd_cmd_num(&c, max_ms);
-    profd_cmd_num(&c, min_ms);
-    profd_cmd_str(&c, "WITHSCORES");
-    profd_cmd_str(&c, "LIMIT");
-    profd_cmd_num(&c, skip > 0 ? skip : 0);
-    profd_cmd_num(&c, max);
+    store__cmd c;
+    store__cmd_init(&c, "ZREVRANGEBYSCORE");
+    store__cmd_str(&c, K_IDX "all");
+    store__cmd_num(&c, max_ms);
+    store__cmd_num(&c, min_ms);
+    store__cmd_str(&c, "WITHSCORES");
+    store__cmd_str(&c, "LIMIT");
+    store__cmd_num(&c, skip > 0 ? skip : 0);
+    store__cmd_num(&c, max);
     redisReply *rep = NULL;
     if (run(st, &c, &rep, err) != 0)
         return -1;
@@ -455,17 +456,17 @@ static long r_incr(profd_store *st, const char *key, int window_s, profd_error *
     char k[KEYLEN];
     if (prefixed(k, K_COUNT, key, err) != 0)
         return -1;
-    profd_cmd c;
+    store__cmd c;
     eval_init(&c, profd_lua_incr, 1);
-    profd_cmd_str(&c, k);
-    profd_cmd_num(&c, window_s > 0 ? window_s : 1);
+    store__cmd_str(&c, k);
+    store__cmd_num(&c, window_s > 0 ? window_s : 1);
     return (long)run_int(st, &c, err);
 }
 
 static int r_ping(profd_store *st, profd_error *err)
 {
-    profd_cmd c;
-    profd_cmd_init(&c, "PING");
+    store__cmd c;
+    store__cmd_init(&c, "PING");
     redisReply *rep = NULL;
     if (run(st, &c, &rep, err) != 0)
         return -1;

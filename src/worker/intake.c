@@ -16,7 +16,6 @@
 
 #include "internal.h"
 #include "profd/alert.h"
-#include "profd/batch.h"
 #include "profd/log.h"
 
 /* Namespace of the UUIDv5 session ids derived from a delivery's position. */
@@ -53,10 +52,10 @@ static void fail_named_session(profd_worker *w, const char *id, const profd_erro
 {
     profd_session s;
     profd_error err;
-    int found = w->store->ops->get(w->store, id, &s, &err);
-    if (found < 0)
+    profd_lookup_result found = w->store->ops->get(w->store, id, &s, &err);
+    if (found == PROFD_LOOKUP_ERROR)
         return;
-    if (found == 0) {
+    if (found == PROFD_LOOKUP_ABSENT) {
         profd_session_init(&s);
         profd_strlcpy(s.session_id, id, sizeof s.session_id);
     } else if (profd_status_terminal(s.status)) {
@@ -64,8 +63,10 @@ static void fail_named_session(profd_worker *w, const char *id, const profd_erro
         return;
     }
     profd_session_fail(&s, PROFD_E_INVALID, why->msg);
-    if (found)
-        worker_put(w, &s);
+    /* The event goes out even when the record could not be written (logged):
+     * the DLQ copy is what an operator follows up. */
+    if (found == PROFD_LOOKUP_FOUND && worker_put(w, &s) != 0)
+        LOG_W(id, "session.unrecorded", "the rejected session stays as it was recorded");
     worker_publish(w, "session.failed", &s);
     profd_session_free(&s);
 }
@@ -77,14 +78,14 @@ static int reject(profd_worker *w, profd_msg *m, const char *session_id, const c
     char key[256];
     profd_error err = {0};
     snprintf(key, sizeof key, "dlq:%s", m->id);
-    int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->session_ttl_days * 86400 * 1000,
-                                   &err);
-    if (won < 0) {
+    profd_claim_result won = w->store->ops->claim(w->store, key, w->owner,
+                                                  w->cfg->session_ttl_days * 86400 * 1000, &err);
+    if (won == PROFD_CLAIM_ERROR) {
         hold(w, m, &err);
         return -1;
     }
     LOG_W(session_id[0] ? session_id : NULL, "request.rejected", "%s: %s", m->id, why->msg);
-    if (won) {
+    if (won == PROFD_CLAIM_WON) {
         profd_header h[] = {{"profd-error-code", code}, {"profd-error", why->msg}};
         if (w->bus->ops->publish(w->bus, PROFD_TOPIC_DLQ, session_id[0] ? session_id : NULL,
                                  m->data, m->len, h, 2, &err) != 0)
@@ -103,15 +104,15 @@ void worker_try_start(profd_worker *w, profd_session *s)
     if (worker_has_job(w, s->session_id))
         return; /* a redelivery while our own job is starting */
     snprintf(key, sizeof key, CLAIM_KEY_FMT, s->session_id);
-    int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err);
-    if (won <= 0)
+    if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) !=
+        PROFD_CLAIM_WON)
         return; /* another worker has it, or the store is down: the sweeper retries */
     profd_session cur;
-    int found = w->store->ops->get(w->store, s->session_id, &cur, &err);
-    if (found <= 0 || cur.status != s->status || cur.attempt != s->attempt) {
-        if (found > 0)
+    profd_lookup_result found = w->store->ops->get(w->store, s->session_id, &cur, &err);
+    if (found != PROFD_LOOKUP_FOUND || cur.status != s->status || cur.attempt != s->attempt) {
+        if (found == PROFD_LOOKUP_FOUND)
             profd_session_free(&cur);
-        w->store->ops->release(w->store, key, w->owner, &err);
+        worker__release(w, key, s->session_id);
         return; /* it moved on while we looked */
     }
     profd_session_free(&cur);
@@ -119,11 +120,11 @@ void worker_try_start(profd_worker *w, profd_session *s)
     if (profd_target_resolve(w->targets, s->service_name, s->pid, w->cfg->allow_any_pid != 0, &t,
                              &err) != 0) {
         worker_fail(w, s, err.code ? err.code : PROFD_E_NOT_FOUND, err.msg);
-        w->store->ops->release(w->store, key, w->owner, &err);
+        worker__release(w, key, s->session_id);
         return;
     }
-    if (worker_start_job(w, s, &t) != 0)
-        w->store->ops->release(w->store, key, w->owner, &err);
+    if (worker_start_job(w, s, &t) != 0) /* logged; the sweeper retries it */
+        worker__release(w, key, s->session_id);
 }
 
 static int64_t request_age_ms(const profd_request *r, const profd_msg *m)
@@ -143,29 +144,29 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
     profd_session_from_request(&s, r);
     if (!s.session_id[0])
         profd_uuid5(PROFD_ID_NAMESPACE, m->id, s.session_id);
-    int created = w->store->ops->create(w->store, &s, &err);
-    if (created < 0) {
+    profd_create_result created = w->store->ops->create(w->store, &s, &err);
+    if (created == PROFD_CREATE_ERROR) {
         profd_session_free(&s);
         hold(w, m, &err);
         return;
     }
     bool mine = worker_can_serve(w, s.target_host, s.pid, s.service_name);
     bool expired = request_age_ms(r, m) > (int64_t)w->cfg->request_ttl * 1000;
-    if (created == 0) {
+    if (created == PROFD_CREATE_EXISTS) {
         profd_session cur;
-        int found = w->store->ops->get(w->store, s.session_id, &cur, &err);
-        if (found < 0) {
+        profd_lookup_result found = w->store->ops->get(w->store, s.session_id, &cur, &err);
+        if (found == PROFD_LOOKUP_ERROR) {
             profd_session_free(&s);
             hold(w, m, &err);
             return;
         }
         profd_session_free(&s);
-        if (found == 0 || cur.status != PROFD_QUEUED) {
+        if (found == PROFD_LOOKUP_ABSENT || cur.status != PROFD_QUEUED) {
             /* Running, finished or expired: nobody needs the message any more. */
             w->bus->ops->done(w->bus, m, PROFD_ACK);
             LOG_D(cur.session_id, "request.duplicate", "already %s; nothing to do",
-                  found > 0 ? profd_status_name(cur.status) : "gone");
-            if (found > 0)
+                  found == PROFD_LOOKUP_FOUND ? profd_status_name(cur.status) : "gone");
+            if (found == PROFD_LOOKUP_FOUND)
                 profd_session_free(&cur);
             return;
         }
@@ -199,8 +200,8 @@ void worker_handle(profd_worker *w, profd_msg *m)
     case PROFD_REQ_PROFILE:
         intake_profile(w, m, &r);
         break;
-    case PROFD_REQ_REPROCESS: /* acknowledges m */
-        profd_reprocess_job(w, m, r.session_id, r.requested_at);
+    case PROFD_REQ_REPROCESS: /* hooks.c; acknowledges m */
+        worker__reprocess_job(w, m, r.session_id, r.requested_at);
         break;
     case PROFD_REQ_ALERT: /* docs/alerts.md: guards, then profile requests on the bus */
         if (profd_alert_handle_message(w->cfg, w->store, w->bus, &r, m->id, &why) < 0)

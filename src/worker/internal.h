@@ -4,7 +4,8 @@
  * (intake.c), and sweeps for sessions that lost their worker (sweeper.c). Each
  * capture runs in its own job thread (job.c) that spawns the sampler, keeps the
  * session's lease alive, and finishes the session (results.c). Jobs share only
- * the list below, under w->mu. */
+ * the list below, under w->mu. Reprocess jobs and the periodic cleanup are the
+ * batch module's; hooks.c is the glue. */
 #ifndef PROFD_WORKER_INTERNAL_H
 #define PROFD_WORKER_INTERNAL_H
 
@@ -14,7 +15,7 @@
 #include "profd/blob.h"
 #include "profd/bus.h"
 #include "profd/config.h"
-#include "profd/render.h"
+#include "profd/lifecycle.h"
 #include "profd/sampler.h"
 #include "profd/session.h"
 #include "profd/store.h"
@@ -67,30 +68,29 @@ bool worker_can_serve(const profd_worker *w, const char *host, long pid, const c
 /* Claim a queued (or orphaned running) session and start its capture. */
 void worker_try_start(profd_worker *w, profd_session *s);
 
-/* job.c: start a job for a claimed session (takes ownership of s's contents). */
-int worker_start_job(profd_worker *w, profd_session *s, const profd_target *t);
+/* job.c: start a job for a claimed session. The job works on its own copy of
+ * s (profd_session_copy), so the caller keeps s and frees it as usual. 0 the
+ * job thread runs; -1 it could not start (logged; the caller still holds the
+ * session claim and must release it). */
+PROFD_MUST_USE int worker_start_job(profd_worker *w, const profd_session *s, const profd_target *t);
 void worker_reap_jobs(profd_worker *w);
 bool worker_has_job(profd_worker *w, const char *session_id);
 bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code);
 void worker_cancel_all(profd_worker *w, const char *code);
 
-/* results.c: the objects of the storage layout, in the order they are rendered
- * (stacks.txt first: it is the input of reprocessing). */
-typedef struct worker_output {
-    const char *file;
-    profd_format format;
-    const char *content_type;
-} worker_output;
-#define WORKER_OUTPUTS 3
-extern const worker_output worker_outputs[WORKER_OUTPUTS];
-/* Read input (raw or collapsed stacks), set s->sample_count, and render
- * worker_outputs[first..] into dir with the session's title and details. */
-int worker_render(profd_session *s, const char *input, const char *dir, int first,
-                  profd_error *err);
-int worker_store_results(profd_worker *w, profd_session *s, const char *raw_path, profd_error *err);
+/* results.c. Render the raw output into the artefacts (profd_artifacts) and upload them.
+ * 0 ok; -1 with err (upload_failed unless rendering set another code). */
+PROFD_MUST_USE int worker_store_results(profd_worker *w, profd_session *s, const char *raw_path,
+                                        profd_error *err);
 void worker_publish(profd_worker *w, const char *type, profd_session *s);
-/* Write a session record, retrying while the store is unreachable (until shutdown ends). */
-int worker_put(profd_worker *w, profd_session *s);
+/* Write a session record, retrying every 0.5 s while the store is unreachable,
+ * for at most WORKER_PUT_GIVE_UP_MS whatever the shutdown state. 0 written;
+ * -1 gave up (logged as store.gave_up: the record keeps its previous state
+ * until the sweeper acts on it). It blocks its caller meanwhile: a job thread,
+ * or the bus thread (intake and sweeper failing a session), which then stops
+ * polling for as long as the store is down. */
+#define WORKER_PUT_GIVE_UP_MS (10 * 60 * 1000)
+PROFD_MUST_USE int worker_put(profd_worker *w, profd_session *s);
 /* Record a failure, publish session.failed and drop the lease. */
 void worker_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
 /* Claim the session, fail it and let go; false when another worker holds it. */
@@ -99,6 +99,21 @@ bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, 
 
 /* sweeper.c */
 void worker_sweep(profd_worker *w);
+
+/* hooks.c: the batch module's work, as the worker runs it. */
+/* A type reprocess message: once per delivery across all workers (a claim on
+ * it), then profd_reprocess_one; m is acknowledged whatever happened. */
+void worker__reprocess_job(profd_worker *w, profd_msg *m, const char *session_id,
+                           const char *requested_at);
+/* From housekeeping: every cfg->cleanup_interval s, on the one worker that
+ * wins the cleanup claim, a time-bounded profd_cleanup_run (cleanup_days 0:
+ * never). At most one store round trip a minute otherwise. */
+void worker__cleanup_tick(profd_worker *w);
+/* Release a claim, logging (not failing) when the store refuses: it expires. */
+void worker__release(profd_worker *w, const char *key, const char *sid);
+/* Move (deadline_ms > 0) or drop (0) the session's lease-index entry, logging
+ * a failure: the sweeper acts on a stale entry, so it is not fatal. */
+void worker__lease(profd_worker *w, const char *sid, int64_t deadline_ms);
 
 #define CLAIM_KEY_FMT "session:%s"
 

@@ -38,22 +38,38 @@ static bool keep_alive(job *j)
     profd_worker *w = j->w;
     profd_error err = {0};
     int ttl = w->cfg->lease_seconds * 1000;
-    int r = w->store->ops->renew(w->store, j->claim_key, w->owner, ttl, &err);
-    if (r == 0) {
+    switch (w->store->ops->renew(w->store, j->claim_key, w->owner, ttl, &err)) {
+    case PROFD_RENEW_LOST:
         LOG_W(j->s.session_id, "lease.lost", "another worker took the session over");
         return false;
-    }
-    if (r < 0) {
+    case PROFD_RENEW_ERROR:
         LOG_W(j->s.session_id, "lease.renew_failed", "%s (will retry)", err.msg);
         return true;
-    }
-    if (r == 2) {
+    case PROFD_RENEW_RETAKEN:
         LOG_W(j->s.session_id, "store.lost_data", "rewriting the session record");
-        worker_put(w, &j->s);
+        if (worker_put(w, &j->s) != 0)
+            return true; /* logged; the lease below still says we are alive */
+        break;
+    case PROFD_RENEW_KEPT:
+        break;
     }
-    if (j->lock_key[0])
-        w->store->ops->renew(w->store, j->lock_key, w->owner, ttl, &err);
-    w->store->ops->lease(w->store, j->s.session_id, profd_now_ms() + ttl, &err);
+    if (j->lock_key[0]) {
+        /* The target lock only keeps two captures off one process; losing it
+         * does not make the session another worker's, so the capture goes on. */
+        switch (w->store->ops->renew(w->store, j->lock_key, w->owner, ttl, &err)) {
+        case PROFD_RENEW_LOST:
+            LOG_W(j->s.session_id, "target_lock.lost",
+                  "another capture holds the lock of pid %ld now", j->target.pid);
+            break;
+        case PROFD_RENEW_ERROR:
+            LOG_W(j->s.session_id, "target_lock.renew_failed", "%s (will retry)", err.msg);
+            break;
+        case PROFD_RENEW_KEPT:
+        case PROFD_RENEW_RETAKEN:
+            break;
+        }
+    }
+    worker__lease(w, j->s.session_id, profd_now_ms() + ttl);
     return true;
 }
 
@@ -67,9 +83,8 @@ static bool take_target_lock(job *j)
     int64_t give_up = profd_mono_ms() + (int64_t)w->cfg->request_ttl * 1000;
     int64_t next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
     for (;;) {
-        int r = w->store->ops->claim(w->store, j->lock_key, w->owner, w->cfg->lease_seconds * 1000,
-                                     &err);
-        if (r == 1)
+        if (w->store->ops->claim(w->store, j->lock_key, w->owner, w->cfg->lease_seconds * 1000,
+                                 &err) == PROFD_CLAIM_WON)
             return true;
         if (cancel_code(j) || profd_mono_ms() > give_up) {
             j->lock_key[0] = '\0';
@@ -88,9 +103,8 @@ static bool take_target_lock(job *j)
 
 static void release_target_lock(job *j)
 {
-    profd_error err = {0};
     if (j->lock_key[0])
-        j->w->store->ops->release(j->w->store, j->lock_key, j->w->owner, &err);
+        worker__release(j->w, j->lock_key, j->s.session_id);
     j->lock_key[0] = '\0';
 }
 
@@ -98,7 +112,6 @@ static void mark_running(job *j)
 {
     profd_worker *w = j->w;
     profd_session *s = &j->s;
-    profd_error err = {0};
     s->status = PROFD_RUNNING;
     s->attempt++;
     s->started_at = profd_now_ms();
@@ -106,9 +119,10 @@ static void mark_running(job *j)
     s->target_start_time = j->target.start_time;
     profd_strlcpy(s->host, w->cfg->host, sizeof s->host);
     profd_strlcpy(s->sampler, w->sampler_desc, sizeof s->sampler);
-    w->store->ops->lease(w->store, s->session_id, profd_now_ms() + w->cfg->lease_seconds * 1000,
-                         &err);
-    worker_put(w, s);
+    worker__lease(w, s->session_id, profd_now_ms() + w->cfg->lease_seconds * 1000);
+    /* Unrecorded, the capture still runs: its end writes the whole record. */
+    if (worker_put(w, s) != 0)
+        LOG_W(s->session_id, "session.unrecorded", "capturing without a running record");
     worker_publish(w, "session.started", s);
     LOG_I(s->session_id, "capture.started", "pid %ld, %d s at %d Hz, attempt %d, %s", s->pid,
           s->duration_seconds, s->sample_rate_hz, s->attempt, s->sampler);
@@ -210,8 +224,9 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
     }
     s->status = PROFD_COMPLETED;
     s->completed_at = profd_now_ms();
-    worker_put(w, s);
-    w->store->ops->lease(w->store, s->session_id, 0, &err);
+    /* Unrecorded: keep the lease entry, so the sweeper deals with the record. */
+    if (worker_put(w, s) == 0)
+        worker__lease(w, s->session_id, 0);
     worker_publish(w, "session.completed", s);
     profd_metrics_session_finished("completed");
     LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
@@ -220,11 +235,14 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
 
 static void remove_spool(const char *dir)
 {
-    static const char *const files[] = {"raw.txt", "sampler.stderr", "stacks.txt", "profile.json",
-                                        "flamegraph.html"};
+    static const char *const sampler_files[] = {"raw.txt", "sampler.stderr"};
     char p[1300];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+    for (size_t i = 0; i < sizeof sampler_files / sizeof sampler_files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, sampler_files[i]);
+        unlink(p);
+    }
+    for (int i = 0; i < PROFD_ARTIFACTS; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, profd_artifacts[i].file);
         unlink(p);
     }
     rmdir(dir);
@@ -263,7 +281,7 @@ static void *job_main(void *arg)
         remove_spool(j->spool);
     release_target_lock(j);
     if (ours)
-        w->store->ops->release(w->store, j->claim_key, w->owner, &err);
+        worker__release(w, j->claim_key, j->s.session_id);
     pthread_mutex_lock(&w->mu);
     j->finished = true;
     w->running--;
@@ -298,7 +316,7 @@ static int start_thread(job *j)
     return rc;
 }
 
-int worker_start_job(profd_worker *w, profd_session *s, const profd_target *t)
+int worker_start_job(profd_worker *w, const profd_session *s, const profd_target *t)
 {
     job *j = calloc(1, sizeof *j);
     if (!j)

@@ -33,10 +33,10 @@ static void sweep_lost(profd_worker *w, int64_t now)
         if (worker_has_job(w, ids[i]))
             continue;
         profd_session s;
-        if (w->store->ops->get(w->store, ids[i], &s, &err) <= 0)
+        if (w->store->ops->get(w->store, ids[i], &s, &err) != PROFD_LOOKUP_FOUND)
             continue;
         if (s.status != PROFD_RUNNING) {
-            w->store->ops->lease(w->store, s.session_id, 0, &err);
+            worker__lease(w, s.session_id, 0);
         } else if (s.attempt < w->cfg->max_attempts && have_slot(w) &&
                    worker_can_serve(w, s.target_host[0] ? s.target_host : s.host, s.pid,
                                     s.service_name)) {
@@ -65,7 +65,7 @@ static void sweep_queued(profd_worker *w, int64_t now)
     int n = w->store->ops->queued_before(w->store, stale, ids, SWEEP_BATCH, &err);
     for (int i = 0; i < n; i++) {
         profd_session s;
-        if (w->store->ops->get(w->store, ids[i], &s, &err) <= 0)
+        if (w->store->ops->get(w->store, ids[i], &s, &err) != PROFD_LOOKUP_FOUND)
             continue;
         if (s.status != PROFD_QUEUED) {
             profd_session_free(&s);

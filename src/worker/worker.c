@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "profd/batch.h"
 #include "profd/log.h"
 
 profd_worker *profd_worker_new(const profd_config *cfg, profd_bus *bus, profd_store *store,
@@ -95,7 +94,7 @@ static void housekeeping(profd_worker *w)
         worker_sweep(w);
         w->next_sweep_mono = now + (int64_t)w->cfg->lease_seconds * 1000 / 3;
     }
-    profd_cleanup_tick(w); /* one worker at a time, every PROFD_CLEANUP_INTERVAL */
+    worker__cleanup_tick(w); /* one worker at a time, every PROFD_CLEANUP_INTERVAL */
 }
 
 static void drain(profd_worker *w)

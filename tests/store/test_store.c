@@ -49,10 +49,10 @@ static redisReply *raw_v(const char *url, const char **argv)
     profd_error err;
     assert_int_equal(profd_redis_url_parse(url, &u, &err), 0);
     profd_conn *c = profd_conn_new(&u, 2000);
-    profd_cmd cmd;
-    profd_cmd_init(&cmd, argv[0]);
+    store__cmd cmd;
+    store__cmd_init(&cmd, argv[0]);
     for (int i = 1; argv[i]; i++)
-        profd_cmd_str(&cmd, argv[i]);
+        store__cmd_str(&cmd, argv[i]);
     redisReply *rep = NULL;
     if (profd_conn_exec(c, &cmd, 1, &rep, &err) != 0)
         fail_msg("%s", err.msg);

@@ -4,8 +4,8 @@
  * the renderer's whole input, so a better renderer can be applied to old
  * captures without the target: download stacks.txt, render profile.json and
  * flamegraph.html into a temporary directory, and put each one back naming
- * the generation it replaces (DESIGN.md section 5: a rewrite must never
- * clobber a newer write it did not see). The record then gets
+ * the generation it replaces (blob.h: a rewrite must never clobber a newer
+ * write it did not see). The record then gets
  * reprocessed_at = now and renderer = "profd VERSION".
  *
  * Safe to repeat and to run concurrently: the same stacks give the same
@@ -13,7 +13,13 @@
  * worker and `profd reprocess --local`) off one session at a time. A queue job
  * is done once across the workers: with Kafka every worker reads every
  * request, so the first to claim the delivery ("reprocess-job:{delivery}")
- * does it and the others acknowledge and move on.
+ * does it and the others acknowledge and move on; that claim is the worker's
+ * hook (src/worker/hooks.c), this file only publishes jobs.
+ *
+ * The files and their object names come from the session's storage layout
+ * (profd_artifacts, session.h) and the rendering is the capture's own
+ * (profd_session_render, lifecycle.h), so a reprocessed session has exactly
+ * the files a fresh capture has.
  *
  * Selecting sessions (profd_batch_select) pages through the store's time
  * index newest first. Several sessions can share a created_at millisecond,
@@ -26,10 +32,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
 #include "profd/batch.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
-#include "profd/render.h"
 
 #define PAGE 500
 #define CLAIM_TTL_MS (10 * 60 * 1000)
@@ -101,39 +106,47 @@ oom:
 
 /* ---- one session ------------------------------------------------------------------- */
 
-static int eligible(const profd_session *s, profd_error *err)
+/* Completed, with a stacks object; else false with the reason in err. */
+static bool eligible(const profd_session *s, profd_error *err)
 {
     if (s->status != PROFD_COMPLETED) {
         profd_error_set(err, NULL, "not completed (%s)", profd_status_name(s->status));
-        return PROFD_BATCH_SKIPPED;
+        return false;
     }
     if (!s->stacks_object[0]) {
-        profd_error_set(err, NULL, "no stacks.txt stored");
-        return PROFD_BATCH_SKIPPED;
+        profd_error_set(err, NULL, "no %s stored", profd_artifacts[PROFD_ART_STACKS].file);
+        return false;
     }
-    return PROFD_BATCH_DONE;
+    return true;
 }
 
-int profd_reprocess_check(profd_store *st, const char *id, profd_error *err)
+profd_reprocess_check_result profd_reprocess_check(profd_store *st, const char *id,
+                                                   profd_error *err)
 {
     profd_session s;
-    int found = st->ops->get(st, id, &s, err);
-    int rc = found < 0 ? PROFD_BATCH_FAILED : PROFD_BATCH_SKIPPED;
-    if (found == 0)
+    profd_reprocess_check_result rc = PROFD_REPROCESS_INELIGIBLE;
+    switch (st->ops->get(st, id, &s, err)) {
+    case PROFD_LOOKUP_ERROR:
+        rc = PROFD_REPROCESS_CHECK_FAILED;
+        break;
+    case PROFD_LOOKUP_ABSENT:
         profd_error_set(err, NULL, "record gone (expired or removed)");
-    else if (found > 0)
-        rc = eligible(&s, err);
+        break;
+    case PROFD_LOOKUP_FOUND:
+        rc = eligible(&s, err) ? PROFD_REPROCESS_ELIGIBLE : PROFD_REPROCESS_INELIGIBLE;
+        break;
+    }
     profd_session_free(&s);
     return rc;
 }
 
-/* The capture's own rendering (results.c), from the stored stacks: every
- * output but stacks.txt itself. */
+/* The capture's own rendering, from the stored stacks: every artefact but
+ * stacks.txt itself. */
 static int render(profd_session *s, const char *dir, profd_error *err)
 {
     char path[1400];
-    snprintf(path, sizeof path, "%s/stacks.txt", dir);
-    return worker_render(s, path, dir, 1, err);
+    snprintf(path, sizeof path, "%s/%s", dir, profd_artifacts[PROFD_ART_STACKS].file);
+    return profd_session_render(s, path, dir, PROFD_ART_STACKS + 1, err);
 }
 
 /* Put one file back over the generation it replaces (new if absent). */
@@ -149,30 +162,33 @@ static int rewrite(profd_blob *b, const profd_session *s, const char *object, co
                             err);
 }
 
+/* Every artefact but stacks.txt, under the name the record has (or the
+ * layout's name when it has none yet). */
 static int upload(profd_blob *b, profd_session *s, const char *dir, profd_error *err)
 {
-    char *names[] = {s->raw_data_object, s->flame_graph_object};
-    for (int i = 0; i < WORKER_OUTPUTS - 1; i++) {
-        const worker_output *out = &worker_outputs[i + 1];
+    for (int i = PROFD_ART_STACKS + 1; i < PROFD_ARTIFACTS; i++) {
+        const profd_artifact *a = &profd_artifacts[i];
+        char *name = profd_session_artifact_object(s, i);
         char object[256], path[1400];
-        if (names[i][0])
-            profd_strlcpy(object, names[i], sizeof object);
-        else
-            snprintf(object, sizeof object, "sessions/%s/%s", s->session_id, out->file);
-        snprintf(path, sizeof path, "%s/%s", dir, out->file);
-        if (rewrite(b, s, object, path, out->content_type, err) != 0)
+        if (name[0])
+            profd_strlcpy(object, name, sizeof object);
+        else if (profd_session_object(s->session_id, a->file, object, sizeof object) != 0) {
+            profd_error_set(err, NULL, "object name too long for %s", a->file);
             return -1;
-        profd_strlcpy(names[i], object, 256);
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, a->file);
+        if (rewrite(b, s, object, path, a->content_type, err) != 0)
+            return -1;
+        profd_strlcpy(name, object, 256);
     }
     return 0;
 }
 
 static void remove_dir(const char *dir)
 {
-    const char *files[] = {"stacks.txt", "profile.json", "flamegraph.html"};
     char path[1400];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    for (int i = 0; i < PROFD_ARTIFACTS; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, profd_artifacts[i].file);
         unlink(path);
     }
     rmdir(dir);
@@ -191,38 +207,39 @@ static int make_dir(const profd_config *cfg, char *dir, size_t len, profd_error 
 
 /* Record the new renderer; the record is read again so nothing written
  * meanwhile (labels, links) is lost. */
-static int record(profd_store *st, const profd_session *done, profd_error *err)
+static profd_batch_result record(profd_store *st, const profd_session *done, profd_error *err)
 {
     profd_session cur;
-    int found = st->ops->get(st, done->session_id, &cur, err);
-    if (found <= 0) {
+    profd_lookup_result found = st->ops->get(st, done->session_id, &cur, err);
+    if (found != PROFD_LOOKUP_FOUND) {
         profd_session_free(&cur);
-        if (found == 0)
+        if (found == PROFD_LOOKUP_ABSENT)
             profd_error_set(err, NULL, "record removed while reprocessing");
-        return found == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+        return found == PROFD_LOOKUP_ABSENT ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
     }
     cur.reprocessed_at = profd_now_ms();
     profd_strlcpy(cur.renderer, "profd " PROFD_VERSION, sizeof cur.renderer);
     cur.sample_count = done->sample_count;
     profd_strlcpy(cur.raw_data_object, done->raw_data_object, sizeof cur.raw_data_object);
     profd_strlcpy(cur.flame_graph_object, done->flame_graph_object, sizeof cur.flame_graph_object);
-    int rc = st->ops->put(st, &cur, err) == 0 ? PROFD_BATCH_DONE : PROFD_BATCH_FAILED;
+    profd_batch_result rc =
+        st->ops->put(st, &cur, err) == 0 ? PROFD_BATCH_DONE : PROFD_BATCH_FAILED;
     profd_session_free(&cur);
     return rc;
 }
 
-static int reprocess_claimed(const profd_config *cfg, profd_store *st, profd_blob *b,
-                             const char *id, profd_error *err)
+static profd_batch_result reprocess_claimed(const profd_config *cfg, profd_store *st, profd_blob *b,
+                                            const char *id, profd_error *err)
 {
     profd_session s;
-    int found = st->ops->get(st, id, &s, err);
-    if (found <= 0) {
+    profd_lookup_result found = st->ops->get(st, id, &s, err);
+    if (found != PROFD_LOOKUP_FOUND) {
         profd_session_free(&s);
-        if (found == 0)
+        if (found == PROFD_LOOKUP_ABSENT)
             profd_error_set(err, NULL, "record gone (expired or removed)");
-        return found == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+        return found == PROFD_LOOKUP_ABSENT ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
     }
-    int rc = eligible(&s, err);
+    profd_batch_result rc = eligible(&s, err) ? PROFD_BATCH_DONE : PROFD_BATCH_SKIPPED;
     char dir[1100], path[1400];
     if (rc == PROFD_BATCH_DONE && make_dir(cfg, dir, sizeof dir, err) != 0)
         rc = PROFD_BATCH_FAILED;
@@ -230,12 +247,13 @@ static int reprocess_claimed(const profd_config *cfg, profd_store *st, profd_blo
         profd_session_free(&s);
         return rc;
     }
-    snprintf(path, sizeof path, "%s/stacks.txt", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, profd_artifacts[PROFD_ART_STACKS].file);
     int got = b->ops->get_file(b, s.stacks_object, path, err);
     if (got != 0) {
         int exists = b->ops->stat(b, s.stacks_object, NULL, NULL, NULL, err);
         if (exists == 0)
-            profd_error_set(err, NULL, "stacks.txt is missing from the blob store");
+            profd_error_set(err, NULL, "%s is missing from the blob store",
+                            profd_artifacts[PROFD_ART_STACKS].file);
         rc = exists == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
     } else if (render(&s, dir, err) != 0 || upload(b, &s, dir, err) != 0) {
         rc = PROFD_BATCH_FAILED;
@@ -254,8 +272,8 @@ static void make_owner(const profd_config *cfg, char *out, size_t len)
     snprintf(out, len, "%s/%d/%.8s", cfg->host, (int)getpid(), rnd);
 }
 
-int profd_reprocess_one(const profd_config *cfg, profd_store *st, profd_blob *b, const char *id,
-                        profd_error *err)
+profd_batch_result profd_reprocess_one(const profd_config *cfg, profd_store *st, profd_blob *b,
+                                       const char *id, profd_error *err)
 {
     if (!profd_uuid_valid(id)) {
         profd_error_set(err, PROFD_E_INVALID, "session id '%.40s' is not a UUID", id);
@@ -264,13 +282,13 @@ int profd_reprocess_one(const profd_config *cfg, profd_store *st, profd_blob *b,
     char key[128], owner[400];
     snprintf(key, sizeof key, PROFD_REPROCESS_CLAIM "%s", id);
     make_owner(cfg, owner, sizeof owner);
-    int won = st->ops->claim(st, key, owner, CLAIM_TTL_MS, err);
-    if (won <= 0) {
-        if (won == 0)
+    profd_claim_result won = st->ops->claim(st, key, owner, CLAIM_TTL_MS, err);
+    if (won != PROFD_CLAIM_WON) {
+        if (won == PROFD_CLAIM_HELD)
             profd_error_set(err, NULL, "being reprocessed by another run");
-        return won == 0 ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
+        return won == PROFD_CLAIM_HELD ? PROFD_BATCH_SKIPPED : PROFD_BATCH_FAILED;
     }
-    int rc = reprocess_claimed(cfg, st, b, id, err);
+    profd_batch_result rc = reprocess_claimed(cfg, st, b, id, err);
     profd_error rel = {0};
     st->ops->release(st, key, owner, &rel);
     return rc;
@@ -287,46 +305,4 @@ int profd_reprocess_enqueue(profd_bus *bus, const char *id, profd_error *err)
                      "\"trigger\":\"reprocess\",\"requested_at\":\"%s\"}",
                      id, at);
     return bus->ops->publish(bus, PROFD_TOPIC_REQUESTS, id, msg, (size_t)n, NULL, 0, err);
-}
-
-static bool too_old(const profd_worker *w, const profd_msg *m, const char *requested_at)
-{
-    int64_t at = 0;
-    if (!(requested_at && requested_at[0] && profd_parse_rfc3339(requested_at, &at) == 0))
-        at = m->timestamp_ms;
-    return at > 0 && profd_now_ms() - at > (int64_t)w->cfg->request_ttl * 1000;
-}
-
-static void log_result(const char *id, int rc, const profd_error *err)
-{
-    if (rc == PROFD_BATCH_DONE)
-        LOG_I(id, "reprocess.done", "re-rendered with profd %s", PROFD_VERSION);
-    else if (rc == PROFD_BATCH_SKIPPED)
-        LOG_I(id, "reprocess.skipped", "%s", err->msg);
-    else
-        LOG_E(id, "reprocess.failed", "%s", err->msg);
-}
-
-void profd_reprocess_job(profd_worker *w, profd_msg *m, const char *session_id,
-                         const char *requested_at)
-{
-    profd_error err = {0};
-    char key[300];
-    snprintf(key, sizeof key, "reprocess-job:%.200s/%s", m->id, session_id);
-    if (too_old(w, m, requested_at)) {
-        LOG_I(session_id, "reprocess.expired", "job older than PROFD_REQUEST_TTL; not run");
-    } else {
-        int won = w->store->ops->claim(w->store, key, w->owner, w->cfg->request_ttl * 1000, &err);
-        if (won < 0) {
-            LOG_E(session_id, "reprocess.failed", "%s", err.msg);
-        } else if (won == 0) {
-            LOG_D(session_id, "reprocess.taken", "another worker took this job");
-        } else {
-            int rc = profd_reprocess_one(w->cfg, w->store, w->blob, session_id, &err);
-            log_result(session_id, rc, &err);
-            if (rc == PROFD_BATCH_FAILED) /* a redelivery may try again */
-                w->store->ops->release(w->store, key, w->owner, &err);
-        }
-    }
-    w->bus->ops->done(w->bus, m, PROFD_ACK);
 }

@@ -1,4 +1,4 @@
-/* alert_parse.c - webhook bodies to a flat list of alerts.
+/* parse.c - webhook bodies to a flat list of alerts.
  *
  * Two shapes come in:
  *  - Alertmanager webhook version 4: {"version":"4","status","groupKey",

@@ -1,4 +1,4 @@
-/* alert_ingest.c - from a webhook body to started captures, behind the guards.
+/* ingest.c - from a webhook body to started captures, behind the guards.
  *
  * Per payload: every alert is read (profd_alerts_received_total), resolved or
  * unmappable ones are skipped with their reason, and the rest are grouped by
@@ -19,7 +19,7 @@
  *      100): PROFD_ALERT_MAX_PER_SERVICE for the service, then
  *      PROFD_ALERT_MAX_RUNNING in all.
  *   3. the session is recorded queued, the request published, session.queued
- *      announced (alert_enqueue.c).
+ *      announced (profd_session_enqueue, src/lifecycle/enqueue.c).
  * A target skipped after step 1 gives the cooldown back unless this delivery
  * already started a capture of the service, so a capped alert does not also
  * block the next one for fifteen minutes.
@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "profd/alert.h"
+#include "profd/lifecycle.h"
 #include "profd/log.h"
 #include "profd/metrics.h"
 
@@ -118,14 +119,14 @@ static void classify(run *r, const profd_alert *a)
 
 /* ---- the guards ------------------------------------------------------------ */
 
-/* 1 held, 0 still taken after ADMIT_WAIT_MS, -1 store error. */
-static int admit_lock(run *r, profd_error *err)
+/* WON held, HELD still taken after ADMIT_WAIT_MS, ERROR (err). */
+static profd_claim_result admit_lock(run *r, profd_error *err)
 {
     profd_store *st = r->c->store;
     int64_t until = profd_mono_ms() + ADMIT_WAIT_MS;
     for (;;) {
-        int rc = st->ops->claim(st, ADMIT_KEY, r->lock_owner, ADMIT_TTL_MS, err);
-        if (rc != 0 || profd_mono_ms() >= until)
+        profd_claim_result rc = st->ops->claim(st, ADMIT_KEY, r->lock_owner, ADMIT_TTL_MS, err);
+        if (rc != PROFD_CLAIM_HELD || profd_mono_ms() >= until)
             return rc;
         usleep(20 * 1000);
     }
@@ -247,26 +248,29 @@ static void session_id_for(run *r, const target *t, char *id)
     profd_uuid5(ALERT_ID_NAMESPACE, name, id);
 }
 
-/* 1 when the derived session exists already (skipped), 0 go on, -1 skipped on error. */
-static int seen_before(run *r, const target *t, const char *id)
+/* true: skipped (the derived session exists already, or the store failed);
+ * false: go on. */
+static bool seen_before(run *r, const target *t, const char *id)
 {
     if (!r->c->delivery_id)
-        return 0;
+        return false;
     profd_store *st = r->c->store;
     profd_session s;
     profd_error err = {0};
-    int found = st->ops->get(st, id, &s, &err);
-    if (found < 0) {
-        skip(r, PROFD_ALERT_STORE_ERROR, t->t.service, t->alert, err.msg);
-        return -1;
-    }
-    if (found == 0)
-        return 0;
-    profd_session_free(&s);
     char detail[128];
+    switch (st->ops->get(st, id, &s, &err)) {
+    case PROFD_LOOKUP_ERROR:
+        skip(r, PROFD_ALERT_STORE_ERROR, t->t.service, t->alert, err.msg);
+        return true;
+    case PROFD_LOOKUP_ABSENT:
+        return false;
+    case PROFD_LOOKUP_FOUND:
+        break;
+    }
+    profd_session_free(&s);
     snprintf(detail, sizeof detail, "this delivery was handled before (session %s)", id);
     skip(r, PROFD_ALERT_DUPLICATE, t->t.service, t->alert, detail);
-    return 1;
+    return true;
 }
 
 static const char *enqueue(run *r, const target *t, const char *id, char *detail, size_t dl)
@@ -280,13 +284,19 @@ static const char *enqueue(run *r, const target *t, const char *id, char *detail
     if (build_request(r, t, id, &req, &err) < 0) {
         reason = PROFD_ALERT_BAD_TARGET;
     } else {
-        int rc = profd_alert_enqueue(r->c->store, r->c->bus, &req, &s, &err);
-        reason = rc == 1    ? NULL
-                 : rc == 0  ? PROFD_ALERT_DUPLICATE
-                 : rc == -2 ? PROFD_ALERT_BUS_ERROR
-                            : PROFD_ALERT_STORE_ERROR;
-        if (rc == 0)
-            snprintf(err.msg, sizeof err.msg, "session %s exists already", id);
+        switch (profd_session_enqueue(r->c->store, r->c->bus, &req, 0, &s, &err)) {
+        case PROFD_ENQUEUED:
+            break;
+        case PROFD_ENQUEUE_EXISTS: /* err: "session ID exists already" */
+            reason = PROFD_ALERT_DUPLICATE;
+            break;
+        case PROFD_ENQUEUE_STORE_ERROR:
+            reason = PROFD_ALERT_STORE_ERROR;
+            break;
+        case PROFD_ENQUEUE_BUS_ERROR:
+            reason = PROFD_ALERT_BUS_ERROR;
+            break;
+        }
     }
     if (reason)
         profd_strlcpy(detail, err.msg, dl);
@@ -307,12 +317,12 @@ static const char *guarded_start(run *r, const target *t, const char *id, bool *
     if (cfg->alert_cooldown > 0) {
         char key[128];
         snprintf(key, sizeof key, "alert-cooldown:%s", t->t.service);
-        int c = st->ops->claim(st, key, r->owner, cfg->alert_cooldown * 1000, &err);
-        if (c < 0) {
+        profd_claim_result c = st->ops->claim(st, key, r->owner, cfg->alert_cooldown * 1000, &err);
+        if (c == PROFD_CLAIM_ERROR) {
             profd_strlcpy(detail, err.msg, dl);
             return PROFD_ALERT_STORE_ERROR;
         }
-        if (c == 0) {
+        if (c == PROFD_CLAIM_HELD) {
             snprintf(detail, dl,
                      "%s was captured for an alert less than %d s ago "
                      "(PROFD_ALERT_COOLDOWN)",
@@ -356,14 +366,15 @@ static void admit(run *r, target *t)
     char id[PROFD_UUID_LEN + 1], detail[256];
     profd_store *st = r->c->store;
     profd_error err = {0};
-    int lk = admit_lock(r, &err);
-    if (lk <= 0) {
-        skip(r, lk < 0 ? PROFD_ALERT_STORE_ERROR : PROFD_ALERT_BUSY, t->t.service, t->alert,
-             lk < 0 ? err.msg : "another delivery held the admission lock for 2 s");
+    profd_claim_result lk = admit_lock(r, &err);
+    if (lk != PROFD_CLAIM_WON) {
+        bool failed = lk == PROFD_CLAIM_ERROR;
+        skip(r, failed ? PROFD_ALERT_STORE_ERROR : PROFD_ALERT_BUSY, t->t.service, t->alert,
+             failed ? err.msg : "another delivery held the admission lock for 2 s");
         return;
     }
     session_id_for(r, t, id);
-    if (seen_before(r, t, id) == 0) {
+    if (!seen_before(r, t, id)) {
         bool claimed = false;
         const char *reason = guarded_start(r, t, id, &claimed, detail, sizeof detail);
         if (!reason) {

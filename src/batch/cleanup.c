@@ -15,20 +15,17 @@
  * early; the next run carries on where it stopped, since nothing is
  * remembered between runs.
  *
- * Periodic cleanup: each worker, from its housekeeping, tries the store claim
- * "cleanup" at most once a minute; the winner keeps it for
- * PROFD_CLEANUP_INTERVAL seconds (it is never released), so across all
- * workers one cleanup runs per interval. The state of the tick is per
- * thread, because each worker loop runs in one thread of its own. */
+ * Periodic cleanup is the worker's hook (src/worker/hooks.c): it decides
+ * when, under the store claim PROFD_CLEANUP_CLAIM, and calls
+ * profd_cleanup_run with a time budget. Object names follow the session
+ * layout (session.h): everything lives under PROFD_OBJECT_PREFIX. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "profd/batch.h"
 #include "profd/log.h"
 
 #define DAY_MS (86400LL * 1000)
-#define TICK_BUDGET_MS (30 * 1000)
 
 typedef struct object {
     char *name;
@@ -90,13 +87,9 @@ static int by_id(const void *a, const void *b)
 /* Is "sessions/{id}/..." one of the (sorted) removed ids? */
 static bool of_removed(const char *name, const profd_id_list *gone)
 {
-    const char *id = name + strlen("sessions/");
-    const char *slash = strchr(id, '/');
-    if (!slash || slash - id != PROFD_UUID_LEN || gone->n == 0)
-        return false;
     char key[PROFD_UUID_LEN + 1];
-    memcpy(key, id, PROFD_UUID_LEN);
-    key[PROFD_UUID_LEN] = '\0';
+    if (gone->n == 0 || !profd_session_object_id(name, key))
+        return false;
     return bsearch(key, gone->ids, (size_t)gone->n, sizeof *gone->ids, by_id) != NULL;
 }
 
@@ -127,21 +120,23 @@ static int remove_sessions(profd_store *st, const profd_cleanup_opts *o, int64_t
         const char *id = old.ids[i];
         profd_error e = {0};
         profd_session s;
-        int rc = o->dry_run ? st->ops->get(st, id, &s, &e) : st->ops->remove(st, id, &e);
+        profd_lookup_result rc =
+            o->dry_run ? st->ops->get(st, id, &s, &e) : st->ops->remove(st, id, &e);
         if (o->dry_run)
             profd_session_free(&s);
-        if (rc < 0) {
+        if (rc == PROFD_LOOKUP_ERROR) {
             LOG_W(id, "cleanup.failed", "cannot remove the session: %s", e.msg);
             stats->failed++;
             continue;
         }
-        if (rc > 0)
+        if (rc == PROFD_LOOKUP_FOUND)
             stats->sessions++;
         else
             stats->stale_entries++;
-        list_line(
-            o, rc > 0 ? "session %s created %s\n" : "index entry %s (record expired), created %s\n",
-            id, old.created[i], 0);
+        list_line(o,
+                  rc == PROFD_LOOKUP_FOUND ? "session %s created %s\n"
+                                           : "index entry %s (record expired), created %s\n",
+                  id, old.created[i], 0);
         if (profd_id_list_add(gone, id, old.created[i]) != 0) {
             profd_id_list_free(&old);
             profd_error_set(err, NULL, "out of memory");
@@ -159,7 +154,7 @@ static int remove_objects(profd_blob *b, const profd_cleanup_opts *o, int64_t cu
                           const profd_id_list *gone, profd_cleanup_stats *stats, profd_error *err)
 {
     objects os = {.deadline = o->deadline_mono};
-    if (b->ops->list(b, "sessions/", collect, &os, err) != 0 || os.oom) {
+    if (b->ops->list(b, PROFD_OBJECT_PREFIX, collect, &os, err) != 0 || os.oom) {
         if (os.oom)
             profd_error_set(err, NULL, "out of memory listing the blob store");
         objects_free(&os);
@@ -229,35 +224,4 @@ void profd_cleanup_summary(const profd_cleanup_stats *s, bool dry_run, char *out
     snprintf(out, outlen, "sessions: %ld %s%s; objects: %ld %s (%s)%s%s", s->sessions, verb, stale,
              s->objects, verb, size, failed,
              s->partial ? "; stopped at the time budget, the next run continues" : "");
-}
-
-/* ---- the periodic run --------------------------------------------------------------- */
-
-void profd_cleanup_tick(profd_worker *w)
-{
-    static _Thread_local int64_t next_try;
-    const profd_config *cfg = w->cfg;
-    int64_t now = profd_mono_ms();
-    if (cfg->cleanup_days <= 0 || now < next_try)
-        return;
-    int interval = cfg->cleanup_interval > 0 ? cfg->cleanup_interval : 3600;
-    profd_error err = {0};
-    int won = w->store->ops->claim(w->store, PROFD_CLEANUP_CLAIM, w->owner, interval * 1000, &err);
-    if (won != 1) {
-        next_try = now + (interval < 60 ? interval : 60) * 1000LL;
-        return;
-    }
-    next_try = now + interval * 1000LL;
-    profd_cleanup_opts o = {
-        .days = cfg->cleanup_days,
-        .deadline_mono =
-            now + (interval * 1000LL < TICK_BUDGET_MS * 2 ? interval * 500LL : TICK_BUDGET_MS)};
-    profd_cleanup_stats stats;
-    char summary[300];
-    if (profd_cleanup_run(w->store, w->blob, &o, &stats, &err) != 0) {
-        LOG_W(NULL, "cleanup.failed", "periodic cleanup: %s", err.msg);
-        return;
-    }
-    profd_cleanup_summary(&stats, false, summary, sizeof summary);
-    LOG_I(NULL, "cleanup.done", "older than %d days: %s", cfg->cleanup_days, summary);
 }

@@ -1,4 +1,4 @@
-/* alert_metrics.c - the two alert counters, on the process-wide registry.
+/* metrics.c - the two alert counters, on the process-wide registry.
  *
  * profd_alerts_received_total{source} and profd_alerts_skipped_total{reason}:
  * every alert read from a payload is received once, and either starts a

@@ -1,4 +1,4 @@
-/* alert_target.c - from an alert's labels to what to profile.
+/* target.c - from an alert's labels to what to profile.
  *
  * service: the first label of PROFD_ALERT_SERVICE_LABELS that the alert
  * carries (default "service", then "job"). A present but invalid value is not

@@ -1,4 +1,4 @@
-/* alert_auth.c - the webhook secret, in the three places senders can put it.
+/* auth.c - the webhook secret, in the three places senders can put it.
  *
  * Alertmanager's http_config can send a bearer token or basic auth; Cloud
  * Monitoring webhooks cannot set headers, only basic auth or a URL, hence
