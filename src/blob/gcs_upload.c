@@ -8,7 +8,9 @@
  * reset, a timeout) we do not start over: after the backoff we ask the
  * session how much it has ("Content-Range: bytes *" + "/TOTAL" on an empty
  * PUT) and continue from the 308's Range. A 404/410 means the session is
- * gone, and the upload starts a new one.
+ * gone, and the upload starts a new one. The resume loop is ours; what is
+ * retried, the 401 re-authentication and the waits are the gcp module's
+ * (profd_gcp_send, profd_gcp_backoff_wait).
  *
  * Preconditions make retries safe: a first write sends ifGenerationMatch=0,
  * a rewrite the generation it replaces, so a repeated request can never
@@ -28,7 +30,6 @@
 #include <unistd.h>
 
 #include "blob/gcs_internal.h"
-#include "blob/retry.h"
 #include "profd/log.h"
 
 typedef struct upload {
@@ -128,11 +129,11 @@ static void delete_generation(upload *u, int64_t gen)
     profd_sb_addf(&url, "%s/storage/v1/b/%s/o/", u->g->api, u->g->bucket);
     profd_sb_addenc(&url, u->name, false);
     profd_sb_addf(&url, "?ifGenerationMatch=%lld", (long long)gen);
-    profd_http_req req = {.method = "DELETE", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "DELETE", .url = url.s};
+    profd_gcp_resp resp;
     profd_error e = {0};
     if (!url.oom && profd_gcs_call(u->g, &req, &resp, true, "delete of a corrupt upload", &e) == 0)
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     profd_sb_free(&url);
 }
 
@@ -148,21 +149,21 @@ static int same_object(upload *u, int64_t *gen)
     profd_sb url = {0};
     profd_sb_addf(&url, "%s/storage/v1/b/%s/o/", u->g->api, u->g->bucket);
     profd_sb_addenc(&url, u->name, false);
-    profd_http_req req = {.method = "GET", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "GET", .url = url.s};
+    profd_gcp_resp resp;
     int same = 0;
     if (!url.oom &&
         profd_gcs_call(u->g, &req, &resp, true, "metadata read", &(profd_error){0}) == 0) {
         int64_t g2;
         profd_error e = {0};
         same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == 0;
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     }
     profd_sb_free(&url);
     return same;
 }
 
-static int finish(upload *u, profd_http_resp *resp, int64_t *gen, profd_error *err)
+static int finish(upload *u, profd_gcp_resp *resp, int64_t *gen, profd_error *err)
 {
     int rc = -1;
     if (resp->status == 200 || resp->status == 201) {
@@ -181,11 +182,11 @@ static int finish(upload *u, profd_http_resp *resp, int64_t *gen, profd_error *e
                         u->what);
     } else {
         char reason[200];
-        profd_gcs_reason(resp, reason, sizeof reason);
+        profd_gcp_reason(resp, reason, sizeof reason);
         profd_error_set(err, PROFD_E_UPLOAD, "%s failed: HTTP %ld %s", u->what, resp->status,
                         reason);
     }
-    profd_http_resp_free(resp);
+    profd_gcp_resp_free(resp);
     return rc;
 }
 
@@ -216,9 +217,9 @@ static int multipart(upload *u, int64_t *gen, profd_error *err)
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
         goto out;
     }
-    profd_http_req req = {.method = "POST", .url = url.s, .body = body.s, .body_len = body.len};
-    profd_http_add_header(&req, ctype.s);
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "POST", .url = url.s, .body = body.s, .body_len = body.len};
+    profd_gcp_add_header(&req, ctype.s);
+    profd_gcp_resp resp;
     if (profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0)
         rc = finish(u, &resp, gen, err);
 out:
@@ -239,22 +240,22 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
     char h1[300], h2[64];
     snprintf(h1, sizeof h1, "X-Upload-Content-Type: %s", u->content_type);
     snprintf(h2, sizeof h2, "X-Upload-Content-Length: %lld", (long long)u->size);
-    profd_http_req req = {
+    profd_gcp_req req = {
         .method = "POST", .url = url.s, .body = meta, .body_len = meta ? strlen(meta) : 0};
-    profd_http_add_header(&req, "Content-Type: application/json; charset=UTF-8");
-    profd_http_add_header(&req, h1);
-    profd_http_add_header(&req, h2);
-    profd_http_resp resp;
+    profd_gcp_add_header(&req, "Content-Type: application/json; charset=UTF-8");
+    profd_gcp_add_header(&req, h1);
+    profd_gcp_add_header(&req, h2);
+    profd_gcp_resp resp;
     int rc = -1;
     if (meta && !url.oom &&
         profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0) {
         if (resp.status == 200 && resp.location[0]) {
             profd_strlcpy(session, resp.location, len);
             rc = 0;
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
         } else if (resp.status == 200) {
             profd_error_set(err, PROFD_E_UPLOAD, "%s: no session URI in the response", u->what);
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
         } else {
             int64_t gen;
             rc = finish(u, &resp, &gen, err) == -2 ? -2 : -1;
@@ -266,21 +267,24 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
 }
 
 /* Bytes the session has: the end of "bytes=0-K" plus one, or 0. */
-static int64_t persisted(const profd_http_resp *resp)
+static int64_t persisted(const profd_gcp_resp *resp)
 {
     const char *dash = strchr(resp->range, '-');
     return dash ? strtoll(dash + 1, NULL, 10) + 1 : 0;
 }
 
-static int send_chunk(upload *u, const char *session, int64_t off, char *buf, profd_http_resp *resp)
+static profd_gcp_result send_chunk(upload *u, const char *session, int64_t off, char *buf,
+                                   profd_gcp_backoff *b, profd_gcp_resp *resp, profd_error *err)
 {
     int64_t n = u->size - off < u->g->chunk ? u->size - off : u->g->chunk;
     char cr[96];
-    profd_http_req req = {.method = "PUT", .url = session, .body = buf, .body_len = (size_t)n};
+    profd_gcp_req req = {
+        .method = "PUT", .url = session, .body = buf, .body_len = (size_t)n, .what = u->what};
     if (pread(u->fd, buf, (size_t)n, off) != n) {
         memset(resp, 0, sizeof *resp);
+        resp->attempts = ++b->attempt;
         profd_strlcpy(resp->error, "cannot read the local file", sizeof resp->error);
-        return -1;
+        return PROFD_GCP_TRANSIENT;
     }
     if (off + n == u->size)
         snprintf(cr, sizeof cr, "Content-Range: bytes %lld-%lld/%lld", (long long)off,
@@ -288,30 +292,19 @@ static int send_chunk(upload *u, const char *session, int64_t off, char *buf, pr
     else
         snprintf(cr, sizeof cr, "Content-Range: bytes %lld-%lld/*", (long long)off,
                  (long long)(off + n - 1));
-    profd_http_add_header(&req, cr);
-    char auth[4200];
-    profd_error e = {0};
-    if (profd_gcp_auth_header(u->g->auth, auth, sizeof auth, &e) == 0 && auth[0])
-        profd_http_add_header(&req, auth);
-    req.timeout_ms = u->g->timeout_ms;
-    int rc = profd_http_do(&req, resp);
-    memset(auth, 0, sizeof auth);
-    return rc;
+    profd_gcp_add_header(&req, cr);
+    return profd_gcp_send(u->g->gcp, &req, b, resp, err);
 }
 
-static int query_status(upload *u, const char *session, profd_http_resp *resp)
+static profd_gcp_result query_status(upload *u, const char *session, profd_gcp_backoff *b,
+                                     profd_gcp_resp *resp, profd_error *err)
 {
-    char cr[64], auth[4200];
+    char cr[64];
     snprintf(cr, sizeof cr, "Content-Range: bytes */%lld", (long long)u->size);
-    profd_http_req req = {
-        .method = "PUT", .url = session, .body = "", .body_len = 0, .timeout_ms = u->g->timeout_ms};
-    profd_http_add_header(&req, cr);
-    profd_error e = {0};
-    if (profd_gcp_auth_header(u->g->auth, auth, sizeof auth, &e) == 0 && auth[0])
-        profd_http_add_header(&req, auth);
-    int rc = profd_http_do(&req, resp);
-    memset(auth, 0, sizeof auth);
-    return rc;
+    profd_gcp_req req = {
+        .method = "PUT", .url = session, .body = "", .body_len = 0, .what = u->what};
+    profd_gcp_add_header(&req, cr);
+    return profd_gcp_send(u->g->gcp, &req, b, resp, err);
 }
 
 static int resumable(upload *u, int64_t *gen, profd_error *err)
@@ -322,12 +315,12 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
         return -1;
     }
-    profd_retry r;
-    profd_retry_start(&r, u->g->max_attempts, u->g->deadline_ms, u->g->base_ms);
+    profd_gcp_backoff b;
+    profd_gcp_backoff_start(&b, &u->g->policy);
     int rc = -1;
     int64_t off = 0;
     bool need_status = false, have_session = false;
-    profd_http_resp resp = {0};
+    profd_gcp_resp resp = {0};
     for (;;) {
         if (!have_session) {
             int st = start_session(u, session, sizeof session, err);
@@ -339,11 +332,10 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             off = 0;
             need_status = false;
         }
-        r.attempt++;
-        if (need_status)
-            query_status(u, session, &resp);
-        else
-            send_chunk(u, session, off, buf, &resp);
+        profd_gcp_result r = need_status ? query_status(u, session, &b, &resp, err)
+                                         : send_chunk(u, session, off, buf, &b, &resp, err);
+        if (r == PROFD_GCP_NO_TOKEN)
+            break; /* err says why */
         if (resp.status == 308) {
             int64_t next = persisted(&resp);
             LOG_D(NULL, "gcs.upload", "%s: %lld of %lld bytes stored", u->what, (long long)next,
@@ -351,9 +343,9 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             bool progressed = next > off || !need_status;
             off = next;
             need_status = false;
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
             if (progressed) /* attempts and deadline count from the last progress */
-                profd_retry_start(&r, u->g->max_attempts, u->g->deadline_ms, u->g->base_ms);
+                profd_gcp_backoff_start(&b, &u->g->policy);
             continue;
         }
         if (resp.status == 200 || resp.status == 201) {
@@ -363,27 +355,18 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
         if (resp.status == 404 || resp.status == 410) {
             LOG_W(NULL, "gcs.upload", "%s: upload session expired, starting again", u->what);
             have_session = false;
-        } else if (!profd_retry_status(resp.status)) {
+        } else if (r == PROFD_GCP_OK) { /* a final answer */
             rc = finish(u, &resp, gen, err);
             break;
         } else {
-            LOG_W(NULL, "gcs.retry", "%s: attempt %d at byte %lld: %s%ld", u->what, r.attempt,
-                  (long long)off, resp.status ? "HTTP " : "no response, ", resp.status);
-            need_status = true;
+            need_status = true; /* ask the session what it has, then go on from there */
         }
-        if (!profd_retry_wait(&r, resp.retry_after)) {
-            char reason[200];
-            profd_gcs_reason(&resp, reason, sizeof reason);
-            if (resp.status)
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: HTTP %ld %s",
-                                u->what, r.attempt, r.attempt == 1 ? "" : "s", resp.status, reason);
-            else
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: %s", u->what,
-                                r.attempt, r.attempt == 1 ? "" : "s", resp.error);
-            profd_http_resp_free(&resp);
+        if (!profd_gcp_backoff_wait(&b, resp.retry_after)) {
+            profd_gcs_failure(u->what, PROFD_E_UPLOAD, &resp, err);
+            profd_gcp_resp_free(&resp);
             break;
         }
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     }
     free(buf);
     return rc;
