@@ -67,7 +67,7 @@ typedef struct profd_gcp_req {
     size_t body_len;
     FILE *out;        /* 2xx response bodies go here when set, else to memory */
     long timeout_ms;  /* whole exchange; 0: none (profd_gcp_call sets it) */
-    const char *what; /* for logs: "upload of NAME"; NULL: the URL is not logged */
+    const char *what; /* "upload of NAME": retries are logged as a warning; NULL: not logged */
 } profd_gcp_req;
 
 typedef struct profd_gcp_resp {

@@ -64,11 +64,10 @@ int ps_http_call(ps_http *h, const char *method, const char *path, const char *b
 {
     char url[2 * PS_NAME_MAX + 64];
     snprintf(url, sizeof url, "%s/%s", h->api, path);
-    profd_gcp_req req = {.method = method,
-                         .url = url,
-                         .body = body,
-                         .body_len = body ? strlen(body) : 0,
-                         .what = what};
+    /* No .what: retries are not logged; the one error line says it all (a
+     * `profd submit` prints exactly one line when Pub/Sub is unreachable). */
+    profd_gcp_req req = {
+        .method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0};
     profd_gcp_add_header(&req, "Content-Type: application/json");
     profd_gcp_policy p = {
         .max_attempts = attempts, .deadline_ms = total_ms, .base_ms = PS_RETRY_BASE_MS};

@@ -707,6 +707,53 @@ static void test_metadata_server(void **state)
     assert_int_equal(start_server(NULL, NULL), 0);
 }
 
+/* One rule for a 401 on every path (src/gcp/call.c): the token is dropped
+ * and the request sent once more with a new one; a second 401 is final.
+ * Before, a download retried a 401 with backoff until its attempts ran out,
+ * and a resumable chunk or an IAM signBlob request failed on it at once. */
+static void test_reauth_once_everywhere(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    stop_server();
+    assert_int_equal(start_server("--email", "wi@proj.iam.gserviceaccount.com"), 0);
+    char src[PATH_MAX], big[PATH_MAX], out[PATH_MAX];
+    make_file("ra.txt", 100, src, sizeof src);
+    make_file("ra.bin", 3 * CHUNK, big, sizeof big);
+    snprintf(out, sizeof out, "%s/ra.out", tmpdir);
+    profd_blob *b = auth_store(NULL);
+    profd_error err = {0};
+    assert_int_equal(b->ops->put_file(b, "r1", src, NULL, NULL, PROFD_GEN_NEW, NULL, &err), 0);
+    assert_int_equal(stat_int("token_requests"), 1);
+    /* Download: one 401, one new token, done. */
+    fault("{\"kind\": \"401\", \"match\": \"download\"}");
+    assert_int_equal(b->ops->get_file(b, "r1", out, &err), 0);
+    assert_same_file(src, out);
+    assert_int_equal(stat_int("token_requests"), 2);
+    assert_int_equal(count_kind("download"), 2);
+    /* Two 401s: the second is final, after one re-authentication. */
+    fault("{\"kind\": \"401\", \"match\": \"download\", \"count\": 2}");
+    assert_int_equal(b->ops->get_file(b, "r1", out, &err), -1);
+    assert_non_null(strstr(err.msg, "download of r1 failed after 2 attempts: HTTP 401"));
+    assert_int_equal(stat_int("token_requests"), 3);
+    assert_int_equal(count_kind("download"), 4);
+    /* A resumable chunk: the first passes, the second meets a 401. */
+    fault("{\"kind\": \"slow\", \"match\": \"chunk\", \"delay\": 0}, {\"kind\": \"401\", "
+          "\"match\": \"chunk\"}");
+    assert_int_equal(b->ops->put_file(b, "r2", big, NULL, NULL, PROFD_GEN_NEW, NULL, &err), 0);
+    assert_int_equal(stat_int("token_requests"), 4);
+    assert_int_equal(count_kind("chunk"), 3); /* 2 chunks + the refused one */
+    /* IAM signBlob (a link without a key). */
+    char link[4096];
+    fault("{\"kind\": \"401\", \"match\": \"metadata\"}");
+    assert_int_equal(b->ops->link(b, "r1", 300, link, sizeof link, &err), 0);
+    assert_non_null(strstr(link, "X-Goog-Signature="));
+    assert_int_equal(stat_int("token_requests"), 5);
+    b->ops->close(b);
+    stop_server();
+    assert_int_equal(start_server(NULL, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup(test_service_account_tokens, fresh),
         cmocka_unit_test_setup(test_bad_assertion_rejected, fresh),
         cmocka_unit_test_setup(test_metadata_server, fresh),
+        cmocka_unit_test_setup(test_reauth_once_everywhere, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
