@@ -50,9 +50,10 @@ static int gcs_put(profd_blob *b, const char *object, const char *path, const ch
             if (st == 0)
                 gen = PROFD_GEN_NEW;
         }
-        int rc = profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
-        if (rc != -2 || if_generation != PROFD_GEN_ANY)
-            return rc == 0 ? 0 : -1;
+        gcs_put_result rc =
+            profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
+        if (rc != GCS_PUT_PRECONDITION || if_generation != PROFD_GEN_ANY)
+            return rc == GCS_PUT_OK ? 0 : -1;
     }
     return -1;
 }

@@ -47,10 +47,15 @@ void profd_gcs_failure(const char *what, const char *code, const profd_gcp_resp 
 /* Full object name with the store's prefix. */
 int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
 
-/* 0 ok; -1 failed; -2 the precondition failed (412). */
-int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
-                     const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
-                     profd_error *err);
+typedef enum gcs_put_result {
+    GCS_PUT_OK,           /* stored; *generation is set */
+    GCS_PUT_FAILED,       /* err says why */
+    GCS_PUT_PRECONDITION, /* 412: the object is not at the generation named (err says so) */
+} gcs_put_result;
+
+gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+                                const char *content_type, const profd_blob_meta *meta,
+                                int64_t if_generation, int64_t *generation, profd_error *err);
 
 /* CRC32C (Castagnoli) and MD5 of a byte stream, base64 as GCS reports them. */
 uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len);

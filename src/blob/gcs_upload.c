@@ -96,8 +96,14 @@ static void upload_url(const upload *u, const char *type, profd_sb *url)
         profd_sb_addf(url, "&ifGenerationMatch=%lld", (long long)u->if_gen);
 }
 
+typedef enum check {
+    CHECK_OK,        /* our bytes, stored as generation *gen */
+    CHECK_MALFORMED, /* no generation in the response */
+    CHECK_CORRUPT,   /* stored, but not our bytes */
+} check;
+
 /* Check the final object resource against our bytes; take its generation. */
-static int check_result(upload *u, const char *body, int64_t *gen, profd_error *err)
+static check check_result(upload *u, const char *body, int64_t *gen, profd_error *err)
 {
     json_object *o = json_tokener_parse(body), *v;
     const char *crc = NULL, *md5 = NULL;
@@ -108,16 +114,16 @@ static int check_result(upload *u, const char *body, int64_t *gen, profd_error *
         crc = json_object_get_string(v);
     if (o && json_object_object_get_ex(o, "md5Hash", &v))
         md5 = json_object_get_string(v);
-    int rc = 0;
+    check rc = CHECK_OK;
     if (!o || *gen <= 0) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: the response names no generation", u->what);
-        rc = -1;
+        rc = CHECK_MALFORMED;
     } else if ((crc && strcmp(crc, u->crc)) || (md5 && strcmp(md5, u->md5)) || (!crc && !md5)) {
         profd_error_set(err, PROFD_E_UPLOAD,
                         "%s failed the integrity check: local crc32c %s md5 %s, stored crc32c "
                         "%s md5 %s",
                         u->what, u->crc, u->md5, crc ? crc : "none", md5 ? md5 : "none");
-        rc = -2;
+        rc = CHECK_CORRUPT;
     }
     json_object_put(o);
     return rc;
@@ -156,25 +162,25 @@ static int same_object(upload *u, int64_t *gen)
         profd_gcs_call(u->g, &req, &resp, true, "metadata read", &(profd_error){0}) == 0) {
         int64_t g2;
         profd_error e = {0};
-        same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == 0;
+        same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == CHECK_OK;
         profd_gcp_resp_free(&resp);
     }
     profd_sb_free(&url);
     return same;
 }
 
-static int finish(upload *u, profd_gcp_resp *resp, int64_t *gen, profd_error *err)
+static gcs_put_result finish(upload *u, profd_gcp_resp *resp, int64_t *gen, profd_error *err)
 {
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (resp->status == 200 || resp->status == 201) {
-        rc = check_result(u, resp->body, gen, err);
-        if (rc == -2)
+        check c = check_result(u, resp->body, gen, err);
+        if (c == CHECK_CORRUPT)
             delete_generation(u, *gen);
-        rc = rc ? -1 : 0;
+        rc = c == CHECK_OK ? GCS_PUT_OK : GCS_PUT_FAILED;
     } else if (resp->status == 412 && u->if_gen == PROFD_GEN_NEW && same_object(u, gen)) {
-        rc = 0;
+        rc = GCS_PUT_OK;
     } else if (resp->status == 412) {
-        rc = -2;
+        rc = GCS_PUT_PRECONDITION;
         profd_error_set(err, PROFD_E_UPLOAD,
                         u->if_gen == PROFD_GEN_NEW
                             ? "%s: object already exists (first writes never replace data)"
@@ -190,13 +196,13 @@ static int finish(upload *u, profd_gcp_resp *resp, int64_t *gen, profd_error *er
     return rc;
 }
 
-static int multipart(upload *u, int64_t *gen, profd_error *err)
+static gcs_put_result multipart(upload *u, int64_t *gen, profd_error *err)
 {
     char *meta = metadata_json(u);
     char *data = malloc((size_t)u->size + 1);
     profd_sb body = {0}, url = {0}, ctype = {0};
     const char *boundary = "profd_part_6b1e4c2f9a";
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (!meta || !data) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
         goto out;
@@ -232,7 +238,7 @@ out:
 }
 
 /* POST the metadata; the session URI comes back in Location. */
-static int start_session(upload *u, char *session, size_t len, profd_error *err)
+static gcs_put_result start_session(upload *u, char *session, size_t len, profd_error *err)
 {
     char *meta = metadata_json(u);
     profd_sb url = {0};
@@ -246,19 +252,20 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
     profd_gcp_add_header(&req, h1);
     profd_gcp_add_header(&req, h2);
     profd_gcp_resp resp;
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (meta && !url.oom &&
         profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0) {
         if (resp.status == 200 && resp.location[0]) {
             profd_strlcpy(session, resp.location, len);
-            rc = 0;
+            rc = GCS_PUT_OK;
             profd_gcp_resp_free(&resp);
         } else if (resp.status == 200) {
             profd_error_set(err, PROFD_E_UPLOAD, "%s: no session URI in the response", u->what);
             profd_gcp_resp_free(&resp);
         } else {
             int64_t gen;
-            rc = finish(u, &resp, &gen, err) == -2 ? -2 : -1;
+            rc = finish(u, &resp, &gen, err) == GCS_PUT_PRECONDITION ? GCS_PUT_PRECONDITION
+                                                                     : GCS_PUT_FAILED;
         }
     }
     free(meta);
@@ -307,24 +314,24 @@ static profd_gcp_result query_status(upload *u, const char *session, profd_gcp_b
     return profd_gcp_send(u->g->gcp, &req, b, resp, err);
 }
 
-static int resumable(upload *u, int64_t *gen, profd_error *err)
+static gcs_put_result resumable(upload *u, int64_t *gen, profd_error *err)
 {
     char session[2048];
     char *buf = malloc((size_t)u->g->chunk);
     if (!buf) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
-        return -1;
+        return GCS_PUT_FAILED;
     }
     profd_gcp_backoff b;
     profd_gcp_backoff_start(&b, &u->g->policy);
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     int64_t off = 0;
     bool need_status = false, have_session = false;
     profd_gcp_resp resp = {0};
     for (;;) {
         if (!have_session) {
-            int st = start_session(u, session, sizeof session, err);
-            if (st != 0) {
+            gcs_put_result st = start_session(u, session, sizeof session, err);
+            if (st != GCS_PUT_OK) {
                 rc = st;
                 break;
             }
@@ -372,9 +379,9 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
     return rc;
 }
 
-int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
-                     const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
-                     profd_error *err)
+gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+                                const char *content_type, const profd_blob_meta *meta,
+                                int64_t if_generation, int64_t *generation, profd_error *err)
 {
     upload u = {g,
                 name,
@@ -390,20 +397,20 @@ int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char
     if (if_generation < PROFD_GEN_ANY) {
         profd_error_set(err, PROFD_E_INVALID, "bad generation %lld for %s",
                         (long long)if_generation, name);
-        return -1;
+        return GCS_PUT_FAILED;
     }
     u.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (u.fd < 0) {
         profd_error_set(err, PROFD_E_UPLOAD, "cannot read %s for %s: %s", path, u.what,
                         strerror(errno));
-        return -1;
+        return GCS_PUT_FAILED;
     }
     int64_t gen = 0;
-    int rc = hash_file(&u, err);
-    if (rc == 0) /* -2: precondition failed */
+    gcs_put_result rc = GCS_PUT_FAILED;
+    if (hash_file(&u, err) == 0)
         rc = u.size <= g->threshold ? multipart(&u, &gen, err) : resumable(&u, &gen, err);
     close(u.fd);
-    if (rc == 0) {
+    if (rc == GCS_PUT_OK) {
         if (generation)
             *generation = gen;
         LOG_I(meta ? meta->session_id : NULL, "gcs.upload", "stored gs://%s/%s (%lld bytes)",
