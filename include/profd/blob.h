@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "gcp.h"
 #include "util.h"
 
 typedef struct profd_blob profd_blob;
@@ -59,5 +60,38 @@ void profd_blob_file_set_link_base(profd_blob *b, const char *base_url, const ch
  * -2 expired (expires <= now_s). */
 int profd_blob_file_verify(const char *key, const char *object, const char *expires,
                            const char *signature, int64_t now_s);
+
+/* An object name: printable ASCII, at most 1024 bytes, no leading '/', no
+ * empty segment ("a//b", trailing '/'), no "." or ".." segment. false with
+ * err naming the rule that failed. */
+bool profd_blob_name_valid(const char *object, profd_error *err);
+/* Parse "gs://bucket[/prefix]" into its parts. 0, or -1 with err when malformed. */
+int profd_blob_parse_gs(const char *url, char *bucket, size_t blen, char *prefix, size_t plen,
+                        profd_error *err);
+
+/* V4 signed URLs (GOOG4-RSA-SHA256) for Cloud Storage (docs/storage.md). */
+#define PROFD_BLOB_SIGN_MAX_PAIRS 32
+
+typedef struct profd_blob_sign_opts {
+    const char *method; /* GET, PUT, POST, DELETE, HEAD */
+    const char *bucket;
+    const char *object;                                /* NULL or "": the bucket itself */
+    int64_t expires_s;                                 /* 1 .. 604800 */
+    int64_t timestamp_ms;                              /* signing time; 0: now */
+    const char *headers[PROFD_BLOB_SIGN_MAX_PAIRS][2]; /* name, value */
+    int nheaders;
+    const char *query[PROFD_BLOB_SIGN_MAX_PAIRS][2]; /* decoded key, value */
+    int nquery;
+    const char *scheme;    /* http | https; NULL: from the endpoint, else https */
+    const char *url_style; /* path (default) | virtual-hosted | bucket-bound */
+    const char *bucket_bound_hostname;
+    const char *hostname;      /* host[:port] that replaces the endpoint */
+    const char *endpoint;      /* [scheme://]host[:port] of the client */
+    const char *emulator_host; /* STORAGE_EMULATOR_HOST */
+    const char *universe_domain;
+} profd_blob_sign_opts;
+
+/* The signed URL, malloc'ed, into *url, signed with g's credentials. 0, or -1 with err. */
+int profd_blob_sign_url(profd_gcp *g, const profd_blob_sign_opts *o, char **url, profd_error *err);
 
 #endif

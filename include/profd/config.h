@@ -46,12 +46,6 @@ typedef struct profd_config {
     char gcs_endpoint[512];      /* PROFD_GCS_ENDPOINT: JSON API base, with auth */
     char gce_metadata_host[256]; /* GCE_METADATA_HOST */
     char iam_endpoint[256];      /* PROFD_IAM_ENDPOINT: IAM Credentials API base */
-    int gcs_resumable_threshold; /* PROFD_GCS_RESUMABLE_THRESHOLD bytes */
-    int gcs_chunk_size;          /* PROFD_GCS_CHUNK_SIZE bytes, multiple of 256 KiB */
-    int gcs_max_attempts;        /* PROFD_GCS_MAX_ATTEMPTS */
-    int gcs_deadline;            /* PROFD_GCS_DEADLINE seconds per operation */
-    int gcs_retry_base_ms;       /* PROFD_GCS_RETRY_BASE_MS */
-    int gcs_request_timeout;     /* PROFD_GCS_REQUEST_TIMEOUT seconds per request */
     /* Periodic cleanup in the workers (docs/cleanup.md) */
     int cleanup_days;     /* PROFD_CLEANUP_DAYS: 0 off; -1 (default) = session_ttl_days */
     int cleanup_interval; /* PROFD_CLEANUP_INTERVAL seconds between runs */

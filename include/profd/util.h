@@ -72,11 +72,30 @@ bool profd_label_key_valid(const char *s);
  * length written is returned; profd_b64 returns a heap string (NULL: out of
  * memory). Decoding, out needs len*3/4+3 bytes: profd_b64url_decode is strict
  * (the URL alphabet only, no '=', no stray bits; the length or -1), for
- * tokens; profd_b64_decode accepts either alphabet and stops at '=' (0 or -1). */
+ * tokens; profd_b64_decode accepts either alphabet and stops at '=' (0 or -1; -1 also
+ * for a dangling last character, which no encoder writes). */
 size_t profd_b64_encode(const unsigned char *in, size_t len, bool url, char *out);
 char *profd_b64(const unsigned char *in, size_t len, bool url);
 long profd_b64url_decode(const char *in, size_t len, unsigned char *out);
 int profd_b64_decode(const char *in, unsigned char *out, size_t *outlen);
+
+/* Lower-case hex of len bytes into out, which needs 2 * len + 1 bytes. */
+void profd_hex(const unsigned char *in, size_t len, char *out);
+
+/* A growable NUL-terminated string (src/core/sb.c); on allocation failure it
+ * sets oom and stops growing, so callers check once at the end. */
+typedef struct profd_sb {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} profd_sb;
+
+void profd_sb_add(profd_sb *b, const char *s);
+void profd_sb_addn(profd_sb *b, const char *s, size_t n);
+void profd_sb_addf(profd_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s percent-encoded (RFC 3986 unreserved kept, '/' kept if keep_slash). */
+void profd_sb_addenc(profd_sb *b, const char *s, bool keep_slash);
+void profd_sb_free(profd_sb *b);
 
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
 /* A URL fit for logs: any password in its user info replaced by "***". */

@@ -27,8 +27,8 @@ void profd_api_link_key(const profd_config *cfg, char *out, size_t len)
     else
         RAND_bytes(key, sizeof key);
     out[0] = '\0';
-    for (unsigned i = 0; i < n && 2 * i + 2 < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", key[i]);
+    if (len > 0)
+        profd_hex(key, n < (len - 1) / 2 ? n : (len - 1) / 2, out);
 }
 
 void profd_api_base_url(const char *listen, int port, char *out, size_t len)

@@ -18,8 +18,7 @@ void profd_ratelimit_key(const char *subject, int64_t now_s, char *out, size_t l
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)subject, strlen(subject), md);
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    profd_hex(md, 16, hex);
     snprintf(out, len, "ratelimit:%s:%lld", hex, (long long)(now_s / 60));
 }
 

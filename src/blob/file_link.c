@@ -25,7 +25,7 @@ static void sign(const char *key, const char *object, const char *expires, char 
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
     HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, (size_t)n, mac, &maclen);
-    profd_blob_hex(mac, maclen, hex);
+    profd_hex(mac, maclen, hex);
 }
 
 int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,

@@ -5,7 +5,7 @@
  * short resumes with a Range request from the bytes already written. remove
  * reads the generation first and deletes with ifGenerationMatch, which makes
  * the delete safe to retry. Uploads live in gcs_upload.c, signing in
- * gcs_sign.c, credentials in gcp_auth.c.
+ * gcs_sign.c; credentials, the HTTP client and the retry rule in src/gcp/.
  *
  * Endpoints: STORAGE_EMULATOR_HOST wins (plain http, no auth); else
  * PROFD_GCS_ENDPOINT (default https://storage.googleapis.com) with a token
@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include "blob/gcs_internal.h"
-#include "blob/gcs_sign.h"
-#include "blob/retry.h"
 
 static void object_url(gcs_blob *g, const char *name, profd_sb *url)
 {
@@ -52,67 +50,58 @@ static int gcs_put(profd_blob *b, const char *object, const char *path, const ch
             if (st == 0)
                 gen = PROFD_GEN_NEW;
         }
-        int rc = profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
-        if (rc != -2 || if_generation != PROFD_GEN_ANY)
-            return rc == 0 ? 0 : -1;
+        gcs_put_result rc =
+            profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
+        if (rc != GCS_PUT_PRECONDITION || if_generation != PROFD_GEN_ANY)
+            return rc == GCS_PUT_OK ? 0 : -1;
     }
     return -1;
 }
 
-/* Download into FILE, resuming with Range after a broken stream. */
+/* Download into FILE, resuming with Range after a broken stream: each
+ * attempt asks for the bytes not yet written, so the loop is ours; what is
+ * retried and how long to wait are the gcp module's. */
 static int download(gcs_blob *g, const char *name, FILE *f, char *hash, profd_error *err)
 {
     profd_sb url = {0};
     object_url(g, name, &url);
     profd_sb_add(&url, "?alt=media");
-    char what[2100], range[64], auth[4200];
+    char what[2100], range[64];
     snprintf(what, sizeof what, "download of %s", name);
-    profd_retry r;
-    profd_retry_start(&r, g->max_attempts, g->deadline_ms, g->base_ms);
+    hash[0] = '\0';
+    if (url.oom) {
+        profd_error_set(err, NULL, "%s: out of memory", what);
+        profd_sb_free(&url);
+        return -1;
+    }
+    profd_gcp_backoff b;
+    profd_gcp_backoff_start(&b, &g->policy);
     int64_t have = 0;
     int rc = -1;
-    hash[0] = '\0';
-    for (;;) {
-        profd_http_req req = {.method = "GET", .url = url.s, .out = f, .timeout_ms = g->timeout_ms};
+    for (bool again = true; again;) {
+        profd_gcp_req req = {.method = "GET", .url = url.s, .out = f, .what = what};
         if (have > 0) {
             snprintf(range, sizeof range, "Range: bytes=%lld-", (long long)have);
-            profd_http_add_header(&req, range);
+            profd_gcp_add_header(&req, range);
         }
-        if (profd_gcp_auth_header(g->auth, auth, sizeof auth, err) != 0)
+        profd_gcp_resp resp;
+        profd_gcp_result r = profd_gcp_send(g->gcp, &req, &b, &resp, err);
+        if (r == PROFD_GCP_NO_TOKEN)
             break;
-        if (auth[0])
-            profd_http_add_header(&req, auth);
-        profd_http_resp resp;
-        r.attempt++;
-        profd_http_do(&req, &resp);
         have += resp.written;
         if (resp.status == 200 && !hash[0])
             profd_strlcpy(hash, resp.goog_hash, 160);
-        if (resp.status == 200 || resp.status == 206) {
+        again = false;
+        if (resp.status == 200 || resp.status == 206)
             rc = 0;
-        } else if (resp.status == 404) {
+        else if (resp.status == 404)
             profd_error_set(err, NULL, "object gs://%s/%s not found", g->bucket, name);
-        } else if (resp.status == 401) {
-            profd_gcp_auth_invalidate(g->auth);
-        }
-        bool again = rc != 0 && resp.status != 404 &&
-                     (profd_retry_status(resp.status) || resp.status == 401) &&
-                     profd_retry_wait(&r, resp.retry_after);
-        if (rc != 0 && resp.status != 404 && !again) {
-            char reason[200];
-            profd_gcs_reason(&resp, reason, sizeof reason);
-            if (resp.status)
-                profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld %s", what,
-                                r.attempt, r.attempt == 1 ? "" : "s", resp.status, reason);
-            else
-                profd_error_set(err, NULL, "%s failed after %d attempt%s: %s", what, r.attempt,
-                                r.attempt == 1 ? "" : "s", resp.error);
-        }
-        profd_http_resp_free(&resp);
-        if (!again)
-            break;
+        else if (r == PROFD_GCP_TRANSIENT && profd_gcp_backoff_wait(&b, resp.retry_after))
+            again = true;
+        else
+            profd_gcs_failure(what, NULL, &resp, err);
+        profd_gcp_resp_free(&resp);
     }
-    memset(auth, 0, sizeof auth);
     profd_sb_free(&url);
     return rc;
 }
@@ -208,8 +197,8 @@ static int gcs_stat(profd_blob *b, const char *object, int64_t *generation, int6
     snprintf(what, sizeof what, "metadata read of %s", name);
     profd_sb url = {0};
     object_url(g, name, &url);
-    profd_http_req req = {.method = "GET", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "GET", .url = url.s};
+    profd_gcp_resp resp;
     int rc = -1;
     if (!url.oom && profd_gcs_call(g, &req, &resp, true, what, err) == 0) {
         if (resp.status == 404) {
@@ -228,10 +217,10 @@ static int gcs_stat(profd_blob *b, const char *object, int64_t *generation, int6
             json_object_put(o);
         } else {
             char reason[200];
-            profd_gcs_reason(&resp, reason, sizeof reason);
+            profd_gcp_reason(&resp, reason, sizeof reason);
             profd_error_set(err, NULL, "%s failed: HTTP %ld %s", what, resp.status, reason);
         }
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     }
     profd_sb_free(&url);
     return rc;
@@ -252,16 +241,16 @@ static int gcs_remove(profd_blob *b, const char *object, profd_error *err)
         profd_sb url = {0};
         object_url(g, name, &url);
         profd_sb_addf(&url, "?ifGenerationMatch=%lld", (long long)gen);
-        profd_http_req req = {.method = "DELETE", .url = url.s};
-        profd_http_resp resp;
+        profd_gcp_req req = {.method = "DELETE", .url = url.s};
+        profd_gcp_resp resp;
         int rc = url.oom ? -1 : profd_gcs_call(g, &req, &resp, true, what, err);
         profd_sb_free(&url);
         if (rc != 0)
             return -1;
         long status = resp.status;
         char reason[200];
-        profd_gcs_reason(&resp, reason, sizeof reason);
-        profd_http_resp_free(&resp);
+        profd_gcp_reason(&resp, reason, sizeof reason);
+        profd_gcp_resp_free(&resp);
         if (status == 204 || status == 200 || status == 404)
             return 0;
         if (status != 412) {
@@ -286,8 +275,8 @@ static int list_page(gcs_blob *g, const char *full_prefix, char *token, size_t t
         profd_sb_add(&url, "&pageToken=");
         profd_sb_addenc(&url, token, false);
     }
-    profd_http_req req = {.method = "GET", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "GET", .url = url.s};
+    profd_gcp_resp resp;
     int rc = url.oom ? -1 : profd_gcs_call(g, &req, &resp, true, "object listing", err);
     profd_sb_free(&url);
     if (rc != 0)
@@ -295,10 +284,10 @@ static int list_page(gcs_blob *g, const char *full_prefix, char *token, size_t t
     json_object *o = resp.status == 200 ? json_tokener_parse(resp.body) : NULL, *items, *next;
     if (!o) {
         char reason[200];
-        profd_gcs_reason(&resp, reason, sizeof reason);
+        profd_gcp_reason(&resp, reason, sizeof reason);
         profd_error_set(err, NULL, "object listing of gs://%s failed: HTTP %ld %s", g->bucket,
                         resp.status, reason);
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
         return -1;
     }
     size_t skip = g->prefix[0] ? strlen(g->prefix) + 1 : 0;
@@ -315,7 +304,7 @@ static int list_page(gcs_blob *g, const char *full_prefix, char *token, size_t t
     if (json_object_object_get_ex(o, "nextPageToken", &next))
         profd_strlcpy(token, json_object_get_string(next), tlen);
     json_object_put(o);
-    profd_http_resp_free(&resp);
+    profd_gcp_resp_free(&resp);
     return 0;
 }
 
@@ -340,7 +329,7 @@ static int gcs_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
     char name[2048];
     if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
-    if (g->emulator && !profd_gcp_auth_has_key(g->auth)) {
+    if (g->emulator && !profd_gcp_has_key(g->gcp)) {
         /* An emulator checks no signatures and we have no key: plain URL. */
         profd_sb url = {0};
         object_url(g, name, &url);
@@ -355,12 +344,12 @@ static int gcs_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
         profd_sb_free(&url);
         return rc;
     }
-    profd_gcs_sign_opts o = {
+    profd_blob_sign_opts o = {
         .method = "GET", .bucket = g->bucket, .object = name, .expires_s = ttl_s};
     if (g->link_host[0])
         o.endpoint = g->link_host;
     char *url = NULL;
-    if (profd_gcs_sign_url(g->auth, &o, &url, err) != 0)
+    if (profd_blob_sign_url(g->gcp, &o, &url, err) != 0)
         return -1;
     int rc = 0;
     if (strlen(url) >= outlen) {
@@ -376,7 +365,7 @@ static int gcs_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
 static void gcs_close(profd_blob *b)
 {
     gcs_blob *g = (gcs_blob *)b;
-    profd_gcp_auth_free(g->auth);
+    profd_gcp_free(g->gcp);
     free(g);
 }
 
@@ -384,16 +373,14 @@ static const profd_blob_ops gcs_ops = {
     gcs_put, gcs_get, gcs_stat, gcs_remove, gcs_list, gcs_link, gcs_close,
 };
 
-static void tune(gcs_blob *g, const profd_config *cfg)
+void blob__gcs_tune(profd_blob *b, int64_t threshold, int64_t chunk, const profd_gcp_policy *p)
 {
-    g->threshold = cfg->gcs_resumable_threshold;
-    g->chunk = (int64_t)cfg->gcs_chunk_size / (256 * 1024) * (256 * 1024);
+    gcs_blob *g = (gcs_blob *)b;
+    g->threshold = threshold;
+    g->chunk = chunk / (256 * 1024) * (256 * 1024);
     if (g->chunk < 256 * 1024)
         g->chunk = 256 * 1024;
-    g->max_attempts = cfg->gcs_max_attempts;
-    g->deadline_ms = cfg->gcs_deadline * 1000;
-    g->base_ms = cfg->gcs_retry_base_ms;
-    g->timeout_ms = cfg->gcs_request_timeout * 1000;
+    g->policy = *p;
 }
 
 profd_blob *profd_blob_gcs_open(const profd_config *cfg, const char *bucket, const char *prefix,
@@ -407,7 +394,12 @@ profd_blob *profd_blob_gcs_open(const profd_config *cfg, const char *bucket, con
     g->base.ops = &gcs_ops;
     profd_strlcpy(g->bucket, bucket, sizeof g->bucket);
     profd_strlcpy(g->prefix, prefix ? prefix : "", sizeof g->prefix);
-    tune(g, cfg);
+    g->threshold = GCS_RESUMABLE_THRESHOLD;
+    g->chunk = GCS_CHUNK;
+    g->policy = (profd_gcp_policy){.max_attempts = GCS_MAX_ATTEMPTS,
+                                   .deadline_ms = GCS_DEADLINE_MS,
+                                   .base_ms = GCS_RETRY_BASE_MS,
+                                   .timeout_ms = GCS_REQUEST_TIMEOUT_MS};
     g->emulator = cfg->storage_emulator_host[0] != '\0';
     const char *host = cfg->storage_emulator_host;
     if (g->emulator)
@@ -419,12 +411,12 @@ profd_blob *profd_blob_gcs_open(const profd_config *cfg, const char *bucket, con
         g->api[--n] = '\0';
     if (strcmp(g->api, "https://storage.googleapis.com") != 0)
         profd_strlcpy(g->link_host, g->api, sizeof g->link_host);
-    profd_gcp_auth_opts ao = {.key_file = cfg->google_credentials,
-                              .metadata_host = cfg->gce_metadata_host,
-                              .iam_endpoint = cfg->iam_endpoint,
-                              .no_auth = g->emulator};
-    g->auth = profd_gcp_auth_new(&ao, err);
-    if (!g->auth) {
+    profd_gcp_opts ao = {.key_file = cfg->google_credentials,
+                         .metadata_host = cfg->gce_metadata_host,
+                         .iam_endpoint = cfg->iam_endpoint,
+                         .no_auth = g->emulator};
+    g->gcp = profd_gcp_new(&ao, err);
+    if (!g->gcp) {
         free(g);
         return NULL;
     }

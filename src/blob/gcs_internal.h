@@ -8,8 +8,15 @@
 #include <stdint.h>
 
 #include "blob/blob_internal.h"
-#include "blob/gcp_auth.h"
-#include "blob/http.h"
+#include "profd/gcp.h"
+
+/* Transfer defaults (docs/storage.md, "Uploads" and "Retries"). */
+#define GCS_RESUMABLE_THRESHOLD (8 << 20) /* bytes; larger objects upload resumable */
+#define GCS_CHUNK (8 << 20)               /* resumable chunk, a multiple of 256 KiB */
+#define GCS_MAX_ATTEMPTS 6                /* attempts of one request */
+#define GCS_DEADLINE_MS 120000            /* one operation with its retries */
+#define GCS_RETRY_BASE_MS 500             /* first backoff ceiling */
+#define GCS_REQUEST_TIMEOUT_MS 60000      /* one HTTP exchange */
 
 typedef struct gcs_blob {
     profd_blob base;
@@ -17,30 +24,38 @@ typedef struct gcs_blob {
     char prefix[1024]; /* "" or "dir/sub" (no trailing '/') */
     char api[512];     /* scheme://host[:port] of the JSON API */
     bool emulator;
-    profd_gcp_auth *auth;
-    int64_t threshold; /* bytes; larger objects upload resumable */
-    int64_t chunk;     /* resumable chunk, a multiple of 256 KiB */
-    int max_attempts;
-    int deadline_ms;
-    int base_ms;
-    int timeout_ms;      /* one request */
-    char link_host[512]; /* V4 links: endpoint for signing ("" = storage.googleapis.com) */
+    profd_gcp *gcp;
+    int64_t threshold;       /* bytes; larger objects upload resumable */
+    int64_t chunk;           /* resumable chunk, a multiple of 256 KiB */
+    profd_gcp_policy policy; /* of every request */
+    char link_host[512];     /* V4 links: endpoint for signing ("" = storage.googleapis.com) */
 } gcs_blob;
 
-/* Send req with the auth header, retrying retryable failures when
- * idempotent. 0 when a final response arrived (resp->status says which),
- * -1 with "WHAT failed after N attempts: HTTP 503 reason" in err. */
-int profd_gcs_call(gcs_blob *g, profd_http_req *req, profd_http_resp *resp, bool idempotent,
+/* For tests: other sizes and retry bounds than the GCS_* defaults (small
+ * fixtures, fast backoff). chunk is rounded down to a multiple of 256 KiB. */
+void blob__gcs_tune(profd_blob *b, int64_t threshold, int64_t chunk, const profd_gcp_policy *p);
+
+/* Send req through profd_gcp_call with the store's policy. 0 when a final
+ * response arrived (resp->status says which; free it), -1 with "WHAT failed
+ * after N attempts: HTTP 503 reason" in err (code upload_failed when WHAT is
+ * an upload). */
+int profd_gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool idempotent,
                    const char *what, profd_error *err);
-/* The short reason of a GCS JSON error body ("" if none). */
-void profd_gcs_reason(const profd_http_resp *resp, char *out, size_t outlen);
+/* err := "WHAT failed after N attempts: HTTP S reason" (or libcurl's reason). */
+void profd_gcs_failure(const char *what, const char *code, const profd_gcp_resp *resp,
+                       profd_error *err);
 /* Full object name with the store's prefix. */
 int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
 
-/* 0 ok; -1 failed; -2 the precondition failed (412). */
-int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
-                     const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
-                     profd_error *err);
+typedef enum gcs_put_result {
+    GCS_PUT_OK,           /* stored; *generation is set */
+    GCS_PUT_FAILED,       /* err says why */
+    GCS_PUT_PRECONDITION, /* 412: the object is not at the generation named (err says so) */
+} gcs_put_result;
+
+gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+                                const char *content_type, const profd_blob_meta *meta,
+                                int64_t if_generation, int64_t *generation, profd_error *err);
 
 /* CRC32C (Castagnoli) and MD5 of a byte stream, base64 as GCS reports them. */
 uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len);

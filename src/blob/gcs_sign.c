@@ -16,8 +16,6 @@
  * expectedCanonicalRequest of "Universe domain with virtual hosted style"
  * shows a path-style resource, but its string-to-sign and URL hash the
  * virtual-hosted "/object"; we follow the URL.) */
-#include "blob/gcs_sign.h"
-
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +99,7 @@ static void split_endpoint(const char *e, char *scheme, size_t sl, char *host, s
     host[n] = '\0';
 }
 
-static int pick_target(const profd_gcs_sign_opts *o, target *t, profd_error *err)
+static int pick_target(const profd_blob_sign_opts *o, target *t, profd_error *err)
 {
     const char *style = o->url_style && o->url_style[0] ? o->url_style : "path";
     char scheme[8] = "";
@@ -178,11 +176,11 @@ static void hex_sha256(const char *s, size_t len, char out[65])
     unsigned char d[32];
     unsigned int dl = 0;
     EVP_Digest(s, len, d, &dl, EVP_sha256(), NULL);
-    profd_blob_hex(d, dl, out);
+    profd_hex(d, dl, out);
 }
 
-int profd_gcs_sign_url(profd_gcp_auth *auth, const profd_gcs_sign_opts *o, char **url,
-                       profd_error *err)
+int profd_blob_sign_url(profd_gcp *auth, const profd_blob_sign_opts *o, char **url,
+                        profd_error *err)
 {
     *url = NULL;
     if (!o->method || !o->bucket || !o->bucket[0]) {
@@ -198,7 +196,7 @@ int profd_gcs_sign_url(profd_gcp_auth *auth, const profd_gcs_sign_opts *o, char 
     if (pick_target(o, &t, err) != 0)
         return -1;
     char email[256];
-    if (profd_gcp_auth_email(auth, email, sizeof email, err) != 0)
+    if (profd_gcp_email(auth, email, sizeof email, err) != 0)
         return -1;
     int64_t ms = o->timestamp_ms ? o->timestamp_ms : profd_now_ms();
     time_t secs = (time_t)(ms / 1000);
@@ -212,11 +210,11 @@ int profd_gcs_sign_url(profd_gcp_auth *auth, const profd_gcs_sign_opts *o, char 
     snprintf(expires, sizeof expires, "%lld", (long long)o->expires_s);
 
     /* Headers: lower-cased names, canonical values, host added, sorted. */
-    pair hs[PROFD_SIGN_MAX_PAIRS + 1];
+    pair hs[PROFD_BLOB_SIGN_MAX_PAIRS + 1];
     int nh = 0;
     const char *payload = "UNSIGNED-PAYLOAD";
     hs[nh++] = (pair){strdup("host"), strdup(t.sign_host)};
-    for (int i = 0; i < o->nheaders && i < PROFD_SIGN_MAX_PAIRS; i++) {
+    for (int i = 0; i < o->nheaders && i < PROFD_BLOB_SIGN_MAX_PAIRS; i++) {
         hs[nh++] = (pair){lower(o->headers[i][0]), canon_value(o->headers[i][1])};
         if (!strcmp(hs[nh - 1].k, "x-goog-content-sha256") && hs[nh - 1].v)
             payload = hs[nh - 1].v;
@@ -230,14 +228,14 @@ int profd_gcs_sign_url(profd_gcp_auth *auth, const profd_gcs_sign_opts *o, char 
     }
 
     /* Query: the X-Goog-* signing parameters plus the caller's, sorted. */
-    pair qs[PROFD_SIGN_MAX_PAIRS + 5];
+    pair qs[PROFD_BLOB_SIGN_MAX_PAIRS + 5];
     int nq = 0;
     qs[nq++] = (pair){strdup("X-Goog-Algorithm"), enc("GOOG4-RSA-SHA256")};
     qs[nq++] = (pair){strdup("X-Goog-Credential"), enc(cred)};
     qs[nq++] = (pair){strdup("X-Goog-Date"), enc(stamp)};
     qs[nq++] = (pair){strdup("X-Goog-Expires"), enc(expires)};
     qs[nq++] = (pair){strdup("X-Goog-SignedHeaders"), enc(signed_names.s)};
-    for (int i = 0; i < o->nquery && i < PROFD_SIGN_MAX_PAIRS; i++)
+    for (int i = 0; i < o->nquery && i < PROFD_BLOB_SIGN_MAX_PAIRS; i++)
         qs[nq++] = (pair){enc(o->query[i][0]), enc(o->query[i][1])};
     qsort(qs, (size_t)nq, sizeof *qs, cmp_pair);
     profd_sb query = {0};
@@ -261,10 +259,10 @@ int profd_gcs_sign_url(profd_gcp_auth *auth, const profd_gcs_sign_opts *o, char 
     bool oom = signed_names.oom || canon_headers.oom || query.oom || canon.oom || sts.oom;
     if (oom) {
         profd_error_set(err, NULL, "out of memory while signing");
-    } else if (profd_gcp_auth_sign(auth, sts.s, sts.len, &sig, &siglen, err) == 0) {
+    } else if (profd_gcp_sign(auth, sts.s, sts.len, &sig, &siglen, err) == 0) {
         char *hex = malloc(siglen * 2 + 1);
         if (hex) {
-            profd_blob_hex(sig, siglen, hex);
+            profd_hex(sig, siglen, hex);
             profd_sb_addf(&out, "%s://%s", t.scheme, t.url_host);
             path_of(&out, t.url_path_prefix, o->object);
             profd_sb_addf(&out, "?%s&X-Goog-Signature=%s", query.s, hex);

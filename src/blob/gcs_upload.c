@@ -8,7 +8,9 @@
  * reset, a timeout) we do not start over: after the backoff we ask the
  * session how much it has ("Content-Range: bytes *" + "/TOTAL" on an empty
  * PUT) and continue from the 308's Range. A 404/410 means the session is
- * gone, and the upload starts a new one.
+ * gone, and the upload starts a new one. The resume loop is ours; what is
+ * retried, the 401 re-authentication and the waits are the gcp module's
+ * (profd_gcp_send, profd_gcp_backoff_wait).
  *
  * Preconditions make retries safe: a first write sends ifGenerationMatch=0,
  * a rewrite the generation it replaces, so a repeated request can never
@@ -28,7 +30,6 @@
 #include <unistd.h>
 
 #include "blob/gcs_internal.h"
-#include "blob/retry.h"
 #include "profd/log.h"
 
 typedef struct upload {
@@ -95,8 +96,14 @@ static void upload_url(const upload *u, const char *type, profd_sb *url)
         profd_sb_addf(url, "&ifGenerationMatch=%lld", (long long)u->if_gen);
 }
 
+typedef enum check {
+    CHECK_OK,        /* our bytes, stored as generation *gen */
+    CHECK_MALFORMED, /* no generation in the response */
+    CHECK_CORRUPT,   /* stored, but not our bytes */
+} check;
+
 /* Check the final object resource against our bytes; take its generation. */
-static int check_result(upload *u, const char *body, int64_t *gen, profd_error *err)
+static check check_result(upload *u, const char *body, int64_t *gen, profd_error *err)
 {
     json_object *o = json_tokener_parse(body), *v;
     const char *crc = NULL, *md5 = NULL;
@@ -107,16 +114,16 @@ static int check_result(upload *u, const char *body, int64_t *gen, profd_error *
         crc = json_object_get_string(v);
     if (o && json_object_object_get_ex(o, "md5Hash", &v))
         md5 = json_object_get_string(v);
-    int rc = 0;
+    check rc = CHECK_OK;
     if (!o || *gen <= 0) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: the response names no generation", u->what);
-        rc = -1;
+        rc = CHECK_MALFORMED;
     } else if ((crc && strcmp(crc, u->crc)) || (md5 && strcmp(md5, u->md5)) || (!crc && !md5)) {
         profd_error_set(err, PROFD_E_UPLOAD,
                         "%s failed the integrity check: local crc32c %s md5 %s, stored crc32c "
                         "%s md5 %s",
                         u->what, u->crc, u->md5, crc ? crc : "none", md5 ? md5 : "none");
-        rc = -2;
+        rc = CHECK_CORRUPT;
     }
     json_object_put(o);
     return rc;
@@ -128,11 +135,11 @@ static void delete_generation(upload *u, int64_t gen)
     profd_sb_addf(&url, "%s/storage/v1/b/%s/o/", u->g->api, u->g->bucket);
     profd_sb_addenc(&url, u->name, false);
     profd_sb_addf(&url, "?ifGenerationMatch=%lld", (long long)gen);
-    profd_http_req req = {.method = "DELETE", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "DELETE", .url = url.s};
+    profd_gcp_resp resp;
     profd_error e = {0};
     if (!url.oom && profd_gcs_call(u->g, &req, &resp, true, "delete of a corrupt upload", &e) == 0)
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     profd_sb_free(&url);
 }
 
@@ -148,32 +155,32 @@ static int same_object(upload *u, int64_t *gen)
     profd_sb url = {0};
     profd_sb_addf(&url, "%s/storage/v1/b/%s/o/", u->g->api, u->g->bucket);
     profd_sb_addenc(&url, u->name, false);
-    profd_http_req req = {.method = "GET", .url = url.s};
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "GET", .url = url.s};
+    profd_gcp_resp resp;
     int same = 0;
     if (!url.oom &&
         profd_gcs_call(u->g, &req, &resp, true, "metadata read", &(profd_error){0}) == 0) {
         int64_t g2;
         profd_error e = {0};
-        same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == 0;
-        profd_http_resp_free(&resp);
+        same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == CHECK_OK;
+        profd_gcp_resp_free(&resp);
     }
     profd_sb_free(&url);
     return same;
 }
 
-static int finish(upload *u, profd_http_resp *resp, int64_t *gen, profd_error *err)
+static gcs_put_result finish(upload *u, profd_gcp_resp *resp, int64_t *gen, profd_error *err)
 {
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (resp->status == 200 || resp->status == 201) {
-        rc = check_result(u, resp->body, gen, err);
-        if (rc == -2)
+        check c = check_result(u, resp->body, gen, err);
+        if (c == CHECK_CORRUPT)
             delete_generation(u, *gen);
-        rc = rc ? -1 : 0;
+        rc = c == CHECK_OK ? GCS_PUT_OK : GCS_PUT_FAILED;
     } else if (resp->status == 412 && u->if_gen == PROFD_GEN_NEW && same_object(u, gen)) {
-        rc = 0;
+        rc = GCS_PUT_OK;
     } else if (resp->status == 412) {
-        rc = -2;
+        rc = GCS_PUT_PRECONDITION;
         profd_error_set(err, PROFD_E_UPLOAD,
                         u->if_gen == PROFD_GEN_NEW
                             ? "%s: object already exists (first writes never replace data)"
@@ -181,21 +188,21 @@ static int finish(upload *u, profd_http_resp *resp, int64_t *gen, profd_error *e
                         u->what);
     } else {
         char reason[200];
-        profd_gcs_reason(resp, reason, sizeof reason);
+        profd_gcp_reason(resp, reason, sizeof reason);
         profd_error_set(err, PROFD_E_UPLOAD, "%s failed: HTTP %ld %s", u->what, resp->status,
                         reason);
     }
-    profd_http_resp_free(resp);
+    profd_gcp_resp_free(resp);
     return rc;
 }
 
-static int multipart(upload *u, int64_t *gen, profd_error *err)
+static gcs_put_result multipart(upload *u, int64_t *gen, profd_error *err)
 {
     char *meta = metadata_json(u);
     char *data = malloc((size_t)u->size + 1);
     profd_sb body = {0}, url = {0}, ctype = {0};
     const char *boundary = "profd_part_6b1e4c2f9a";
-    int rc = -1;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (!meta || !data) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
         goto out;
@@ -216,9 +223,9 @@ static int multipart(upload *u, int64_t *gen, profd_error *err)
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
         goto out;
     }
-    profd_http_req req = {.method = "POST", .url = url.s, .body = body.s, .body_len = body.len};
-    profd_http_add_header(&req, ctype.s);
-    profd_http_resp resp;
+    profd_gcp_req req = {.method = "POST", .url = url.s, .body = body.s, .body_len = body.len};
+    profd_gcp_add_header(&req, ctype.s);
+    profd_gcp_resp resp;
     if (profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0)
         rc = finish(u, &resp, gen, err);
 out:
@@ -231,7 +238,7 @@ out:
 }
 
 /* POST the metadata; the session URI comes back in Location. */
-static int start_session(upload *u, char *session, size_t len, profd_error *err)
+static gcs_put_result start_session(upload *u, char *session, size_t len, profd_error *err)
 {
     char *meta = metadata_json(u);
     profd_sb url = {0};
@@ -239,25 +246,26 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
     char h1[300], h2[64];
     snprintf(h1, sizeof h1, "X-Upload-Content-Type: %s", u->content_type);
     snprintf(h2, sizeof h2, "X-Upload-Content-Length: %lld", (long long)u->size);
-    profd_http_req req = {
+    profd_gcp_req req = {
         .method = "POST", .url = url.s, .body = meta, .body_len = meta ? strlen(meta) : 0};
-    profd_http_add_header(&req, "Content-Type: application/json; charset=UTF-8");
-    profd_http_add_header(&req, h1);
-    profd_http_add_header(&req, h2);
-    profd_http_resp resp;
-    int rc = -1;
+    profd_gcp_add_header(&req, "Content-Type: application/json; charset=UTF-8");
+    profd_gcp_add_header(&req, h1);
+    profd_gcp_add_header(&req, h2);
+    profd_gcp_resp resp;
+    gcs_put_result rc = GCS_PUT_FAILED;
     if (meta && !url.oom &&
         profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0) {
         if (resp.status == 200 && resp.location[0]) {
             profd_strlcpy(session, resp.location, len);
-            rc = 0;
-            profd_http_resp_free(&resp);
+            rc = GCS_PUT_OK;
+            profd_gcp_resp_free(&resp);
         } else if (resp.status == 200) {
             profd_error_set(err, PROFD_E_UPLOAD, "%s: no session URI in the response", u->what);
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
         } else {
             int64_t gen;
-            rc = finish(u, &resp, &gen, err) == -2 ? -2 : -1;
+            rc = finish(u, &resp, &gen, err) == GCS_PUT_PRECONDITION ? GCS_PUT_PRECONDITION
+                                                                     : GCS_PUT_FAILED;
         }
     }
     free(meta);
@@ -266,21 +274,24 @@ static int start_session(upload *u, char *session, size_t len, profd_error *err)
 }
 
 /* Bytes the session has: the end of "bytes=0-K" plus one, or 0. */
-static int64_t persisted(const profd_http_resp *resp)
+static int64_t persisted(const profd_gcp_resp *resp)
 {
     const char *dash = strchr(resp->range, '-');
     return dash ? strtoll(dash + 1, NULL, 10) + 1 : 0;
 }
 
-static int send_chunk(upload *u, const char *session, int64_t off, char *buf, profd_http_resp *resp)
+static profd_gcp_result send_chunk(upload *u, const char *session, int64_t off, char *buf,
+                                   profd_gcp_backoff *b, profd_gcp_resp *resp, profd_error *err)
 {
     int64_t n = u->size - off < u->g->chunk ? u->size - off : u->g->chunk;
     char cr[96];
-    profd_http_req req = {.method = "PUT", .url = session, .body = buf, .body_len = (size_t)n};
+    profd_gcp_req req = {
+        .method = "PUT", .url = session, .body = buf, .body_len = (size_t)n, .what = u->what};
     if (pread(u->fd, buf, (size_t)n, off) != n) {
         memset(resp, 0, sizeof *resp);
+        resp->attempts = ++b->attempt;
         profd_strlcpy(resp->error, "cannot read the local file", sizeof resp->error);
-        return -1;
+        return PROFD_GCP_TRANSIENT;
     }
     if (off + n == u->size)
         snprintf(cr, sizeof cr, "Content-Range: bytes %lld-%lld/%lld", (long long)off,
@@ -288,50 +299,39 @@ static int send_chunk(upload *u, const char *session, int64_t off, char *buf, pr
     else
         snprintf(cr, sizeof cr, "Content-Range: bytes %lld-%lld/*", (long long)off,
                  (long long)(off + n - 1));
-    profd_http_add_header(&req, cr);
-    char auth[4200];
-    profd_error e = {0};
-    if (profd_gcp_auth_header(u->g->auth, auth, sizeof auth, &e) == 0 && auth[0])
-        profd_http_add_header(&req, auth);
-    req.timeout_ms = u->g->timeout_ms;
-    int rc = profd_http_do(&req, resp);
-    memset(auth, 0, sizeof auth);
-    return rc;
+    profd_gcp_add_header(&req, cr);
+    return profd_gcp_send(u->g->gcp, &req, b, resp, err);
 }
 
-static int query_status(upload *u, const char *session, profd_http_resp *resp)
+static profd_gcp_result query_status(upload *u, const char *session, profd_gcp_backoff *b,
+                                     profd_gcp_resp *resp, profd_error *err)
 {
-    char cr[64], auth[4200];
+    char cr[64];
     snprintf(cr, sizeof cr, "Content-Range: bytes */%lld", (long long)u->size);
-    profd_http_req req = {
-        .method = "PUT", .url = session, .body = "", .body_len = 0, .timeout_ms = u->g->timeout_ms};
-    profd_http_add_header(&req, cr);
-    profd_error e = {0};
-    if (profd_gcp_auth_header(u->g->auth, auth, sizeof auth, &e) == 0 && auth[0])
-        profd_http_add_header(&req, auth);
-    int rc = profd_http_do(&req, resp);
-    memset(auth, 0, sizeof auth);
-    return rc;
+    profd_gcp_req req = {
+        .method = "PUT", .url = session, .body = "", .body_len = 0, .what = u->what};
+    profd_gcp_add_header(&req, cr);
+    return profd_gcp_send(u->g->gcp, &req, b, resp, err);
 }
 
-static int resumable(upload *u, int64_t *gen, profd_error *err)
+static gcs_put_result resumable(upload *u, int64_t *gen, profd_error *err)
 {
     char session[2048];
     char *buf = malloc((size_t)u->g->chunk);
     if (!buf) {
         profd_error_set(err, PROFD_E_UPLOAD, "%s: out of memory", u->what);
-        return -1;
+        return GCS_PUT_FAILED;
     }
-    profd_retry r;
-    profd_retry_start(&r, u->g->max_attempts, u->g->deadline_ms, u->g->base_ms);
-    int rc = -1;
+    profd_gcp_backoff b;
+    profd_gcp_backoff_start(&b, &u->g->policy);
+    gcs_put_result rc = GCS_PUT_FAILED;
     int64_t off = 0;
     bool need_status = false, have_session = false;
-    profd_http_resp resp = {0};
+    profd_gcp_resp resp = {0};
     for (;;) {
         if (!have_session) {
-            int st = start_session(u, session, sizeof session, err);
-            if (st != 0) {
+            gcs_put_result st = start_session(u, session, sizeof session, err);
+            if (st != GCS_PUT_OK) {
                 rc = st;
                 break;
             }
@@ -339,11 +339,10 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             off = 0;
             need_status = false;
         }
-        r.attempt++;
-        if (need_status)
-            query_status(u, session, &resp);
-        else
-            send_chunk(u, session, off, buf, &resp);
+        profd_gcp_result r = need_status ? query_status(u, session, &b, &resp, err)
+                                         : send_chunk(u, session, off, buf, &b, &resp, err);
+        if (r == PROFD_GCP_NO_TOKEN)
+            break; /* err says why */
         if (resp.status == 308) {
             int64_t next = persisted(&resp);
             LOG_D(NULL, "gcs.upload", "%s: %lld of %lld bytes stored", u->what, (long long)next,
@@ -351,9 +350,9 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
             bool progressed = next > off || !need_status;
             off = next;
             need_status = false;
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
             if (progressed) /* attempts and deadline count from the last progress */
-                profd_retry_start(&r, u->g->max_attempts, u->g->deadline_ms, u->g->base_ms);
+                profd_gcp_backoff_start(&b, &u->g->policy);
             continue;
         }
         if (resp.status == 200 || resp.status == 201) {
@@ -363,35 +362,26 @@ static int resumable(upload *u, int64_t *gen, profd_error *err)
         if (resp.status == 404 || resp.status == 410) {
             LOG_W(NULL, "gcs.upload", "%s: upload session expired, starting again", u->what);
             have_session = false;
-        } else if (!profd_retry_status(resp.status)) {
+        } else if (r == PROFD_GCP_OK) { /* a final answer */
             rc = finish(u, &resp, gen, err);
             break;
         } else {
-            LOG_W(NULL, "gcs.retry", "%s: attempt %d at byte %lld: %s%ld", u->what, r.attempt,
-                  (long long)off, resp.status ? "HTTP " : "no response, ", resp.status);
-            need_status = true;
+            need_status = true; /* ask the session what it has, then go on from there */
         }
-        if (!profd_retry_wait(&r, resp.retry_after)) {
-            char reason[200];
-            profd_gcs_reason(&resp, reason, sizeof reason);
-            if (resp.status)
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: HTTP %ld %s",
-                                u->what, r.attempt, r.attempt == 1 ? "" : "s", resp.status, reason);
-            else
-                profd_error_set(err, PROFD_E_UPLOAD, "%s failed after %d attempt%s: %s", u->what,
-                                r.attempt, r.attempt == 1 ? "" : "s", resp.error);
-            profd_http_resp_free(&resp);
+        if (!profd_gcp_backoff_wait(&b, resp.retry_after)) {
+            profd_gcs_failure(u->what, PROFD_E_UPLOAD, &resp, err);
+            profd_gcp_resp_free(&resp);
             break;
         }
-        profd_http_resp_free(&resp);
+        profd_gcp_resp_free(&resp);
     }
     free(buf);
     return rc;
 }
 
-int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char *content_type,
-                     const profd_blob_meta *meta, int64_t if_generation, int64_t *generation,
-                     profd_error *err)
+gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+                                const char *content_type, const profd_blob_meta *meta,
+                                int64_t if_generation, int64_t *generation, profd_error *err)
 {
     upload u = {g,
                 name,
@@ -407,20 +397,20 @@ int profd_gcs_upload(gcs_blob *g, const char *name, const char *path, const char
     if (if_generation < PROFD_GEN_ANY) {
         profd_error_set(err, PROFD_E_INVALID, "bad generation %lld for %s",
                         (long long)if_generation, name);
-        return -1;
+        return GCS_PUT_FAILED;
     }
     u.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (u.fd < 0) {
         profd_error_set(err, PROFD_E_UPLOAD, "cannot read %s for %s: %s", path, u.what,
                         strerror(errno));
-        return -1;
+        return GCS_PUT_FAILED;
     }
     int64_t gen = 0;
-    int rc = hash_file(&u, err);
-    if (rc == 0) /* -2: precondition failed */
+    gcs_put_result rc = GCS_PUT_FAILED;
+    if (hash_file(&u, err) == 0)
         rc = u.size <= g->threshold ? multipart(&u, &gen, err) : resumable(&u, &gen, err);
     close(u.fd);
-    if (rc == 0) {
+    if (rc == GCS_PUT_OK) {
         if (generation)
             *generation = gen;
         LOG_I(meta ? meta->session_id : NULL, "gcs.upload", "stored gs://%s/%s (%lld bytes)",

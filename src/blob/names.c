@@ -67,16 +67,6 @@ bool profd_blob_name_valid(const char *object, profd_error *err)
     return true;
 }
 
-void profd_blob_hex(const unsigned char *in, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 int profd_blob_urlencode(const char *in, bool keep_slash, char *out, size_t outlen)
 {
     static const char digits[] = "0123456789ABCDEF";

@@ -2,7 +2,7 @@
  *
  * Where it talks: PUBSUB_EMULATOR_HOST (plain http, no auth) when set, else
  * https://pubsub.googleapis.com/v1 with a bearer token from the token provider
- * the GCS store uses (blob/gcp_auth.h: key file, else the metadata server).
+ * the GCS store uses (profd/gcp.h: key file, else the metadata server).
  *
  * Names (short names resolve within GOOGLE_CLOUD_PROJECT; full
  * "projects/..." names are taken as they are):
@@ -46,7 +46,7 @@ static int p_publish(profd_bus *bb, profd_topic t, const char *key, const char *
         profd_error_set(err, NULL, "this Pub/Sub bus was opened without the produce role");
         return -1;
     }
-    char *b64 = ps_b64_encode(data ? data : "", data ? len : 0);
+    char *b64 = profd_b64((const unsigned char *)(data ? data : ""), data ? len : 0, false);
     if (!b64) {
         profd_error_set(err, NULL, "out of memory while publishing a message");
         return -1;
@@ -73,10 +73,10 @@ static int p_publish(profd_bus *bb, profd_topic t, const char *key, const char *
     char path[PS_NAME_MAX + 16], what[PS_NAME_MAX + 32];
     snprintf(path, sizeof path, "%s:publish", b->topics[t]);
     snprintf(what, sizeof what, "publishing to %s", b->topics[t]);
-    ps_resp r;
+    profd_gcp_resp r;
     int rc = ps_http_call(b->http, "POST", path, json_object_to_json_string(body), PUBLISH_ATTEMPTS,
                           PUBLISH_TOTAL_MS, what, &r, err);
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     json_object_put(body);
     return rc;
 }
@@ -93,11 +93,11 @@ static int get_resource(psbus *b, const char *name, int attempts, int total_ms, 
 {
     char what[PS_NAME_MAX + 32];
     snprintf(what, sizeof what, "reading %s", name);
-    ps_resp r;
+    profd_gcp_resp r;
     int rc = ps_http_call(b->http, "GET", name, NULL, attempts, total_ms, what, &r, err);
     if (out)
         *out = rc == 0 && r.body ? json_tokener_parse(r.body) : NULL;
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     return rc;
 }
 
@@ -115,7 +115,7 @@ static void p_close(profd_bus *bb)
         return;
     ps_consume_stop(b);
     ps_http_free(b->http);
-    profd_gcp_auth_free(b->auth);
+    profd_gcp_free(b->gcp);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->ext_mu);
     pthread_cond_destroy(&b->cv);
@@ -155,13 +155,14 @@ static int connect_api(psbus *b, const profd_config *cfg, profd_error *err)
     } else {
         profd_strlcpy(api, PS_DEFAULT_API, sizeof api);
     }
-    profd_gcp_auth_opts ao = {.key_file = cfg->google_credentials,
-                              .metadata_host = cfg->gce_metadata_host,
-                              .iam_endpoint = cfg->iam_endpoint,
-                              .no_auth = emu[0] != '\0'};
-    if (!(b->auth = profd_gcp_auth_new(&ao, err)))
+    profd_gcp_opts ao = {.key_file = cfg->google_credentials,
+                         .metadata_host = cfg->gce_metadata_host,
+                         .iam_endpoint = cfg->iam_endpoint,
+                         .no_auth = emu[0] != '\0',
+                         .keep_alive = true};
+    if (!(b->gcp = profd_gcp_new(&ao, err)))
         return -1;
-    return (b->http = ps_http_new(api, b->auth, err)) ? 0 : -1;
+    return (b->http = ps_http_new(api, b->gcp, err)) ? 0 : -1;
 }
 
 /* The subscription must exist; its ack deadline sets the lease rhythm. */

@@ -1,15 +1,12 @@
-/* pubsub_codec.c - Pub/Sub resource names and base64.
+/* pubsub_codec.c - Pub/Sub resource names.
  *
  * Names. Settings give short names ("profiling-events") resolved within
  * GOOGLE_CLOUD_PROJECT, or full ones ("projects/p/topics/profiling-events")
  * used as they are. Every name ends up in a URL path, so it is checked against
  * Pub/Sub's own rules first (a letter, then 2..254 of letters, digits and
  * - _ . ~ + %, not starting with "goog"); a bad one is a configuration error
- * that names the variable, not a confusing 400 later.
- *
- * Base64. Message data travels base64-encoded in the REST API's JSON. The
- * codec is a few lines, written here rather than borrowed from a library whose
- * decoder keeps the padding bytes. */
+ * that names the variable, not a confusing 400 later. (Message data travels
+ * base64-encoded; the codec is core's, profd_b64 and profd_b64_decode.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,70 +94,4 @@ int ps_resource_name(char *out, size_t outlen, const char *project, const char *
         return -1;
     }
     return 0;
-}
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *ps_b64_encode(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        out[o++] = B64[(v >> 18) & 63];
-        out[o++] = B64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? B64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? B64[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64_value(char c)
-{
-    const char *p = c ? strchr(B64, c) : NULL;
-    if (p)
-        return (int)(p - B64);
-    if (c == '-') /* the URL-safe alphabet, in case a producer used it */
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-char *ps_b64_decode(const char *s, size_t len, size_t *outlen)
-{
-    while (len && s[len - 1] == '=')
-        len--;
-    if (len % 4 == 1)
-        return NULL;
-    char *out = malloc(len / 4 * 3 + 3);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_value(s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
 }

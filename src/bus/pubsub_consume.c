@@ -104,10 +104,10 @@ static int set_deadline(psbus *b, json_object *ids, int seconds, profd_error *er
     char path[PS_NAME_MAX + 32], what[PS_NAME_MAX + 64];
     snprintf(path, sizeof path, "%s:modifyAckDeadline", b->sub);
     snprintf(what, sizeof what, "setting ack deadlines on %s", b->sub);
-    ps_resp r;
+    profd_gcp_resp r;
     int rc = ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000, what,
                           &r, err);
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     json_object_put(body);
     return rc;
 }
@@ -150,6 +150,19 @@ static psmsg *take_buffered(psbus *b)
 
 /* ---- the puller ---- */
 
+/* A message's data: base64 (either alphabet) decoded into a NUL-terminated
+ * heap buffer, or NULL when it is not base64 (or no memory). */
+static char *decode_data(const char *d, size_t *len)
+{
+    unsigned char *out = malloc(strlen(d) / 4 * 3 + 4);
+    if (out && profd_b64_decode(d, out, len) == 0) {
+        out[*len] = '\0';
+        return (char *)out;
+    }
+    free(out);
+    return NULL;
+}
+
 static psmsg *msg_from_json(psbus *b, json_object *rm, int64_t due)
 {
     json_object *msg, *v;
@@ -163,7 +176,7 @@ static psmsg *msg_from_json(psbus *b, json_object *rm, int64_t due)
     }
     const char *d = json_object_object_get_ex(msg, "data", &v) ? json_object_get_string(v) : "";
     size_t len = 0;
-    m->data = ps_b64_decode(d, strlen(d), &len);
+    m->data = decode_data(d, &len);
     if (!m->data) { /* not base64: hand over the text, the worker rejects it */
         m->data = strdup(d);
         len = strlen(d);
@@ -194,13 +207,13 @@ static int pull(psbus *b, int max, profd_error *err)
     snprintf(body, sizeof body, "{\"maxMessages\":%d,\"returnImmediately\":true}", max);
     snprintf(what, sizeof what, "pulling from %s", b->sub);
     int64_t due = profd_mono_ms() + (int64_t)b->ack_deadline * 1000;
-    ps_resp r;
+    profd_gcp_resp r;
     if (ps_http_call(b->http, "POST", path, body, 1, PULL_TIMEOUT_MS, what, &r, err) != 0) {
-        ps_resp_free(&r);
+        profd_gcp_resp_free(&r);
         return -1;
     }
     json_object *o = json_tokener_parse(r.body ? r.body : "{}"), *arr;
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     int n = 0;
     if (o && json_object_object_get_ex(o, "receivedMessages", &arr) &&
         json_object_is_type(arr, json_type_array)) {
@@ -421,12 +434,12 @@ void ps_done(profd_bus *bb, profd_msg *mm, profd_disposition d)
     char path[PS_NAME_MAX + 16], what[PS_NAME_MAX + 32];
     snprintf(path, sizeof path, "%s:acknowledge", b->sub);
     snprintf(what, sizeof what, "acknowledging message %s", m->m.id);
-    ps_resp r;
+    profd_gcp_resp r;
     profd_error err = {0};
     if (ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000, what, &r,
                      &err) != 0)
         LOG_W(NULL, "pubsub.ack", "%s; it will be redelivered and found already recorded", err.msg);
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     json_object_put(body);
     msg_free(m);
 }

@@ -1,5 +1,5 @@
 /* pubsub_internal.h - the pieces of the Pub/Sub transport (pubsub.c):
- * resource names and base64 (pubsub_codec.c), REST calls (pubsub_http.c),
+ * resource names (pubsub_codec.c), REST calls (pubsub_http.c),
  * and the shared state the poller, the puller and the lease extender use. */
 #ifndef PROFD_BUS_PUBSUB_INTERNAL_H
 #define PROFD_BUS_PUBSUB_INTERNAL_H
@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "blob/gcp_auth.h"
 #include "profd/bus.h"
+#include "profd/gcp.h"
 
 #define PS_NAME_MAX 512
 #define PS_DEFAULT_API "https://pubsub.googleapis.com/v1"
@@ -20,35 +20,16 @@
 int ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
                      const char *name, const char *var, profd_error *err);
 
-/* Standard base64 (with padding). Both return malloc'd NUL-terminated text,
- * NULL on bad input or no memory; decode sets *outlen. */
-char *ps_b64_encode(const void *data, size_t len);
-char *ps_b64_decode(const char *s, size_t len, size_t *outlen);
-
 typedef struct ps_http ps_http;
 
-typedef struct ps_resp {
-    long status; /* 0: no HTTP response (refused, reset, timeout) */
-    char *body;  /* NUL-terminated, may be NULL */
-    size_t len;
-    char error[256]; /* libcurl's reason when status is 0 */
-} ps_resp;
-
-/* api: "http://HOST/v1" or PS_DEFAULT_API; auth may be a no_auth provider. */
-ps_http *ps_http_new(const char *api, profd_gcp_auth *auth, profd_error *err);
+/* api: "http://HOST/v1" or PS_DEFAULT_API; gcp (not owned) may be a no_auth client. */
+ps_http *ps_http_new(const char *api, profd_gcp *gcp, profd_error *err);
 void ps_http_free(ps_http *h);
-/* One exchange: METHOD API/PATH with a JSON body (or NULL). A 401 refreshes
- * the token and tries once more. 0 when a response arrived (any status). */
-int ps_http_do(ps_http *h, const char *method, const char *path, const char *body, long timeout_ms,
-               ps_resp *r, profd_error *err);
-/* ps_http_do with retries of 408/429/5xx and no-response, with backoff, for
- * at most attempts tries within total_ms. 0 on a 2xx; -1 with a one-line
- * error naming what (e.g. "publishing to projects/p/topics/t"). */
+/* METHOD API/PATH with a JSON body (or NULL) through profd_gcp_call: at most
+ * attempts tries within total_ms. 0 on a 2xx (free r); -1 with a one-line
+ * error naming what (e.g. "publishing to projects/p/topics/t"); free r. */
 int ps_http_call(ps_http *h, const char *method, const char *path, const char *body, int attempts,
-                 int total_ms, const char *what, ps_resp *r, profd_error *err);
-/* The server's error.message from a Google error body, or "". */
-void ps_error_message(const ps_resp *r, char *out, size_t outlen);
-void ps_resp_free(ps_resp *r);
+                 int total_ms, const char *what, profd_gcp_resp *r, profd_error *err);
 
 /* One pulled message, from the pull until done(). */
 typedef struct psmsg {
@@ -67,7 +48,7 @@ typedef struct psbus {
     char topics[3][PS_NAME_MAX]; /* by profd_topic */
     int ack_deadline;            /* seconds: the subscription's; the extender renews to it */
     int max_buffer;              /* pulled but undelivered at most: PROFD_MAX_CONCURRENT */
-    profd_gcp_auth *auth;
+    profd_gcp *gcp;
     ps_http *http;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* on CLOCK_MONOTONIC: buffer, pause, stop */

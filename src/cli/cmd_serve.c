@@ -49,8 +49,7 @@ static bool secure_defaults(profd_config *cfg)
     }
     unsigned char raw[32];
     RAND_bytes(raw, sizeof raw);
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(cfg->jwt_secret + 2 * i, 3, "%02x", raw[i]);
+    profd_hex(raw, sizeof raw, cfg->jwt_secret);
     return true;
 }
 

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blob/blob_internal.h"
-#include "blob/gcs_sign.h"
 #include "profd/blob.h"
 #include "profd/cli.h"
 #include "profd/config.h"
@@ -46,10 +44,10 @@ static int url_decode(char *s)
     return 0;
 }
 
-static int add_header(profd_gcs_sign_opts *o, char *kv)
+static int add_header(profd_blob_sign_opts *o, char *kv)
 {
     char *colon = strchr(kv, ':');
-    if (!colon || colon == kv || o->nheaders >= PROFD_SIGN_MAX_PAIRS)
+    if (!colon || colon == kv || o->nheaders >= PROFD_BLOB_SIGN_MAX_PAIRS)
         return profd_usage_error(CMD, "--header needs NAME:VALUE, got '%s'", kv);
     *colon = '\0';
     o->headers[o->nheaders][0] = kv;
@@ -57,10 +55,10 @@ static int add_header(profd_gcs_sign_opts *o, char *kv)
     return 0;
 }
 
-static int add_query(profd_gcs_sign_opts *o, char *kv)
+static int add_query(profd_blob_sign_opts *o, char *kv)
 {
     char *eq = strchr(kv, '=');
-    if (!eq || eq == kv || o->nquery >= PROFD_SIGN_MAX_PAIRS)
+    if (!eq || eq == kv || o->nquery >= PROFD_BLOB_SIGN_MAX_PAIRS)
         return profd_usage_error(CMD, "--query needs KEY=VALUE, got '%s'", kv);
     *eq = '\0';
     if (url_decode(kv) || url_decode(eq + 1))
@@ -79,7 +77,7 @@ static int parse_style(const char *s, const char **out)
     return profd_usage_error(CMD, "--url-style must be path, virtual-hosted or bucket-bound");
 }
 
-static int sign_flag(profd_gcs_sign_opts *o, int argc, char **argv, int *i, const char **key)
+static int sign_flag(profd_blob_sign_opts *o, int argc, char **argv, int *i, const char **key)
 {
     const char *f = argv[*i];
     const char *v = next_arg(argc, argv, i);
@@ -128,7 +126,7 @@ static int sign_flag(profd_gcs_sign_opts *o, int argc, char **argv, int *i, cons
 
 static int cmd_sign(int argc, char **argv, const profd_config *cfg)
 {
-    profd_gcs_sign_opts o = {0};
+    profd_blob_sign_opts o = {0};
     const char *key = NULL;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) != 0)
@@ -139,18 +137,18 @@ static int cmd_sign(int argc, char **argv, const profd_config *cfg)
     }
     if (!o.method || !o.bucket || !o.expires_s)
         return profd_usage_error(CMD, "sign needs --method, --bucket and --expires");
-    profd_gcp_auth_opts ao = {.key_file = key ? key : cfg->google_credentials,
-                              .metadata_host = cfg->gce_metadata_host,
-                              .iam_endpoint = cfg->iam_endpoint};
+    profd_gcp_opts ao = {.key_file = key ? key : cfg->google_credentials,
+                         .metadata_host = cfg->gce_metadata_host,
+                         .iam_endpoint = cfg->iam_endpoint};
     profd_error err = {0};
-    profd_gcp_auth *auth = profd_gcp_auth_new(&ao, &err);
+    profd_gcp *auth = profd_gcp_new(&ao, &err);
     char *url = NULL;
-    if (auth && profd_gcs_sign_url(auth, &o, &url, &err) == 0)
+    if (auth && profd_blob_sign_url(auth, &o, &url, &err) == 0)
         printf("%s\n", url);
     else
         fprintf(stderr, "profd storage sign: %s\n", err.msg);
     free(url);
-    profd_gcp_auth_free(auth);
+    profd_gcp_free(auth);
     return url ? PROFD_EXIT_OK : PROFD_EXIT_FAIL;
 }
 
@@ -265,6 +263,4 @@ const profd_command profd_cmd_storage = {
     "Environment:\n"
     "  GOOGLE_APPLICATION_CREDENTIALS, GCE_METADATA_HOST, PROFD_IAM_ENDPOINT   credentials\n"
     "  STORAGE_EMULATOR_HOST, PROFD_GCS_ENDPOINT                              where to\n"
-    "  PROFD_GCS_RESUMABLE_THRESHOLD, PROFD_GCS_CHUNK_SIZE, PROFD_GCS_MAX_ATTEMPTS,\n"
-    "  PROFD_GCS_DEADLINE, PROFD_GCS_RETRY_BASE_MS, PROFD_GCS_REQUEST_TIMEOUT  transfers\n"
     "See docs/storage.md.\n"};

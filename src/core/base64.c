@@ -6,7 +6,9 @@
  * padding, characters outside the URL alphabet, a length that cannot occur
  * and non-zero bits left over in the last character are all rejected;
  * otherwise two different strings would verify as the same token. Replies
- * from Google are decoded leniently (either alphabet, padding ends the data). */
+ * from Google (signBlob, Pub/Sub message data) are decoded leniently: either
+ * alphabet, padding ends the data; only a character that is not base64 or a
+ * lone last one (no encoder writes that) is refused. */
 #include <stdlib.h>
 
 #include "profd/util.h"
@@ -92,8 +94,8 @@ int profd_b64_decode(const char *in, unsigned char *out, size_t *outlen)
 {
     unsigned v = 0;
     int bits = 0;
-    size_t o = 0;
-    for (const char *p = in; *p && *p != '='; p++) {
+    size_t o = 0, n = 0;
+    for (const char *p = in; *p && *p != '='; p++, n++) {
         int d = value_of((unsigned char)*p, false);
         if (d < 0)
             return -1;
@@ -104,6 +106,8 @@ int profd_b64_decode(const char *in, unsigned char *out, size_t *outlen)
             out[o++] = (unsigned char)(v >> bits);
         }
     }
+    if (n % 4 == 1) /* a lone last character carries no whole byte */
+        return -1;
     *outlen = o;
     return 0;
 }

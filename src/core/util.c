@@ -121,17 +121,25 @@ int profd_parse_rfc3339(const char *s, int64_t *ms)
     return 0;
 }
 
+void profd_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+/* 8-4-4-4-12 groups of hex. */
 static void uuid_format(const unsigned char b[16], char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    int j = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[j++] = '-';
-        out[j++] = hex[b[i] >> 4];
-        out[j++] = hex[b[i] & 15];
+    static const int group[] = {4, 2, 2, 2, 6};
+    for (int g = 0, i = 0; g < 5; i += group[g++]) {
+        profd_hex(b + i, (size_t)group[g], out);
+        out += 2 * group[g];
+        *out++ = g < 4 ? '-' : '\0';
     }
-    out[j] = '\0';
 }
 
 void profd_uuid4(char *out)

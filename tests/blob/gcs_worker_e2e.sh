@@ -20,8 +20,7 @@ python3 "$PROFD_SOURCE_DIR/tests/blob/gcs_server.py" >"$T/gcs.port" &
 PIDS+=("$!")
 poll 10 test -s "$T/gcs.port" || fail "gcs_server.py did not start"
 GCS="127.0.0.1:$(cat "$T/gcs.port")"
-export PROFD_STORAGE="gs://bkt/profd" STORAGE_EMULATOR_HOST="$GCS" PROFD_GCS_RETRY_BASE_MS=5 \
-    PROFD_GCS_MAX_ATTEMPTS=4 PROFD_GCS_RESUMABLE_THRESHOLD=262144 PROFD_GCS_CHUNK_SIZE=262144
+export PROFD_STORAGE="gs://bkt/profd" STORAGE_EMULATOR_HOST="$GCS"
 ctl() { curl -sf -X POST "http://$GCS/_control/$1" -d "$2" >/dev/null || fail "control $1"; }
 stats() { curl -sf "http://$GCS/_control/stats"; }
 
@@ -58,7 +57,7 @@ poll 60 finished "$id2" || fail "session $id2 did not finish"
 status_is "$id2" failed || fail "session $id2 is $(field "$id2" status) despite a bucket that keeps failing"
 [ "$(field "$id2" error_code)" = upload_failed ] || fail "error_code is $(field "$id2" error_code)"
 msg=$(field "$id2" error_message)
-grep -Eq "^upload of profd/sessions/$id2/[a-z.]+ failed after 4 attempts: HTTP 503" <<<"$msg" \
+grep -Eq "^upload of profd/sessions/$id2/[a-z.]+ failed after 6 attempts: HTTP 503" <<<"$msg" \
     || fail "error_message is '$msg'"
 [ -s "$PROFD_SPOOL_DIR/$id2/stacks.txt" ] || fail "the failed upload's capture is not kept in $PROFD_SPOOL_DIR/$id2"
 note "failing bucket: $msg; capture kept in the spool"

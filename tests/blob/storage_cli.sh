@@ -15,12 +15,12 @@ server=$!
 for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
 port=$(cat "$dir/port")
 [ -n "$port" ] || fail "gcs_server.py did not start"
-export STORAGE_EMULATOR_HOST="127.0.0.1:$port" PROFD_GCS_RESUMABLE_THRESHOLD=262144 \
-    PROFD_GCS_CHUNK_SIZE=262144 PROFD_GCS_RETRY_BASE_MS=5 PROFD_LOG_LEVEL=warn
+export STORAGE_EMULATOR_HOST="127.0.0.1:$port" PROFD_LOG_LEVEL=warn
 ctl() { curl -sf -X POST "http://127.0.0.1:$port/_control/$1" -d "$2" >/dev/null || fail "control $1"; }
 
 printf 'hello profd\n' >"$dir/small"
-head -c 1000000 /dev/urandom >"$dir/big"
+# Past the 8 MiB resumable threshold: an 8 MiB chunk, then a 1 MiB one (docs/storage.md).
+head -c 9437184 /dev/urandom >"$dir/big"
 out=$("$PROFD_BIN" storage put "$dir/small" gs://bkt/a/small.txt) || fail "put small"
 [[ "$out" == "gs://bkt/a/small.txt generation "* ]] || fail "put output: $out"
 "$PROFD_BIN" storage get gs://bkt/a/small.txt "$dir/small.out" || fail "get small"

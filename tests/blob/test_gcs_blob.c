@@ -25,10 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "blob/gcp_auth.h"
 #include "blob/gcs_internal.h"
-#include "blob/http.h"
 #include "profd/blob.h"
+#include "profd/gcp.h"
 
 #define KEY_FILE "/work/shared/testdata/gcs/test_service_account.not-a-test.json"
 #define CHUNK (256 * 1024)
@@ -88,16 +87,16 @@ static json_object *control(const char *what, const char *body)
 {
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/_control/%s", port, what);
-    profd_http_req req = {.method = body ? "POST" : "GET",
-                          .url = url,
-                          .body = body,
-                          .body_len = body ? strlen(body) : 0,
-                          .timeout_ms = 5000};
-    profd_http_resp resp;
-    assert_int_equal(profd_http_do(&req, &resp), 0);
+    profd_gcp_req req = {.method = body ? "POST" : "GET",
+                         .url = url,
+                         .body = body,
+                         .body_len = body ? strlen(body) : 0,
+                         .timeout_ms = 5000};
+    profd_gcp_resp resp;
+    assert_int_equal(profd_gcp_http(NULL, &req, &resp), 0);
     assert_int_equal(resp.status, 200);
     json_object *o = json_tokener_parse(resp.body);
-    profd_http_resp_free(&resp);
+    profd_gcp_resp_free(&resp);
     assert_non_null(o);
     return o;
 }
@@ -156,14 +155,18 @@ static void base_config(profd_config *cfg)
 {
     profd_error err = {0};
     assert_int_equal(profd_config_load(cfg, &err), 0);
-    cfg->gcs_resumable_threshold = CHUNK;
-    cfg->gcs_chunk_size = 2 * CHUNK;
-    cfg->gcs_max_attempts = 5;
-    cfg->gcs_deadline = 20;
-    cfg->gcs_retry_base_ms = 5;
-    cfg->gcs_request_timeout = 5;
     cfg->google_credentials[0] = '\0';
     cfg->storage_emulator_host[0] = '\0';
+}
+
+/* Small fixtures and fast retries: resumable above 256 KiB in 512 KiB
+ * chunks, 5 attempts within 20 s, 5 ms backoff, 5 s per request (or
+ * timeout_ms). */
+static void tune(profd_blob *b, int timeout_ms)
+{
+    profd_gcp_policy p = {
+        .max_attempts = 5, .deadline_ms = 20000, .base_ms = 5, .timeout_ms = timeout_ms};
+    blob__gcs_tune(b, CHUNK, 2 * CHUNK, &p);
 }
 
 static profd_blob *emulator_store(void)
@@ -174,6 +177,7 @@ static profd_blob *emulator_store(void)
     profd_error err = {0};
     profd_blob *b = profd_blob_gcs_open(&cfg, "bkt", "pre", &err);
     assert_non_null(b);
+    tune(b, 5000);
     return b;
 }
 
@@ -271,11 +275,11 @@ static void test_roundtrip_generations_list(void **state)
     char url[256];
     snprintf(url, sizeof url,
              "http://127.0.0.1:%d/storage/v1/b/bkt/o/pre%%2Fsessions%%2Fs1%%2Fstacks.txt", port);
-    profd_http_req req = {.method = "GET", .url = url, .timeout_ms = 5000};
-    profd_http_resp resp;
-    assert_int_equal(profd_http_do(&req, &resp), 0);
+    profd_gcp_req req = {.method = "GET", .url = url, .timeout_ms = 5000};
+    profd_gcp_resp resp;
+    assert_int_equal(profd_gcp_http(NULL, &req, &resp), 0);
     json_object *res = json_tokener_parse(resp.body), *v, *md;
-    profd_http_resp_free(&resp);
+    profd_gcp_resp_free(&resp);
     assert_true(json_object_object_get_ex(res, "contentType", &v));
     assert_string_equal(json_object_get_string(v), "text/plain");
     assert_true(json_object_object_get_ex(res, "metadata", &md));
@@ -370,10 +374,10 @@ static void test_retry_paths(void **state)
     {
         profd_config cfg;
         base_config(&cfg);
-        cfg.gcs_request_timeout = 1;
         snprintf(cfg.storage_emulator_host, sizeof cfg.storage_emulator_host, "127.0.0.1:%d", port);
         slow = profd_blob_gcs_open(&cfg, "bkt", "", &err);
         assert_non_null(slow);
+        tune(slow, 1000);
     }
     fault("{\"kind\": \"slow\", \"match\": \"metadata\", \"delay\": 2}");
     assert_int_equal(slow->ops->stat(slow, "pre/a", NULL, NULL, NULL, &err), 1);
@@ -595,6 +599,7 @@ static profd_blob *auth_store(const char *key)
     profd_error err = {0};
     profd_blob *b = profd_blob_gcs_open(&cfg, "bkt", "", &err);
     assert_non_null(b);
+    tune(b, 5000);
     return b;
 }
 
@@ -702,6 +707,53 @@ static void test_metadata_server(void **state)
     assert_int_equal(start_server(NULL, NULL), 0);
 }
 
+/* One rule for a 401 on every path (src/gcp/call.c): the token is dropped
+ * and the request sent once more with a new one; a second 401 is final.
+ * Before, a download retried a 401 with backoff until its attempts ran out,
+ * and a resumable chunk or an IAM signBlob request failed on it at once. */
+static void test_reauth_once_everywhere(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    stop_server();
+    assert_int_equal(start_server("--email", "wi@proj.iam.gserviceaccount.com"), 0);
+    char src[PATH_MAX], big[PATH_MAX], out[PATH_MAX];
+    make_file("ra.txt", 100, src, sizeof src);
+    make_file("ra.bin", 3 * CHUNK, big, sizeof big);
+    snprintf(out, sizeof out, "%s/ra.out", tmpdir);
+    profd_blob *b = auth_store(NULL);
+    profd_error err = {0};
+    assert_int_equal(b->ops->put_file(b, "r1", src, NULL, NULL, PROFD_GEN_NEW, NULL, &err), 0);
+    assert_int_equal(stat_int("token_requests"), 1);
+    /* Download: one 401, one new token, done. */
+    fault("{\"kind\": \"401\", \"match\": \"download\"}");
+    assert_int_equal(b->ops->get_file(b, "r1", out, &err), 0);
+    assert_same_file(src, out);
+    assert_int_equal(stat_int("token_requests"), 2);
+    assert_int_equal(count_kind("download"), 2);
+    /* Two 401s: the second is final, after one re-authentication. */
+    fault("{\"kind\": \"401\", \"match\": \"download\", \"count\": 2}");
+    assert_int_equal(b->ops->get_file(b, "r1", out, &err), -1);
+    assert_non_null(strstr(err.msg, "download of r1 failed after 2 attempts: HTTP 401"));
+    assert_int_equal(stat_int("token_requests"), 3);
+    assert_int_equal(count_kind("download"), 4);
+    /* A resumable chunk: the first passes, the second meets a 401. */
+    fault("{\"kind\": \"slow\", \"match\": \"chunk\", \"delay\": 0}, {\"kind\": \"401\", "
+          "\"match\": \"chunk\"}");
+    assert_int_equal(b->ops->put_file(b, "r2", big, NULL, NULL, PROFD_GEN_NEW, NULL, &err), 0);
+    assert_int_equal(stat_int("token_requests"), 4);
+    assert_int_equal(count_kind("chunk"), 3); /* 2 chunks + the refused one */
+    /* IAM signBlob (a link without a key). */
+    char link[4096];
+    fault("{\"kind\": \"401\", \"match\": \"metadata\"}");
+    assert_int_equal(b->ops->link(b, "r1", 300, link, sizeof link, &err), 0);
+    assert_non_null(strstr(link, "X-Goog-Signature="));
+    assert_int_equal(stat_int("token_requests"), 5);
+    b->ops->close(b);
+    stop_server();
+    assert_int_equal(start_server(NULL, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup(test_service_account_tokens, fresh),
         cmocka_unit_test_setup(test_bad_assertion_rejected, fresh),
         cmocka_unit_test_setup(test_metadata_server, fresh),
+        cmocka_unit_test_setup(test_reauth_once_everywhere, fresh),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

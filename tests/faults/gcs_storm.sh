@@ -7,8 +7,7 @@ python3 "$PROFD_SOURCE_DIR/tests/blob/gcs_server.py" >"$T/gcs.port" &
 PIDS+=("$!")
 wait_until 10 test -s "$T/gcs.port" || fail "gcs_server.py did not start"
 GCS="127.0.0.1:$(cat "$T/gcs.port")"
-export PROFD_STORAGE="gs://bkt/profd" STORAGE_EMULATOR_HOST="$GCS" PROFD_GCS_RETRY_BASE_MS=20 \
-    PROFD_GCS_MAX_ATTEMPTS=6 PROFD_GCS_RESUMABLE_THRESHOLD=262144 PROFD_GCS_CHUNK_SIZE=262144
+export PROFD_STORAGE="gs://bkt/profd" STORAGE_EMULATOR_HOST="$GCS"
 ctl() { curl -sf -X POST "http://$GCS/_control/$1" -d "$2" >/dev/null || fail "control $1"; }
 for i in 1 2; do start_target "svc-$i"; done
 start_worker w1 PROFD_HOST=node-1

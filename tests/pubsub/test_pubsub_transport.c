@@ -22,7 +22,7 @@
 #include "profd/log.h"
 
 static ps_http *admin;
-static profd_gcp_auth *admin_auth;
+static profd_gcp *admin_gcp;
 static int serial;
 
 static int setup(void **state)
@@ -33,10 +33,10 @@ static int setup(void **state)
         return 0;
     char api[300];
     snprintf(api, sizeof api, "http://%s/v1", emu);
-    profd_gcp_auth_opts ao = {.no_auth = true};
+    profd_gcp_opts ao = {.no_auth = true};
     profd_error err;
-    admin_auth = profd_gcp_auth_new(&ao, &err);
-    admin = admin_auth ? ps_http_new(api, admin_auth, &err) : NULL;
+    admin_gcp = profd_gcp_new(&ao, &err);
+    admin = admin_gcp ? ps_http_new(api, admin_gcp, &err) : NULL;
     return admin ? 0 : -1;
 }
 
@@ -44,7 +44,7 @@ static int teardown(void **state)
 {
     (void)state;
     ps_http_free(admin);
-    profd_gcp_auth_free(admin_auth);
+    profd_gcp_free(admin_gcp);
     return 0;
 }
 
@@ -56,7 +56,7 @@ static void need_emulator(void)
     }
 }
 
-static void rest(const char *method, const char *path, const char *body, ps_resp *r)
+static void rest(const char *method, const char *path, const char *body, profd_gcp_resp *r)
 {
     profd_error err = {0};
     int rc = ps_http_call(admin, method, path, body, 3, 5000, path, r, &err);
@@ -73,7 +73,7 @@ static void make_names(names *n)
 {
     const char *p = getenv("GOOGLE_CLOUD_PROJECT");
     char path[256], body[256];
-    ps_resp r;
+    profd_gcp_resp r;
     serial++;
     snprintf(n->topic, sizeof n->topic, "req-%d-%d", (int)getpid(), serial);
     snprintf(n->events, sizeof n->events, "ev-%d-%d", (int)getpid(), serial);
@@ -84,7 +84,7 @@ static void make_names(names *n)
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "projects/%s/topics/%s", p, topics[i]);
         rest("PUT", path, "{}", &r);
-        ps_resp_free(&r);
+        profd_gcp_resp_free(&r);
     }
     const char *subs[][2] = {{n->sub, n->topic}, {n->dlq_sub, n->dlq}};
     for (int i = 0; i < 2; i++) {
@@ -92,7 +92,7 @@ static void make_names(names *n)
         snprintf(body, sizeof body,
                  "{\"topic\":\"projects/%s/topics/%s\",\"ackDeadlineSeconds\":10}", p, subs[i][1]);
         rest("PUT", path, body, &r);
-        ps_resp_free(&r);
+        profd_gcp_resp_free(&r);
     }
 }
 
@@ -209,10 +209,10 @@ static void test_round_trip(void **state)
     char path[256];
     snprintf(path, sizeof path, "projects/%s/subscriptions/%s:pull", getenv("GOOGLE_CLOUD_PROJECT"),
              n.dlq_sub);
-    ps_resp r;
+    profd_gcp_resp r;
     rest("POST", path, "{\"maxMessages\":1,\"returnImmediately\":false}", &r);
     json_object *o = json_tokener_parse(r.body), *rm, *msg, *attrs;
-    ps_resp_free(&r);
+    profd_gcp_resp_free(&r);
     assert_true(json_object_object_get_ex(o, "receivedMessages", &rm));
     assert_true(json_object_object_get_ex(json_object_array_get_idx(rm, 0), "message", &msg));
     assert_true(json_object_object_get_ex(msg, "attributes", &attrs));

@@ -1,16 +1,20 @@
-/* gcp_auth.c - access tokens and signatures from Google credentials.
+/* auth.c - access tokens and signatures from Google credentials, and the
+ * profd_gcp object that holds them.
  *
  * Service-account key: a JWT {iss: client_email, scope, aud: token_uri, iat,
  * exp: iat + 1 h} signed RS256 with the key's private key is POSTed to the
  * key's token_uri (grant_type jwt-bearer); the answer's access_token is kept
  * until 60 s before expires_in runs out. Metadata server: GET
  * http://HOST/computeMetadata/v1/instance/service-accounts/default/token with
- * "Metadata-Flavor: Google" (HOST from GCE_METADATA_HOST for tests). A token
- * fetch is retried a few times with backoff. One mutex guards the cache so
- * concurrent uploads share a token and refresh it once. Error messages name
- * the step and the HTTP status, never a token, assertion or key. */
-#include "blob/gcp_auth.h"
-
+ * "Metadata-Flavor: Google" (HOST from GCE_METADATA_HOST for tests).
+ *
+ * Why it is built this way: one mutex guards the cache, so concurrent
+ * uploads and Pub/Sub calls share a token and refresh it once. Token and
+ * e-mail requests go through the same call as every other request (call.c),
+ * without an Authorization header and with their own short policy
+ * (TOKEN_POLICY): they are reads, so transient failures are retried. The
+ * IAM signBlob request is an ordinary authenticated call. Error messages
+ * name the step and the HTTP status, never a token, assertion or key. */
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -19,27 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blob/blob_internal.h"
-#include "blob/http.h"
-#include "blob/retry.h"
+#include "gcp/gcp_internal.h"
 #include "profd/log.h"
 
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
 
-struct profd_gcp_auth {
-    pthread_mutex_t mu;
-    bool no_auth;
-    EVP_PKEY *key; /* NULL: metadata server */
-    char key_id[128];
-    char email[256];
-    char token_uri[512];
-    char metadata_host[256];
-    char iam_endpoint[256];
-    char token[4096];
-    int64_t token_expiry_ms; /* wall clock; refresh 60 s before */
-    int token_requests;
-};
+/* Token, e-mail and signBlob requests: a few quick attempts. */
+static const profd_gcp_policy TOKEN_POLICY = {
+    .max_attempts = 4, .deadline_ms = 30000, .base_ms = 200, .timeout_ms = 30000};
 
 static const char *jstr(json_object *o, const char *k)
 {
@@ -49,7 +41,7 @@ static const char *jstr(json_object *o, const char *k)
                : NULL;
 }
 
-static int load_key(profd_gcp_auth *a, const char *path, profd_error *err)
+static int load_key(profd_gcp *a, const char *path, profd_error *err)
 {
     size_t len;
     char *text = profd_read_file(path, 1 << 20, &len);
@@ -93,14 +85,19 @@ static int load_key(profd_gcp_auth *a, const char *path, profd_error *err)
     return rc;
 }
 
-profd_gcp_auth *profd_gcp_auth_new(const profd_gcp_auth_opts *o, profd_error *err)
+profd_gcp *profd_gcp_new(const profd_gcp_opts *o, profd_error *err)
 {
-    profd_gcp_auth *a = calloc(1, sizeof *a);
+    profd_gcp *a = calloc(1, sizeof *a);
     if (!a) {
         profd_error_set(err, NULL, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&a->mu, NULL);
+    if (gcp__http_init(a, o->keep_alive) != 0) {
+        profd_error_set(err, NULL, "cannot initialise libcurl for Google APIs");
+        profd_gcp_free(a);
+        return NULL;
+    }
     a->no_auth = o->no_auth;
     profd_strlcpy(a->metadata_host,
                   o->metadata_host && o->metadata_host[0] ? o->metadata_host
@@ -111,16 +108,17 @@ profd_gcp_auth *profd_gcp_auth_new(const profd_gcp_auth_opts *o, profd_error *er
                                                         : "https://iamcredentials.googleapis.com",
                   sizeof a->iam_endpoint);
     if (o->key_file && o->key_file[0] && load_key(a, o->key_file, err) != 0) {
-        profd_gcp_auth_free(a);
+        profd_gcp_free(a);
         return NULL;
     }
     return a;
 }
 
-void profd_gcp_auth_free(profd_gcp_auth *a)
+void profd_gcp_free(profd_gcp *a)
 {
     if (!a)
         return;
+    gcp__http_free(a);
     EVP_PKEY_free(a->key);
     OPENSSL_cleanse(a->token, sizeof a->token);
     pthread_mutex_destroy(&a->mu);
@@ -139,7 +137,7 @@ static int rsa_sign(EVP_PKEY *key, const void *data, size_t len, unsigned char *
 }
 
 /* header.claims.signature, each base64url. */
-static char *make_jwt(profd_gcp_auth *a)
+static char *make_jwt(profd_gcp *a)
 {
     int64_t now = profd_now_ms() / 1000;
     profd_sb hdr = {0}, claims = {0}, out = {0};
@@ -174,34 +172,30 @@ static char *make_jwt(profd_gcp_auth *a)
     return jwt;
 }
 
-/* One token request, retried on 408/429/5xx/connection errors. */
-static int fetch(profd_http_req *req, profd_http_resp *resp, const char *what, profd_error *err)
+/* One request of the credentials flow, without an Authorization header:
+ * 0 on a 2xx (resp to free), else -1 with "WHAT failed after N attempts". */
+static int fetch(profd_gcp *a, profd_gcp_req *req, bool with_auth, profd_gcp_resp *resp,
+                 const char *what, profd_error *err)
 {
-    profd_retry r;
-    profd_retry_start(&r, 4, 30000, 200);
-    for (;;) {
-        r.attempt++;
-        profd_http_do(req, resp);
-        if (resp->status >= 200 && resp->status < 300)
-            return 0;
-        if (!profd_retry_status(resp->status) || !profd_retry_wait(&r, resp->retry_after))
-            break;
-        profd_http_resp_free(resp);
-    }
+    profd_gcp_result r = gcp__call(a, req, true, &TOKEN_POLICY, with_auth, resp, err);
+    if (r == PROFD_GCP_NO_TOKEN)
+        return -1;
+    if (r == PROFD_GCP_OK && resp->status >= 200 && resp->status < 300)
+        return 0;
     if (resp->status)
-        profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld", what, r.attempt,
-                        r.attempt == 1 ? "" : "s", resp->status);
+        profd_error_set(err, NULL, "%s failed after %d attempt%s: HTTP %ld", what, resp->attempts,
+                        resp->attempts == 1 ? "" : "s", resp->status);
     else
-        profd_error_set(err, NULL, "%s failed after %d attempt%s: %s", what, r.attempt,
-                        r.attempt == 1 ? "" : "s", resp->error);
-    profd_http_resp_free(resp);
+        profd_error_set(err, NULL, "%s failed after %d attempt%s: %s", what, resp->attempts,
+                        resp->attempts == 1 ? "" : "s", resp->error);
+    profd_gcp_resp_free(resp);
     return -1;
 }
 
-static int request_token(profd_gcp_auth *a, profd_error *err)
+static int request_token(profd_gcp *a, profd_error *err)
 {
-    profd_http_req req = {.timeout_ms = 30000};
-    profd_http_resp resp;
+    profd_gcp_req req = {0};
+    profd_gcp_resp resp;
     char url[600];
     char *jwt = NULL;
     profd_sb body = {0};
@@ -220,7 +214,7 @@ static int request_token(profd_gcp_auth *a, profd_error *err)
         req.url = a->token_uri;
         req.body = body.s;
         req.body_len = body.len;
-        profd_http_add_header(&req, "Content-Type: application/x-www-form-urlencoded");
+        profd_gcp_add_header(&req, "Content-Type: application/x-www-form-urlencoded");
         what = "token request to the service account's token_uri";
     } else {
         snprintf(url, sizeof url,
@@ -228,15 +222,19 @@ static int request_token(profd_gcp_auth *a, profd_error *err)
                  a->metadata_host);
         req.method = "GET";
         req.url = url;
-        profd_http_add_header(&req, "Metadata-Flavor: Google");
+        profd_gcp_add_header(&req, "Metadata-Flavor: Google");
         what = "token request to the metadata server (not on GCE/GKE? set "
                "GOOGLE_APPLICATION_CREDENTIALS)";
     }
-    a->token_requests++;
-    int rc = fetch(&req, &resp, what, err);
+    req.what = "token request";
+    int rc = body.oom ? -1 : fetch(a, &req, false, &resp, what, err);
+    if (body.oom)
+        profd_error_set(err, NULL, "out of memory");
     if (jwt)
         OPENSSL_cleanse(jwt, strlen(jwt));
     free(jwt);
+    if (body.s)
+        OPENSSL_cleanse(body.s, body.len);
     profd_sb_free(&body);
     if (rc != 0)
         return -1;
@@ -255,11 +253,11 @@ static int request_token(profd_gcp_auth *a, profd_error *err)
     }
     json_object_put(o);
     OPENSSL_cleanse(resp.body, resp.body_len);
-    profd_http_resp_free(&resp);
+    profd_gcp_resp_free(&resp);
     return rc;
 }
 
-int profd_gcp_auth_header(profd_gcp_auth *a, char *out, size_t outlen, profd_error *err)
+int gcp__auth_header(profd_gcp *a, char *out, size_t outlen, profd_error *err)
 {
     out[0] = '\0';
     if (a->no_auth)
@@ -276,27 +274,19 @@ int profd_gcp_auth_header(profd_gcp_auth *a, char *out, size_t outlen, profd_err
     return rc;
 }
 
-void profd_gcp_auth_invalidate(profd_gcp_auth *a)
+void gcp__auth_invalidate(profd_gcp *a)
 {
     pthread_mutex_lock(&a->mu);
-    a->token[0] = '\0';
+    OPENSSL_cleanse(a->token, sizeof a->token);
     pthread_mutex_unlock(&a->mu);
 }
 
-bool profd_gcp_auth_has_key(const profd_gcp_auth *a)
+bool profd_gcp_has_key(const profd_gcp *a)
 {
     return a->key != NULL;
 }
 
-int profd_gcp_auth_token_requests(profd_gcp_auth *a)
-{
-    pthread_mutex_lock(&a->mu);
-    int n = a->token_requests;
-    pthread_mutex_unlock(&a->mu);
-    return n;
-}
-
-int profd_gcp_auth_email(profd_gcp_auth *a, char *out, size_t outlen, profd_error *err)
+int profd_gcp_email(profd_gcp *a, char *out, size_t outlen, profd_error *err)
 {
     pthread_mutex_lock(&a->mu);
     int rc = 0;
@@ -305,10 +295,11 @@ int profd_gcp_auth_email(profd_gcp_auth *a, char *out, size_t outlen, profd_erro
         snprintf(url, sizeof url,
                  "http://%s/computeMetadata/v1/instance/service-accounts/default/email",
                  a->metadata_host);
-        profd_http_req req = {.method = "GET", .url = url, .timeout_ms = 10000};
-        profd_http_add_header(&req, "Metadata-Flavor: Google");
-        profd_http_resp resp;
-        rc = fetch(&req, &resp, "service-account e-mail request to the metadata server", err);
+        profd_gcp_req req = {.method = "GET", .url = url, .what = "e-mail request"};
+        profd_gcp_add_header(&req, "Metadata-Flavor: Google");
+        profd_gcp_resp resp;
+        rc = fetch(a, &req, false, &resp, "service-account e-mail request to the metadata server",
+                   err);
         if (rc == 0) {
             size_t n = strcspn(resp.body, "\r\n");
             if (n == 0 || n >= sizeof a->email) {
@@ -318,7 +309,7 @@ int profd_gcp_auth_email(profd_gcp_auth *a, char *out, size_t outlen, profd_erro
                 memcpy(a->email, resp.body, n);
                 a->email[n] = '\0';
             }
-            profd_http_resp_free(&resp);
+            profd_gcp_resp_free(&resp);
         }
     }
     if (rc == 0)
@@ -328,12 +319,11 @@ int profd_gcp_auth_email(profd_gcp_auth *a, char *out, size_t outlen, profd_erro
 }
 
 /* POST {iam}/v1/projects/-/serviceAccounts/EMAIL:signBlob {"payload": b64}. */
-static int sign_blob(profd_gcp_auth *a, const void *data, size_t len, unsigned char **sig,
+static int sign_blob(profd_gcp *a, const void *data, size_t len, unsigned char **sig,
                      size_t *siglen, profd_error *err)
 {
-    char email[256], auth[4200];
-    if (profd_gcp_auth_email(a, email, sizeof email, err) != 0 ||
-        profd_gcp_auth_header(a, auth, sizeof auth, err) != 0)
+    char email[256];
+    if (profd_gcp_email(a, email, sizeof email, err) != 0)
         return -1;
     char *payload = profd_b64(data, len, false);
     profd_sb url = {0}, body = {0};
@@ -342,17 +332,17 @@ static int sign_blob(profd_gcp_auth *a, const void *data, size_t len, unsigned c
     profd_sb_add(&url, ":signBlob");
     profd_sb_addf(&body, "{\"payload\":\"%s\"}", payload ? payload : "");
     free(payload);
-    profd_http_req req = {
-        .method = "POST", .url = url.s, .body = body.s, .body_len = body.len, .timeout_ms = 30000};
-    profd_http_add_header(&req, "Content-Type: application/json");
-    if (auth[0])
-        profd_http_add_header(&req, auth);
-    profd_http_resp resp;
-    int rc =
-        url.oom || body.oom
-            ? -1
-            : fetch(&req, &resp, "IAM signBlob request (needs iam.serviceAccounts.signBlob)", err);
-    OPENSSL_cleanse(auth, sizeof auth);
+    profd_gcp_req req = {.method = "POST",
+                         .url = url.s,
+                         .body = body.s,
+                         .body_len = body.len,
+                         .what = "IAM signBlob request"};
+    profd_gcp_add_header(&req, "Content-Type: application/json");
+    profd_gcp_resp resp;
+    int rc = url.oom || body.oom
+                 ? -1
+                 : fetch(a, &req, true, &resp,
+                         "IAM signBlob request (needs iam.serviceAccounts.signBlob)", err);
     profd_sb_free(&url);
     profd_sb_free(&body);
     if (rc != 0)
@@ -369,12 +359,12 @@ static int sign_blob(profd_gcp_auth *a, const void *data, size_t len, unsigned c
         profd_error_set(err, NULL, "IAM signBlob returned no signedBlob");
     }
     json_object_put(o);
-    profd_http_resp_free(&resp);
+    profd_gcp_resp_free(&resp);
     return rc;
 }
 
-int profd_gcp_auth_sign(profd_gcp_auth *a, const void *data, size_t len, unsigned char **sig,
-                        size_t *siglen, profd_error *err)
+int profd_gcp_sign(profd_gcp *a, const void *data, size_t len, unsigned char **sig, size_t *siglen,
+                   profd_error *err)
 {
     *sig = NULL;
     if (a->key) {

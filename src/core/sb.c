@@ -1,10 +1,15 @@
-/* sb.c - growable strings for building requests and URLs. */
+/* sb.c - growable strings for building requests and URLs.
+ *
+ * Used wherever a URL, a JSON body or a signature's canonical text is built
+ * piece by piece (the GCS store, V4 signing, the Google credentials flow).
+ * An allocation failure sets oom and stops the growth, so a builder checks
+ * once at the end instead of after every append. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "blob/blob_internal.h"
+#include "profd/util.h"
 
 static bool grow(profd_sb *b, size_t more)
 {
