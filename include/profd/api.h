@@ -1,4 +1,4 @@
-/* api.h - the REST API (DESIGN.md section 7) and the pieces it is built from.
+/* api.h - the REST API (docs/api.md) and the pieces it is built from.
  *
  * The pure parts (JWT verification, routing, query parsing, rate-limit keys,
  * the metrics registry) are separate functions so they can be tested, and

@@ -1,4 +1,4 @@
-/* blob.h - object storage for capture results (DESIGN.md section 5).
+/* blob.h - object storage for capture results (docs/storage.md).
  *
  * Objects are private. A first write must not replace anything (GCS
  * ifGenerationMatch=0); a rewrite names the generation it replaces, so a retry

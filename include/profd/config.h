@@ -1,5 +1,5 @@
 /* config.h - every PROFD_* setting in one struct, read once from the
- * environment (DESIGN.md section 3). Commands override fields from their flags
+ * environment (`profd help env` lists them). Commands override fields from their flags
  * after profd_config_load. Nothing else in profd calls getenv for settings. */
 #ifndef PROFD_CONFIG_H
 #define PROFD_CONFIG_H

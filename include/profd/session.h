@@ -1,4 +1,4 @@
-/* session.h - the three messages of the contract (DESIGN.md section 4):
+/* session.h - the three messages of the contract (docs/messages.md):
  * profiling requests, session records and events.
  *
  * Parsing is strict where the contract is strict (types, ranges, patterns) and

@@ -1,4 +1,4 @@
-/* target.h - finding and vetting the process to profile (DESIGN.md section 8).
+/* target.h - finding and vetting the process to profile (docs/targets.md).
  *
  * A service resolves through PROFD_TARGETS (pid, pidfile or cmdline regex). An
  * explicit pid must be the service's process or a descendant of it; without

@@ -23,7 +23,7 @@
  * that form also works on a function-pointer member (the store ops). */
 #define PROFD_MUST_USE __attribute__((warn_unused_result))
 
-/* Error codes of the session contract (DESIGN.md section 4). */
+/* Error codes of the session contract (docs/messages.md). */
 #define PROFD_E_INVALID "invalid_request"
 #define PROFD_E_NOT_FOUND "target_not_found"
 #define PROFD_E_NOT_ALLOWED "target_not_allowed"

@@ -1,7 +1,7 @@
 /* kafka.c - the Kafka transport over librdkafka.
  *
  * Consumer. Each worker reads every request through its own consumer group,
- * "{PROFD_KAFKA_GROUP}.{PROFD_HOST}" (DESIGN.md 6a), so routing is decided by
+ * "{PROFD_KAFKA_GROUP}.{PROFD_HOST}" (docs/routing.md), so routing is decided by
  * the worker, not by partition assignment. The group uses cooperative-sticky
  * assignment, so a worker joining or leaving never stops the others.
  * Offsets are stored by hand (enable.auto.offset.store=false) when the worker

@@ -1,4 +1,4 @@
-/* request.c - validating and decoding profiling requests (DESIGN.md section 4).
+/* request.c - validating and decoding profiling requests (docs/messages.md).
  *
  * A request comes from outside (Kafka, Pub/Sub, the API, an alert webhook), so
  * every byte is checked before any of it reaches a path, a key or a process:

@@ -1,4 +1,4 @@
-# Two workers with different PROFD_HOST share one subscription (DESIGN 6a):
+# Two workers with different PROFD_HOST share one subscription (docs/routing.md):
 # each request runs exactly once, on the worker of the host it names, or on
 # the one whose PROFD_TARGETS has the service; the other nacks it back.
 . "$(dirname "$0")/lib.sh"
