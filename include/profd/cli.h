@@ -23,7 +23,9 @@ enum { PROFD_EXIT_OK = 0, PROFD_EXIT_FAIL = 1, PROFD_EXIT_USAGE = 2 };
 extern volatile sig_atomic_t profd_stop_requested;
 void profd_install_stop_signals(void);
 
-/* Print "profd CMD: msg" on stderr and return PROFD_EXIT_USAGE. */
+/* The two below are in core (src/core/usage.c), so a module that parses a
+ * command's arguments (the sampler: `profd sample record`) links without src/cli/.
+ * Print "profd CMD: msg" on stderr and return PROFD_EXIT_USAGE. */
 int profd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse a bounded integer flag value; -1 with a usage message on stderr. */
 int profd_parse_int(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);

@@ -41,7 +41,7 @@ typedef struct profd_config {
     char alert_service_labels[256];
     int alert_cooldown;
     char spool_dir[1024]; /* PROFD_SPOOL_DIR: local copies of capture files */
-    int max_attempts;     /* PROFD_MAX_ATTEMPTS: runs of one session before worker_lost */
+    int max_attempts;     /* runs of one session before worker_lost: 2 (no variable) */
     /* GCS store and Google auth (docs/storage.md) */
     char gcs_endpoint[512];      /* PROFD_GCS_ENDPOINT: JSON API base, with auth */
     char gce_metadata_host[256]; /* GCE_METADATA_HOST */

@@ -79,7 +79,7 @@ const profd_command profd_cmd_worker = {
     "  PROFD_ALERT_MAX_RUNNING, PROFD_ALERT_DURATION               alert messages\n"
     "  PROFD_SAMPLER, PROFD_PYSPY                                  which sampler runs\n"
     "  PROFD_MAX_CONCURRENT, PROFD_DURATION_MIN, PROFD_DURATION_MAX\n"
-    "  PROFD_LEASE_SECONDS, PROFD_MAX_ATTEMPTS, PROFD_REQUEST_TTL, PROFD_SHUTDOWN_GRACE\n"
+    "  PROFD_LEASE_SECONDS, PROFD_REQUEST_TTL, PROFD_SHUTDOWN_GRACE\n"
     "  PROFD_TARGETS, PROFD_ALLOW_ANY_PID, PROFD_HOST               which processes it may "
     "profile\n"
     "  PROFD_METRICS_LISTEN                                        GET /metrics, /healthz (off "

@@ -81,8 +81,6 @@ static const var vars[] = {
       "seconds between alert captures of one service"),
     S("PROFD_SPOOL_DIR", spool_dir, "/tmp/profd-spool",
       "local directory for capture files until they are stored"),
-    I("PROFD_MAX_ATTEMPTS", max_attempts, 2, 1, 10,
-      "runs of one session before it fails as worker_lost"),
     S("PROFD_GCS_ENDPOINT", gcs_endpoint, "https://storage.googleapis.com",
       "Cloud Storage JSON API base URL (authenticated)"),
     S("GCE_METADATA_HOST", gce_metadata_host, "metadata.google.internal",
@@ -133,9 +131,14 @@ static int apply(profd_config *c, const var *v, const char *val, profd_error *er
     return 0;
 }
 
+/* Settings with a fixed, documented value that no variable changes: pure
+ * tuning no operator needs to set (see the docs named beside each). */
+#define PROFD_SESSION_MAX_ATTEMPTS 2 /* docs/worker.md, "Lost workers" */
+
 int profd_config_load(profd_config *c, profd_error *err)
 {
     memset(c, 0, sizeof *c);
+    c->max_attempts = PROFD_SESSION_MAX_ATTEMPTS;
     for (size_t i = 0; i < NVARS; i++)
         if (apply(c, &vars[i], vars[i].def, err) != 0)
             return -1;

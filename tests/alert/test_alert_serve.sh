@@ -20,8 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/err" ] && tail -20 "$WORK/err" >&2; exit 1; }
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
-[ -x "$PYSPY" ] || { echo "SKIP: the py-spy stand-in is not built ($PYSPY)"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd curl
+[ -x "$PYSPY" ] || skip_provided "the py-spy stand-in is not built ($PYSPY)"
 
 SECRET="alert-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

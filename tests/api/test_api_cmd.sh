@@ -6,7 +6,9 @@
 set -euo pipefail
 PROFD=${PROFD_BIN:?}
 SRC=${PROFD_SOURCE_DIR:?}
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd curl
+need_cmd redis-server
 # shellcheck source=../support/redis.sh
 source "$SRC/tests/support/redis.sh"
 API_PID=""
@@ -18,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$WORK/err" >&2 2>/dev/null || true; exit 1; }
-redis_start || { echo "SKIP: redis-server unavailable"; exit 0; }
+redis_start || fail "redis-server did not start"
 
 export PROFD_JWT_SECRET=cmd-test-secret PROFD_BUS=memory PROFD_STORAGE=file://$WORK/data
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

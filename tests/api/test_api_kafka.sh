@@ -6,8 +6,9 @@
 set -euo pipefail
 PROFD=${PROFD_BIN:?}
 SRC=${PROFD_SOURCE_DIR:?}
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
-command -v kcat >/dev/null || { echo "SKIP: kcat is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd curl
+need_cmd kcat
 # shellcheck source=../support/kafka.sh
 source "$SRC/tests/support/kafka.sh"
 API_PID=""
@@ -20,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$WORK/err" >&2 2>/dev/null || true; exit 1; }
 kafka_start --topic profiling.requests:1 --topic profiling.events:1 \
-    || { echo "SKIP: kafka_mock unavailable"; exit 0; }
+    || skip_provided "kafka_mock unavailable (not built, or it did not start)"
 
 export PROFD_JWT_SECRET=kafka-test-secret PROFD_BUS=kafka PROFD_KAFKA_BROKERS=$KAFKA_BROKERS
 export PROFD_REDIS_URL=memory PROFD_STORAGE=file://$WORK/data

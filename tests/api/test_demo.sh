@@ -5,8 +5,9 @@
 set -euo pipefail
 PROFD=${PROFD_BIN:?}
 SRC=${PROFD_SOURCE_DIR:?}
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
-[ -x /usr/bin/python3 ] || command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd curl
+[ -x /usr/bin/python3 ] || need_cmd python3
 DIR=$(mktemp -d /tmp/profd-demo-test.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 OUT=$(PROFD_DEMO_DIR="$DIR/demo" bash "$SRC/scripts/demo.sh" "$PROFD" 2>&1) || {

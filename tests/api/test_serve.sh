@@ -15,7 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/err" ] && cat "$WORK/err" >&2; exit 1; }
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd curl
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PY=/usr/bin/python3

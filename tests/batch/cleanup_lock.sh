@@ -6,7 +6,9 @@
 set -euo pipefail
 : "${PROFD_BIN:?}" "${PROFD_SOURCE_DIR:?}"
 . "$PROFD_SOURCE_DIR/tests/support/redis.sh"
-command -v redis-cli >/dev/null || { echo "SKIP: redis-cli not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd redis-cli redis-tools
+need_cmd redis-server
 T=$(mktemp -d /tmp/profd-cleanlock.XXXXXX)
 PIDS=()
 finish() {
@@ -19,7 +21,7 @@ finish() {
 }
 trap finish EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-redis_start || { echo "SKIP: redis-server unavailable"; exit 0; }
+redis_start || fail "redis-server did not start"
 
 export PROFD_BUS=memory PROFD_STORAGE="file://$T/blobs" PROFD_SPOOL_DIR="$T/spool"
 export PROFD_SAMPLER=builtin PROFD_LOG_FORMAT=json PROFD_LOG_LEVEL=info

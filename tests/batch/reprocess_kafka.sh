@@ -6,7 +6,7 @@
 # re-rendered exactly once. A running-only or stacks-less session is skipped
 # by the command itself.
 . "$PROFD_SOURCE_DIR/tests/integration/lib.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat not found"; exit 0; }
+need_cmd kcat
 setup_services
 export PROFD_LOG_LEVEL=info
 start_target web-api

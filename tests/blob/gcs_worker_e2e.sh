@@ -5,7 +5,7 @@
 # reset), with links pointing at the emulator; then an upload that keeps
 # failing ends the session failed/upload_failed with the contract's message.
 . "$PROFD_SOURCE_DIR/tests/integration/lib.sh"
-command -v kcat >/dev/null || { echo "SKIP: kcat not found"; exit 0; }
+need_cmd kcat
 setup_services
 # poll SECONDS CMD...: our own, so this test does not depend on lib.sh's helper names.
 poll() {

@@ -3,7 +3,9 @@
 # (multipart) and large (resumable, with a 503 injected mid-way) round
 # trips, no-clobber, usage errors, and a signed URL for an emulator host.
 set -u
-command -v python3 >/dev/null || { echo "SKIP: python3 not found"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd python3
+need_cmd curl
 dir=$(mktemp -d)
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }

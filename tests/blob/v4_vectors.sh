@@ -5,12 +5,9 @@ set -u
 shared="${PROFD_SOURCE_DIR:-.}/../shared/testdata/gcs"
 vectors="$shared/v4_signatures.json"
 key="$shared/test_service_account.not-a-test.json"
+. "$(dirname "$0")/../support/skip.sh"
 if [ ! -f "$vectors" ] || [ ! -f "$key" ]; then
-    echo "SKIP: $vectors or its key is absent"
-    exit 0
+    skip_provided "$vectors or its key is absent (shared/ beside the clone)"
 fi
-if ! command -v python3 >/dev/null; then
-    echo "SKIP: python3 not found"
-    exit 0
-fi
+need_cmd python3
 exec python3 "$(dirname "$0")/v4_vectors.py" "$PROFD_BIN" "$vectors" "$key"

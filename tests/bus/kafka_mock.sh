@@ -3,11 +3,9 @@
 # (tests/support/kafka.sh), driven the way integration tests use them.
 set -euo pipefail
 . "$PROFD_SOURCE_DIR/tests/support/kafka.sh"
+. "$(dirname "$0")/../support/skip.sh"
 
-if ! command -v kcat >/dev/null; then
-    echo "SKIP: kcat is not installed (apt-get install kcat)"
-    exit 0
-fi
+need_cmd kcat
 fail() {
     echo "FAIL: $*" >&2
     exit 1

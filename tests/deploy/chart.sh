@@ -11,7 +11,8 @@ set -euo pipefail
 SRC=${PROFD_SOURCE_DIR:?}
 CHART=$SRC/helm/profd
 CHECK=$SRC/tests/deploy/chart_check.py
-python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3-yaml is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+python3 -c 'import yaml' 2>/dev/null || skip_provided "python3-yaml is not installed"
 TMP=$(mktemp -d /tmp/profd-chart.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -40,7 +41,7 @@ broken "a template without metadata.name" "has no metadata.name" \
     's/^  name: {{ include "profd.fullname" . }}-env$/  nom: x/' templates/configmap-env.yaml
 
 if ! command -v helm >/dev/null; then
-    echo "SKIP: helm is not installed: helm lint and helm template not run"
+    skip_part_optional "helm is not installed: helm lint and helm template not run"
     echo "PASS: chart_check (helm checks skipped)"
     exit 0
 fi
@@ -60,6 +61,6 @@ if command -v kubeconform >/dev/null; then
     kubeconform -strict -summary -ignore-missing-schemas "$TMP/default.yaml" "$TMP/all.yaml" \
         || { echo "FAIL: kubeconform"; exit 1; }
 else
-    echo "SKIP: kubeconform is not installed: rendered manifests not checked against schemas"
+    skip_part_optional "kubeconform is not installed: rendered manifests not checked against schemas"
 fi
 echo "PASS: chart_check, helm lint, helm template"

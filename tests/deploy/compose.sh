@@ -10,8 +10,9 @@
 #   * a copy with a dangling depends_on is refused (the check can fail).
 set -euo pipefail
 SRC=${PROFD_SOURCE_DIR:?}
-command -v docker-compose >/dev/null || { echo "SKIP: docker-compose is not installed (apt-get install docker-compose)"; exit 0; }
-python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3-yaml is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd docker-compose
+python3 -c 'import yaml' 2>/dev/null || skip_provided "python3-yaml is not installed"
 TMP=$(mktemp -d /tmp/profd-compose.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 cd "$SRC"

@@ -20,16 +20,16 @@ set -euo pipefail
 SRC=${PROFD_SOURCE_DIR:?}
 PROFD=${PROFD_BIN:?}
 BUILD=${PROFD_BUILD_DIR:?}
-skip() { echo "SKIP: $*"; exit 0; }
-command -v docker-compose >/dev/null || skip "docker-compose is not installed"
-python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml is not installed"
-command -v redis-server >/dev/null || skip "redis-server is not installed"
-command -v curl >/dev/null || skip "curl is not installed"
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd docker-compose
+python3 -c 'import yaml' 2>/dev/null || skip_provided "python3-yaml is not installed"
+need_cmd redis-server
+need_cmd curl
 BUS=${1:-kafka}
 EMU=/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
 case "$BUS" in
-    kafka) [ -x "$BUILD/tests/support/kafka_mock" ] || skip "kafka_mock is not built ($BUILD/tests/support/kafka_mock)" ;;
-    pubsub) [ -x "$EMU" ] || skip "the Pub/Sub emulator is not installed ($EMU)" ;;
+    kafka) [ -x "$BUILD/tests/support/kafka_mock" ] || skip_provided "kafka_mock is not built ($BUILD/tests/support/kafka_mock)" ;;
+    pubsub) [ -x "$EMU" ] || skip_optional "the Pub/Sub emulator is not installed ($EMU)" ;;
     *) echo "usage: compose_stack.sh [kafka|pubsub]"; exit 2 ;;
 esac
 

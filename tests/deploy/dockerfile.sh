@@ -16,6 +16,7 @@
 set -euo pipefail
 SRC=${PROFD_SOURCE_DIR:?}
 PROFD=${PROFD_BIN:?}
+. "$(dirname "$0")/../support/skip.sh"
 TMP=$(mktemp -d /tmp/profd-dockerfile.XXXXXX)
 API_PID=
 cleanup() { [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null; rm -rf "$TMP"; }
@@ -40,11 +41,11 @@ RUN_PKGS=$(awk '$1 == "apt" && $2 == "runtime" { print $3 }' "$TMP/facts")
 
 # One apt-cache call for all (each call costs ~0.5 s); one by one only if it fails.
 if ! command -v apt-cache >/dev/null; then
-    echo "SKIP: no apt-cache: package names not checked"
+    skip_part_optional "no apt-cache: package names not checked"
 elif apt-cache show $BUILD_PKGS $RUN_PKGS >/dev/null 2>&1; then
     echo "ok: all $(echo $BUILD_PKGS $RUN_PKGS | wc -w) apt packages exist"
 elif ! apt-cache show libc6 >/dev/null 2>&1; then
-    echo "SKIP: apt-cache has no package lists (apt-get update): package names not checked"
+    skip_part_optional "apt-cache has no package lists (apt-get update): package names not checked"
 else
     for p in $BUILD_PKGS $RUN_PKGS; do
         apt-cache show "$p" >/dev/null 2>&1 || fail "package $p does not exist in this Debian's lists"
@@ -114,7 +115,7 @@ HC=$(fact healthcheck)
 LISTEN=$(fact env | awk '$1 == "PROFD_LISTEN" { print $2 }')
 IMG_PORT=${LISTEN##*:}
 [[ "$HC" == *"127.0.0.1:$IMG_PORT/healthz"* ]] || fail "HEALTHCHECK does not probe /healthz on PROFD_LISTEN's port $IMG_PORT"
-command -v curl >/dev/null || { echo "SKIP: curl missing: HEALTHCHECK not run"; echo "PASS"; exit 0; }
+command -v curl >/dev/null || { skip_part_provided "curl missing: HEALTHCHECK not run"; echo "PASS"; exit 0; }
 PROFD_BUS=memory PROFD_REDIS_URL=memory PROFD_STORAGE="file://$TMP/data" PROFD_JWT_SECRET=test \
     PROFD_LISTEN=127.0.0.1:0 PROFD_LOG_FORMAT=text "$PROFD" api >"$TMP/api.log" 2>&1 &
 API_PID=$!

@@ -4,7 +4,8 @@
 # A file with a duplicated key must be refused, so the check can fail.
 set -euo pipefail
 SRC=${PROFD_SOURCE_DIR:?}
-command -v yamllint >/dev/null || { echo "SKIP: yamllint is not installed (apt-get install yamllint)"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd yamllint
 cd "$SRC"
 FILES=(docker-compose.yml helm/profd/Chart.yaml helm/profd/values.yaml .yamllint)
 yamllint -s -c .yamllint "${FILES[@]}" || { echo "FAIL: yamllint found problems"; exit 1; }

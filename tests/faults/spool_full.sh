@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/spool"
 if ! mount -t tmpfs -o size=256k tmpfs "$T/spool" 2>/dev/null; then
-    echo "SKIP: cannot mount a tmpfs here (needs root)"; exit 0
+    skip_provided "cannot mount a tmpfs here (needs root)"
 fi
 trap 'rc=$?; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; umount -l "$T/spool" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 setup_services

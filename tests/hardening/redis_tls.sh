@@ -8,9 +8,11 @@
 # test_redis_tls (store behaviours over TLS, wrong CA, host name check, bad
 # files, client certificates, bounded handshake).
 set -euo pipefail
-command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 0; }
-command -v openssl >/dev/null || { echo "SKIP: the openssl CLI is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd redis-server
+need_cmd openssl
 BIN=${PROFD_BUILD_DIR:?}/tests/hardening/test_redis_tls
+[ -x "$BIN" ] || skip_provided "test_redis_tls is not built (cmocka missing: libcmocka-dev)"
 T=$(mktemp -d /tmp/profd-tls-XXXXXX)
 PIDS=()
 cleanup() {
@@ -49,7 +51,7 @@ tls_server() {
         sleep 0.05
     done
     if grep -qi "tls.*not\|unrecognized\|Bad directive" "$T/redis-$1.log" 2>/dev/null; then
-        echo "SKIP: this redis-server is built without TLS"; exit 0
+        skip_provided "this redis-server is built without TLS"
     fi
     fail "redis-server with --tls-port $1 did not start: $(tail -2 "$T/redis-$1.log")"
 }

@@ -10,7 +10,8 @@
 # Still-reachable and possibly-lost blocks (threads of librdkafka and OpenSSL
 # caches alive at exit) are reported but do not fail the run.
 set -euo pipefail
-command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd valgrind
 : "${PROFD_BIN:?}" "${PROFD_BUILD_DIR:?}"
 export PROFD_SOURCE_DIR=${PROFD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 VG=$(mktemp -d /tmp/profd-valgrind-XXXXXX)

@@ -5,9 +5,11 @@ set -euo pipefail
 : "${PROFD_SOURCE_DIR:?}"
 # shellcheck source=../support/pubsub.sh
 . "$PROFD_SOURCE_DIR/tests/support/pubsub.sh"
+# shellcheck source=../support/skip.sh
+. "$PROFD_SOURCE_DIR/tests/support/skip.sh"
+# Java and the emulator are not installed by scripts/install-deps.sh: optional.
 if ! why=$(pubsub_available 2>&1); then
-    echo "SKIP: $why"
-    exit 0
+    skip_optional "$why"
 fi
 # shellcheck source=../integration/lib.sh
 . "$PROFD_SOURCE_DIR/tests/integration/lib.sh"

@@ -4,6 +4,7 @@
 set -euo pipefail
 : "${PROFD_BIN:?}" "${PROFD_SOURCE_DIR:?}" "${PROFD_BUILD_DIR:?}"
 . "$PROFD_SOURCE_DIR/tests/support/kafka.sh"
+. "$(dirname "$0")/../support/skip.sh"
 T=$(mktemp -d /tmp/profd-submit.XXXXXX)
 trap 'kafka_stop >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -39,7 +40,7 @@ echo "# an unreachable or unconfigured Pub/Sub exits 1"
 
 # Kafka: the published request is what the flags say, keyed by its id.
 if ! command -v kcat >/dev/null || ! kafka_start; then
-    echo "SKIP: kcat or the Kafka mock is missing; Kafka part not run"
+    skip_part_provided "kcat or the Kafka mock is missing; Kafka part not run"
     exit 0
 fi
 export PROFD_KAFKA_BROKERS=$KAFKA_BROKERS

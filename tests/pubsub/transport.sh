@@ -2,10 +2,13 @@
 # emulator: round trip, ack / extend / nack, pause, flow control, errors.
 set -euo pipefail
 . "$PROFD_SOURCE_DIR/tests/support/pubsub.sh"
-if ! pubsub_available 2>/dev/null; then
-    echo "SKIP: $(pubsub_available 2>&1 || true)"
-    exit 0
+. "$(dirname "$0")/../support/skip.sh"
+# Java and the emulator are not installed by scripts/install-deps.sh: optional.
+if ! why=$(pubsub_available 2>&1); then
+    skip_optional "$why"
 fi
+[ -x "$PROFD_BUILD_DIR/tests/pubsub/test_pubsub_transport" ] ||
+    skip_provided "test_pubsub_transport is not built (cmocka missing: libcmocka-dev)"
 trap pubsub_stop EXIT
 pubsub_start
 export PROFD_LOG_LEVEL=warn PROFD_LOG_FORMAT=text

@@ -8,10 +8,13 @@ set -u
 P=${PROFD_BIN:?}
 SRC=${PROFD_SOURCE_DIR:?}
 OUT=${PROFD_BUILD_DIR:-/tmp}
-if [ ! -x /usr/bin/chromium ]; then echo "SKIP: chromium not installed (/usr/bin/chromium)"; exit 0; fi
-if ! command -v node >/dev/null; then echo "SKIP: node not installed"; exit 0; fi
+. "$(dirname "$0")/../support/skip.sh"
+# Chromium is not installed by scripts/install-deps.sh: optional; node and
+# playwright-core are.
+[ -x /usr/bin/chromium ] || skip_optional "chromium not installed (/usr/bin/chromium)"
+need_cmd node nodejs
 if [ ! -d "$SRC/tests/node/node_modules/playwright-core" ]; then
-    echo "SKIP: playwright-core not installed in tests/node (npm ci there)"; exit 0
+    skip_provided "playwright-core not installed in tests/node (npm ci there)"
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

@@ -8,6 +8,7 @@ set -u
 P=${PROFD_BIN:?}
 SRC=${PROFD_SOURCE_DIR:?}
 SHARED=$SRC/../shared
+. "$(dirname "$0")/../support/skip.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -108,11 +109,11 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [p["name"] f
 # --- ajv schema validation
 SCHEMA=$SHARED/testdata/speedscope/file-format-schema.json
 if ! command -v node >/dev/null; then
-    echo "SKIP: node not installed, speedscope schema not validated"
+    skip_part_provided "node not installed, speedscope schema not validated"
 elif [ ! -f "$SCHEMA" ]; then
-    echo "SKIP: $SCHEMA absent, speedscope schema not validated"
+    skip_part_provided "$SCHEMA absent, speedscope schema not validated"
 elif [ ! -d "$SRC/tests/node/node_modules/ajv" ]; then
-    echo "SKIP: ajv not installed in tests/node (npm ci there)"
+    skip_part_provided "ajv not installed in tests/node (npm ci there)"
 else
     cat >"$T/validate.cjs" <<'JS'
 const path = require('path'), fs = require('fs');

@@ -11,7 +11,8 @@ SRC=${PROFD_SOURCE_DIR:?PROFD_SOURCE_DIR is not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(ls -d /root/.pyenv/versions/3.1[0-3].*/bin/python 2>/dev/null | head -1)
-[ -x "$PY" ] || { echo "SKIP: no CPython interpreter"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+[ -x "$PY" ] || skip_provided "no CPython interpreter (/usr/bin/python3)"
 WORK=$(mktemp -d)
 chmod 755 "$WORK"
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -40,7 +41,7 @@ if [ -n "$old" ]; then
   expect 1 "unsupported Python version 3.7" -- "$PROFD_BIN" sample record --pid $opid -o "$WORK/x"
   kill $opid
 else
-  echo "SKIP: no CPython 3.7 for the unsupported-version check"
+  skip_part_optional "no CPython 3.7 for the unsupported-version check"
 fi
 
 # --- the fixture: main thread busy, side thread idle
@@ -50,7 +51,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
   expect 1 "^Failed to profile process: Permission denied$" -- setpriv --reuid=65534 --regid=65534 \
     --clear-groups "$PROFD_BIN" sample record --pid $fpid --duration 1 -o "$WORK/x"
 else
-  echo "SKIP: permission check needs root and setpriv"
+  skip_part_provided "permission check needs root and setpriv"
 fi
 
 expect 1 "cannot write $WORK/no/such/dir/x.txt" -- "$PROFD_BIN" sample record --pid $fpid -o "$WORK/no/such/dir/x.txt"
@@ -74,7 +75,7 @@ SCHEMA=$SRC/../shared/testdata/speedscope/file-format-schema.json
 if command -v node > /dev/null && [ -f "$SCHEMA" ] && [ -d "$SRC/tests/node/node_modules/ajv" ]; then
   node "$HERE/validate_speedscope.mjs" "$SCHEMA" "$WORK/prof.json" || fail "speedscope file invalid"
 else
-  echo "SKIP: node, ajv or the speedscope schema missing: schema validation not run"
+  skip_part_provided "node, ajv or the speedscope schema missing: schema validation not run"
 fi
 "$PY" - "$WORK/prof.json" <<'PYEOF' || fail "speedscope content"
 import json, sys
@@ -148,7 +149,7 @@ gone_file_spin()' 2> /dev/null & dpid=$!
   grep -q "gone_file_spin" "$WORK/del.txt" || fail "deleted executable: no stacks"
   kill $dpid
 else
-  echo "SKIP: no static /usr/bin/python3.11 for the deleted-executable check"
+  skip_part_provided "no static /usr/bin/python3.11 for the deleted-executable check"
 fi
 lib=$(ls /root/.pyenv/versions/3.12.*/lib/libpython3.12.so.1.0 2> /dev/null | head -1)
 if [ -n "$lib" ]; then
@@ -163,7 +164,7 @@ gone_lib_spin()' & dpid=$!
   grep -q "gone_lib_spin" "$WORK/del.txt" || fail "deleted libpython: no stacks"
   kill $dpid
 else
-  echo "SKIP: no pyenv 3.12 for the deleted-libpython check"
+  skip_part_optional "no pyenv 3.12 for the deleted-libpython check"
 fi
 
 # --- the target exits mid-capture: output written, exit 0, early end

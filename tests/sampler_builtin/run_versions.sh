@@ -7,7 +7,8 @@ set -u
 PROFD_BIN=${PROFD_BIN:?PROFD_BIN is not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECKER_PY=/usr/bin/python3
-[ -x "$CHECKER_PY" ] || { echo "SKIP: /usr/bin/python3 (the checker) is missing"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+[ -x "$CHECKER_PY" ] || skip_provided "/usr/bin/python3 (the checker) is missing"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 PY_ROOT=${PROFD_PYENV_ROOT:-/root/.pyenv/versions}
@@ -52,7 +53,7 @@ for minor in 8 9 10 11 12 13; do
     found=$(ls -d "$PY_ROOT"/3.$minor.*/bin/python 2>/dev/null | head -1)
     [ -n "$found" ] && py=$found
   fi
-  if [ ! -x "$py" ]; then echo "SKIP: no CPython 3.$minor interpreter found"; continue; fi
+  if [ ! -x "$py" ]; then skip_part_optional "no CPython 3.$minor interpreter found"; continue; fi
   mode=""; [ "$minor" -ge 12 ] && mode="--nonblocking"
   ran=$((ran + 1))
   # Other load on the machine can starve the fixture and the sampler at the same moments, which
@@ -63,5 +64,5 @@ for minor in 8 9 10 11 12 13; do
     if [ $attempt -eq 2 ]; then failed=1; else echo "retrying 3.$minor once"; fi
   done
 done
-[ $ran -gt 0 ] || { echo "SKIP: no CPython 3.8-3.13 interpreter present"; exit 0; }
+[ $ran -gt 0 ] || skip_provided "no CPython 3.8-3.13 interpreter present (python3 is 3.11)"
 exit $failed

@@ -6,6 +6,9 @@
 set -euo pipefail
 : "${PROFD_BIN:?}" "${PROFD_SOURCE_DIR:?}"
 . "$PROFD_SOURCE_DIR/tests/support/redis.sh"
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd redis-server
+need_cmd redis-cli redis-tools
 T=$(mktemp -d /tmp/profd-secrets.XXXXXX)
 PIDS=()
 cleanup() {
@@ -19,7 +22,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 JWT_SECRET="jwt-SECRET-$RANDOM$RANDOM-do-not-log"
 ALERT_TOKEN="alert-TOKEN-$RANDOM$RANDOM-do-not-log"
 REDIS_PASS="redis-PASS-$RANDOM$RANDOM-do-not-log"
-redis_start >/dev/null || { echo "SKIP: no redis-server"; exit 0; }
+redis_start >/dev/null || fail "redis-server did not start"
 redis-cli -p "$REDIS_PORT" CONFIG SET requirepass "$REDIS_PASS" >/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)

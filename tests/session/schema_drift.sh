@@ -19,10 +19,11 @@ build=${PROFD_BUILD_DIR:?PROFD_BUILD_DIR is not set}
 fx=$src/tests/fixtures/requests
 validate=$src/tests/node/validate.mjs
 
-command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd node nodejs
 for m in ajv ajv-formats; do
     [ -d "$src/tests/node/node_modules/$m" ] ||
-        { echo "SKIP: $m is missing; run npm ci in tests/node"; exit 0; }
+        skip_provided "$m is missing; run npm ci in tests/node"
 done
 
 tmp=$(mktemp -d)

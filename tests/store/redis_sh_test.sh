@@ -3,8 +3,9 @@
 # redis_stop removes the server and its directory.
 set -u
 source "$PROFD_SOURCE_DIR/tests/support/redis.sh"
-command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 0; }
-command -v redis-cli >/dev/null || { echo "SKIP: redis-cli is not installed"; exit 0; }
+. "$(dirname "$0")/../support/skip.sh"
+need_cmd redis-server
+need_cmd redis-cli redis-tools
 trap redis_stop EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
