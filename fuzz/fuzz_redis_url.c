@@ -1,4 +1,4 @@
-/* fuzz_redis_url.c - libFuzzer target for profd_redis_url_parse, the parser of
+/* fuzz_redis_url.c - libFuzzer target for store__redis_url_parse, the parser of
  * PROFD_REDIS_URL (operator input, but it carries a password, so it is the
  * one place a parsing slip could leak a secret). Any input must be refused
  * with a one-line error that does not contain the password, or give a URL
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/conn.h"
+#include "conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     url[size] = '\0';
     profd_redis_url u;
     profd_error err = {0};
-    if (profd_redis_url_parse(url, &u, &err) != 0) {
+    if (store__redis_url_parse(url, &u, &err) != 0) {
         if (strchr(err.msg, '\n'))
             abort();
         /* A leak check that cannot match our own wording: no message of the

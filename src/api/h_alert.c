@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/server.h"
+#include "server.h"
 #include "profd/alert.h"
 #include "profd/log.h"
 
@@ -27,28 +27,29 @@ static int authorised(api_req *r)
     const char *token = r->api->cfg.alert_token;
     if (!token[0]) {
         profd_metrics_rejected("alerts_disabled");
-        reply_detail(r, 503, "alert webhooks are disabled: set PROFD_ALERT_TOKEN");
+        api__reply_detail(r, 503, "alert webhooks are disabled: set PROFD_ALERT_TOKEN");
         return -1;
     }
-    if (profd_alert_token_ok(token, req_header(r, "Authorization"), req_query(r, "auth_token")))
+    if (profd_alert_token_ok(token, api__req_header(r, "Authorization"),
+                             api__req_query(r, "auth_token")))
         return 0;
     profd_metrics_rejected("alert_unauthorized");
-    reply_detail(r, 401,
-                 "Not authenticated: present PROFD_ALERT_TOKEN as a bearer token, as the "
-                 "basic-auth password, or as ?auth_token=");
-    reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"profd-alerts\"");
+    api__reply_detail(r, 401,
+                      "Not authenticated: present PROFD_ALERT_TOKEN as a bearer token, as the "
+                      "basic-auth password, or as ?auth_token=");
+    api__reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"profd-alerts\"");
     return -1;
 }
 
 static json_object *parse_body(api_req *r)
 {
     if (!r->body || r->len == 0 || strlen(r->body) != r->len) {
-        reply_detail(r, 400, "Request body must be a JSON object (the webhook payload)");
+        api__reply_detail(r, 400, "Request body must be a JSON object (the webhook payload)");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(ALERT_JSON_DEPTH);
     if (!tok) {
-        reply_detail(r, 500, "out of memory");
+        api__reply_detail(r, 500, "out of memory");
         return NULL;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -60,19 +61,19 @@ static json_object *parse_body(api_req *r)
         end++;
     if (e != json_tokener_success || end != r->len) {
         json_object_put(o);
-        reply_detail(r, 400, "Malformed JSON: %s",
-                     e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
+        api__reply_detail(r, 400, "Malformed JSON: %s",
+                          e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
         return NULL;
     }
     if (!json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        reply_detail(r, 422, "Request body must be a JSON object (the webhook payload)");
+        api__reply_detail(r, 422, "Request body must be a JSON object (the webhook payload)");
         return NULL;
     }
     return o;
 }
 
-void handle_alert(api_req *r)
+void api__handle_alert(api_req *r)
 {
     const char *source = r->route.id == PROFD_ROUTE_ALERT_GCP ? "gcp" : "alertmanager";
     if (authorised(r) != 0)
@@ -86,11 +87,11 @@ void handle_alert(api_req *r)
     profd_error err = {0};
     if (profd_alert_ingest(&c, source, payload, &res, &err) < 0) {
         profd_metrics_rejected("invalid_alert");
-        reply_detail(r, 422, "%s", err.msg);
+        api__reply_detail(r, 422, "%s", err.msg);
     } else {
         LOG_I(NULL, "audit", "action=alert source=%s received=%d started=%d skipped=%d", source,
               res.received, res.nstarted, res.nskipped);
-        reply_json(r, 202, profd_alert_result_json(&res));
+        api__reply_json(r, 202, profd_alert_result_json(&res));
         profd_alert_result_free(&res);
     }
     json_object_put(payload);

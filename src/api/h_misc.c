@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/server.h"
+#include "server.h"
 
 static const char *content_type(const char *object)
 {
@@ -27,57 +27,57 @@ static const char *content_type(const char *object)
     return "application/octet-stream";
 }
 
-void handle_file(api_req *r)
+void api__handle_file(api_req *r)
 {
     if (!r->api->link_key[0] || !r->api->o.blob) {
-        reply_detail(r, 404, "Not Found");
+        api__reply_detail(r, 404, "Not Found");
         return;
     }
-    int v = profd_blob_file_verify(r->api->link_key, r->route.param, req_query(r, "expires"),
-                                   req_query(r, "signature"), profd_now_ms() / 1000);
+    int v = profd_blob_file_verify(r->api->link_key, r->route.param, api__req_query(r, "expires"),
+                                   api__req_query(r, "signature"), profd_now_ms() / 1000);
     if (v != 0) {
         profd_metrics_rejected(v == -2 ? "link_expired" : "link_invalid");
-        reply_detail(r, 403,
-                     v == -2 ? "This link has expired; read the session again for a "
-                               "fresh one"
-                             : "Invalid link signature");
+        api__reply_detail(r, 403,
+                          v == -2 ? "This link has expired; read the session again for a "
+                                    "fresh one"
+                                  : "Invalid link signature");
         return;
     }
-    serve_object(r, r->route.param, content_type(r->route.param));
+    api__serve_object(r, r->route.param, content_type(r->route.param));
     if (r->status != 200)
         return;
-    reply_header(r, "Access-Control-Allow-Origin", "*");
-    reply_header(r, "Cache-Control", "private, max-age=300");
+    api__reply_header(r, "Access-Control-Allow-Origin", "*");
+    api__reply_header(r, "Cache-Control", "private, max-age=300");
     if (strstr(content_type(r->route.param), "html") || strstr(content_type(r->route.param), "svg"))
-        reply_header(r, "Content-Security-Policy", "sandbox allow-scripts allow-downloads");
+        api__reply_header(r, "Content-Security-Policy", "sandbox allow-scripts allow-downloads");
 }
 
-void handle_healthz(api_req *r)
+void api__handle_healthz(api_req *r)
 {
-    reply_body(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    api__reply_body(r, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
-void handle_readyz(api_req *r)
+void api__handle_readyz(api_req *r)
 {
     profd_error err;
     profd_store *st = r->api->o.store;
     profd_bus *b = r->api->o.bus;
     if (st->ops->ping && st->ops->ping(st, &err) < 0) {
-        reply_detail(r, 503, "Session store not ready: %s", err.msg);
+        api__reply_detail(r, 503, "Session store not ready: %s", err.msg);
         return;
     }
     if (b->ops->ping && b->ops->ping(b, &err) < 0) {
-        reply_detail(r, 503, "Message bus not ready: %s", err.msg);
+        api__reply_detail(r, 503, "Message bus not ready: %s", err.msg);
         return;
     }
-    reply_body(r, 200, "application/json", "{\"status\":\"ready\"}", 18);
+    api__reply_body(r, 200, "application/json", "{\"status\":\"ready\"}", 18);
 }
 
-void handle_metrics(api_req *r)
+void api__handle_metrics(api_req *r)
 {
     char *text = profd_metrics_render();
     if (!text)
         return;
-    reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+    api__reply_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
     free(text);
 }

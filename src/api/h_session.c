@@ -20,27 +20,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/server.h"
+#include "server.h"
 #include "profd/lifecycle.h"
 #include "profd/log.h"
 
-json_object *session_json(api_req *r, profd_session *s)
+json_object *api__session_json(api_req *r, profd_session *s)
 {
     profd_session_links(r->api->o.blob, r->api->cfg.signed_url_ttl, s);
     return profd_session_to_json(s, false);
 }
 
-void reply_store_error(api_req *r, const profd_error *err)
+void api__reply_store_error(api_req *r, const profd_error *err)
 {
     LOG_E(NULL, "api.store_error", "session store: %s", err->msg);
-    reply_detail(r, 503, "Session store unavailable: %s", err->msg);
+    api__reply_detail(r, 503, "Session store unavailable: %s", err->msg);
 }
 
-bool load_session(api_req *r, const char *id, profd_session *out)
+bool api__load_session(api_req *r, const char *id, profd_session *out)
 {
     profd_session_init(out);
     if (!profd_uuid_valid(id)) {
-        reply_detail(r, 404, "Profiling session %.64s not found", id);
+        api__reply_detail(r, 404, "Profiling session %.64s not found", id);
         return false;
     }
     profd_error err;
@@ -49,32 +49,32 @@ bool load_session(api_req *r, const char *id, profd_session *out)
     case PROFD_LOOKUP_FOUND:
         return true;
     case PROFD_LOOKUP_ABSENT:
-        reply_detail(r, 404, "Profiling session %s not found", id);
+        api__reply_detail(r, 404, "Profiling session %s not found", id);
         return false;
     case PROFD_LOOKUP_ERROR:
         break;
     }
-    reply_store_error(r, &err);
+    api__reply_store_error(r, &err);
     return false;
 }
 
-void handle_get(api_req *r)
+void api__handle_get(api_req *r)
 {
     profd_session s;
-    if (!load_session(r, r->route.param, &s))
+    if (!api__load_session(r, r->route.param, &s))
         return;
-    reply_json(r, 200, session_json(r, &s));
+    api__reply_json(r, 200, api__session_json(r, &s));
     profd_session_free(&s);
 }
 
-void handle_list(api_req *r)
+void api__handle_list(api_req *r)
 {
     profd_list_filter f;
     char detail[256];
-    if (profd_list_query_parse(req_query(r, "service_name"), req_query(r, "status"),
-                               req_query(r, "limit"), &f, detail, sizeof detail) < 0) {
+    if (profd_list_query_parse(api__req_query(r, "service_name"), api__req_query(r, "status"),
+                               api__req_query(r, "limit"), &f, detail, sizeof detail) < 0) {
         profd_metrics_rejected("invalid_query");
-        reply_detail(r, 422, "%s", detail);
+        api__reply_detail(r, 422, "%s", detail);
         return;
     }
     profd_session *out = calloc((size_t)f.limit, sizeof *out);
@@ -84,14 +84,14 @@ void handle_list(api_req *r)
     profd_store *st = r->api->o.store;
     int n = st->ops->list(st, &f, out, f.limit, &err);
     if (n < 0) {
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
     } else {
         json_object *arr = json_object_new_array_ext(n);
         for (int i = 0; i < n; i++) {
-            json_object_array_add(arr, session_json(r, &out[i]));
+            json_object_array_add(arr, api__session_json(r, &out[i]));
             profd_session_free(&out[i]);
         }
-        reply_json(r, 200, arr);
+        api__reply_json(r, 200, arr);
     }
     free(out);
 }
@@ -139,32 +139,33 @@ static void cancel_queued(api_req *r, profd_session *s)
     profd_error err;
     profd_store *st = r->api->o.store;
     if (st->ops->put(st, s, &err) < 0) {
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
         return;
     }
     publish_event(r, "session.failed", s);
     profd_metrics_session_finished("failed");
     if (publish_cancel(r, s, &err) < 0)
         LOG_W(s->session_id, "api.cancel_publish_failed", "%s", err.msg);
-    reply_json(r, 202, session_json(r, s));
+    api__reply_json(r, 202, api__session_json(r, s));
 }
 
-void handle_cancel(api_req *r)
+void api__handle_cancel(api_req *r)
 {
     profd_session s;
-    if (!load_session(r, r->route.param, &s))
+    if (!api__load_session(r, r->route.param, &s))
         return;
     const char *was = profd_status_name(s.status);
     if (profd_status_terminal(s.status)) {
-        reply_detail(r, 409, "Profiling session %s has already finished (%s)", s.session_id, was);
+        api__reply_detail(r, 409, "Profiling session %s has already finished (%s)", s.session_id,
+                          was);
     } else if (s.status == PROFD_QUEUED) {
         cancel_queued(r, &s);
     } else {
         profd_error err;
         if (publish_cancel(r, &s, &err) < 0)
-            reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
+            api__reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
         else
-            reply_json(r, 202, session_json(r, &s));
+            api__reply_json(r, 202, api__session_json(r, &s));
     }
     if (r->status == 202)
         LOG_I(s.session_id, "audit", "action=cancel subject=%s service=%s was=%s", r->who.sub,
@@ -174,12 +175,12 @@ void handle_cancel(api_req *r)
 
 /* Serve an object of the blob store through a temporary copy, unlinked once
  * open (the file store and GCS both answer get_file). Also used by files. */
-void serve_object(api_req *r, const char *object, const char *type)
+void api__serve_object(api_req *r, const char *object, const char *type)
 {
     char path[] = "/tmp/profd-api-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) {
-        reply_detail(r, 500, "cannot create a temporary file");
+        api__reply_detail(r, 500, "cannot create a temporary file");
         return;
     }
     close(fd);
@@ -195,29 +196,30 @@ void serve_object(api_req *r, const char *object, const char *type)
     if (fd < 0 || fstat(fd, &stt) < 0) {
         if (fd >= 0)
             close(fd);
-        reply_detail(r, 404, "Object %s is not available", object);
+        api__reply_detail(r, 404, "Object %s is not available", object);
         return;
     }
-    reply_fd(r, fd, (uint64_t)stt.st_size, type);
+    api__reply_fd(r, fd, (uint64_t)stt.st_size, type);
 }
 
-void handle_artifact(api_req *r)
+void api__handle_artifact(api_req *r)
 {
     profd_session s;
-    if (!load_session(r, r->route.param, &s))
+    if (!api__load_session(r, r->route.param, &s))
         return;
     bool flame = r->route.id == PROFD_ROUTE_FLAMEGRAPH;
     const char *object = flame ? s.flame_graph_object : s.raw_data_object;
     if (!object[0] || !r->api->o.blob) {
-        reply_detail(r, 404, "%s of profiling session %s is not available (status %s)",
-                     flame ? "Flame graph" : "Raw data", s.session_id, profd_status_name(s.status));
+        api__reply_detail(r, 404, "%s of profiling session %s is not available (status %s)",
+                          flame ? "Flame graph" : "Raw data", s.session_id,
+                          profd_status_name(s.status));
     } else {
         char link[2048];
         profd_session_link(r->api->o.blob, object, r->api->cfg.signed_url_ttl, link, sizeof link);
         if (strncmp(link, "http://", 7) == 0 || strncmp(link, "https://", 8) == 0)
-            reply_redirect(r, link);
+            api__reply_redirect(r, link);
         else
-            serve_object(
+            api__serve_object(
                 r, object,
                 profd_artifacts[flame ? PROFD_ART_FLAMEGRAPH : PROFD_ART_PROFILE].content_type);
     }

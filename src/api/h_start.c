@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/server.h"
+#include "server.h"
 #include "profd/lifecycle.h"
 #include "profd/log.h"
 #include "profd/sampler.h"
@@ -62,7 +62,7 @@ static step_result parse_body(start *st)
 {
     api_req *r = st->r;
     if (!r->body || r->len == 0) {
-        reply_detail(r, 400, "Request body must be a JSON object");
+        api__reply_detail(r, 400, "Request body must be a JSON object");
         return STEP_ANSWERED;
     }
     json_tokener *tok = json_tokener_new();
@@ -73,12 +73,12 @@ static step_result parse_body(start *st)
     while (end < r->len && strchr(" \t\r\n", r->body[end]))
         end++;
     if (e != json_tokener_success || end != r->len || strlen(r->body) != r->len) {
-        reply_detail(r, 400, "Malformed JSON: %s",
-                     e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
+        api__reply_detail(r, 400, "Malformed JSON: %s",
+                          e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
         return STEP_ANSWERED;
     }
     if (!json_object_is_type(st->body, json_type_object)) {
-        reply_detail(r, 422, "Request body must be a JSON object");
+        api__reply_detail(r, 422, "Request body must be a JSON object");
         return STEP_ANSWERED;
     }
     return STEP_NEXT;
@@ -96,11 +96,11 @@ static step_result replay_existing(start *st)
     step_result rc = STEP_ANSWERED;
     switch (store->ops->get(store, st->id, &s, &err)) {
     case PROFD_LOOKUP_ERROR:
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
         break;
     case PROFD_LOOKUP_FOUND:
-        reply_json(r, 201, session_json(r, &s));
-        reply_header(r, "Idempotent-Replayed", "true");
+        api__reply_json(r, 201, api__session_json(r, &s));
+        api__reply_header(r, "Idempotent-Replayed", "true");
         break;
     case PROFD_LOOKUP_ABSENT:
         rc = STEP_NEXT;
@@ -114,7 +114,7 @@ static step_result replay_existing(start *st)
 static step_result replay(start *st)
 {
     api_req *r = st->r;
-    const char *key = req_header(r, "Idempotency-Key");
+    const char *key = api__req_header(r, "Idempotency-Key");
     if (!key) {
         profd_uuid4(st->id);
         return STEP_NEXT;
@@ -124,7 +124,7 @@ static step_result replay(start *st)
     for (size_t i = 0; ok && i < n; i++)
         ok = key[i] >= 0x20 && key[i] <= 0x7e;
     if (!ok) {
-        reply_detail(r, 422, "Idempotency-Key must be 1 to 255 printable ASCII characters");
+        api__reply_detail(r, 422, "Idempotency-Key must be 1 to 255 printable ASCII characters");
         return STEP_ANSWERED;
     }
     char name[512];
@@ -142,16 +142,17 @@ static step_result rate_limit(start *st)
     profd_rate_result rc = profd_ratelimit_check(
         r->api->o.store, r->who.sub, r->api->cfg.rate_limit, profd_now_ms() / 1000, &retry, &err);
     if (rc == PROFD_RATE_ERROR) {
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
         return STEP_ANSWERED;
     }
     if (rc == PROFD_RATE_LIMITED) {
         profd_metrics_rejected("rate_limited");
-        reply_detail(r, 429, "Rate limit exceeded: %d session starts per minute; retry in %d s",
-                     r->api->cfg.rate_limit, retry);
+        api__reply_detail(r, 429,
+                          "Rate limit exceeded: %d session starts per minute; retry in %d s",
+                          r->api->cfg.rate_limit, retry);
         char v[16];
         snprintf(v, sizeof v, "%d", retry);
-        reply_header(r, "Retry-After", v);
+        api__reply_header(r, "Retry-After", v);
         return STEP_ANSWERED;
     }
     return STEP_NEXT;
@@ -202,7 +203,7 @@ static step_result validate(start *st)
         char detail[512];
         rule_detail(err.msg, detail, sizeof detail);
         profd_metrics_rejected("invalid_request");
-        reply_detail(r, 422, "%s", detail);
+        api__reply_detail(r, 422, "%s", detail);
         return STEP_ANSWERED;
     }
     return STEP_NEXT;
@@ -215,12 +216,12 @@ static step_result can_run(start *st)
     profd_error err;
     if (profd_sampler_choose(r->api->cfg.sampler, r->api->cfg.pyspy, &kind, &err) < 0) {
         profd_metrics_rejected("sampler_unavailable");
-        reply_detail(r, 503, "%s", err.msg);
+        api__reply_detail(r, 503, "%s", err.msg);
         return STEP_ANSWERED;
     }
     if (r->api->o.local && st->req.pid > 0 && kill((pid_t)st->req.pid, 0) < 0 && errno == EPERM) {
         profd_metrics_rejected("permission_denied");
-        reply_detail(r, 403, "%s", PROFD_PERMISSION_DENIED);
+        api__reply_detail(r, 403, "%s", PROFD_PERMISSION_DENIED);
         return STEP_ANSWERED;
     }
     return STEP_NEXT;
@@ -285,13 +286,13 @@ static step_result enqueue(start *st)
         /* A concurrent retry with the same Idempotency-Key won the race: its
          * session is the answer. A random id cannot collide in practice. */
         if (!st->idempotent || replay_existing(st) == STEP_NEXT)
-            reply_detail(r, 409, "Profiling session %s exists already", st->id);
+            api__reply_detail(r, 409, "Profiling session %s exists already", st->id);
         return STEP_ANSWERED;
     case PROFD_ENQUEUE_STORE_ERROR:
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
         return STEP_ANSWERED;
     case PROFD_ENQUEUE_BUS_ERROR:
-        reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
+        api__reply_detail(r, 503, "Message bus unavailable: %s", err.msg);
         return STEP_ANSWERED;
     }
     return STEP_ANSWERED;
@@ -308,20 +309,20 @@ static step_result record(start *st)
     profd_error err;
     profd_claim_result c = store->ops->claim(store, key, st->id, TARGET_CLAIM_MS, &err);
     if (c == PROFD_CLAIM_ERROR) {
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
         return STEP_ANSWERED;
     }
     step_result rc = STEP_ANSWERED;
     target_state b = c == PROFD_CLAIM_WON ? find_busy(st, busy, &err) : TARGET_UNKNOWN;
     if (c == PROFD_CLAIM_HELD) {
         profd_metrics_rejected("target_busy");
-        reply_detail(r, 409, "A capture of %s is already being started", st->req.service_name);
+        api__reply_detail(r, 409, "A capture of %s is already being started", st->req.service_name);
     } else if (b == TARGET_UNKNOWN) {
-        reply_store_error(r, &err);
+        api__reply_store_error(r, &err);
     } else if (b == TARGET_BUSY) {
         profd_metrics_rejected("target_busy");
-        reply_detail(r, 409, "%s is already being profiled (session %s)", st->req.service_name,
-                     busy);
+        api__reply_detail(r, 409, "%s is already being profiled (session %s)", st->req.service_name,
+                          busy);
     } else {
         rc = enqueue(st);
     }
@@ -330,7 +331,7 @@ static step_result record(start *st)
     return rc;
 }
 
-void handle_start(api_req *r)
+void api__handle_start(api_req *r)
 {
     start st;
     memset(&st, 0, sizeof st);
@@ -347,10 +348,10 @@ void handle_start(api_req *r)
         LOG_I(st.id, "audit", "action=start subject=%s service=%s duration=%d pid=%ld host=%s",
               r->who.sub, st.s.service_name, st.s.duration_seconds, st.s.pid,
               st.req.host[0] ? st.req.host : "any");
-        reply_json(r, 201, session_json(r, &st.s));
+        api__reply_json(r, 201, api__session_json(r, &st.s));
         char loc[128];
         snprintf(loc, sizeof loc, "/api/v1/monitoring/profile/%s", st.id);
-        reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+        api__reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
     }
     json_object_put(st.body);
     profd_request_free(&st.req);

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "api/server.h"
+#include "server.h"
 #include "profd/log.h"
 
 static int64_t mono_us(void)
@@ -44,7 +44,7 @@ static void set_response(api_req *r, int status, struct MHD_Response *resp)
     r->status = status;
 }
 
-void reply_body(api_req *r, int status, const char *type, const char *body, size_t len)
+void api__reply_body(api_req *r, int status, const char *type, const char *body, size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -56,16 +56,16 @@ void reply_body(api_req *r, int status, const char *type, const char *body, size
     set_response(r, status, resp);
 }
 
-void reply_json(api_req *r, int status, json_object *o)
+void api__reply_json(api_req *r, int status, json_object *o)
 {
     size_t len = 0;
     const char *s = json_object_to_json_string_length(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    reply_body(r, status, "application/json", s, len);
+    api__reply_body(r, status, "application/json", s, len);
     json_object_put(o);
 }
 
-void reply_detail(api_req *r, int status, const char *fmt, ...)
+void api__reply_detail(api_req *r, int status, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -74,10 +74,10 @@ void reply_detail(api_req *r, int status, const char *fmt, ...)
     va_end(ap);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "detail", json_object_new_string(msg));
-    reply_json(r, status, o);
+    api__reply_json(r, status, o);
 }
 
-void reply_redirect(api_req *r, const char *location)
+void api__reply_redirect(api_req *r, const char *location)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -88,7 +88,7 @@ void reply_redirect(api_req *r, const char *location)
     set_response(r, MHD_HTTP_FOUND, resp);
 }
 
-void reply_fd(api_req *r, int fd, uint64_t size, const char *type)
+void api__reply_fd(api_req *r, int fd, uint64_t size, const char *type)
 {
     struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
     if (!resp)
@@ -98,18 +98,18 @@ void reply_fd(api_req *r, int fd, uint64_t size, const char *type)
     set_response(r, MHD_HTTP_OK, resp);
 }
 
-void reply_header(api_req *r, const char *name, const char *value)
+void api__reply_header(api_req *r, const char *name, const char *value)
 {
     if (r->resp)
         MHD_add_response_header(r->resp, name, value);
 }
 
-const char *req_header(api_req *r, const char *name)
+const char *api__req_header(api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-const char *req_query(api_req *r, const char *name)
+const char *api__req_query(api_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
@@ -126,26 +126,26 @@ static bool needs_auth(profd_route_id id)
 static int authorise(api_req *r)
 {
     char reason[256];
-    profd_auth a = profd_jwt_authorize(r->api->keys, req_header(r, "Authorization"),
+    profd_auth a = profd_jwt_authorize(r->api->keys, api__req_header(r, "Authorization"),
                                        profd_now_ms() / 1000, &r->who, reason, sizeof reason);
     if (a == PROFD_AUTH_OK)
         return 0;
     if (a == PROFD_AUTH_FORBIDDEN) {
         profd_metrics_rejected("forbidden");
-        reply_detail(r, MHD_HTTP_FORBIDDEN, "Forbidden: %s", reason);
+        api__reply_detail(r, MHD_HTTP_FORBIDDEN, "Forbidden: %s", reason);
         return -1;
     }
     profd_metrics_rejected("unauthorized");
-    reply_detail(r, MHD_HTTP_UNAUTHORIZED, "Not authenticated: %s", reason);
+    api__reply_detail(r, MHD_HTTP_UNAUTHORIZED, "Not authenticated: %s", reason);
     char www[400];
-    if (req_header(r, "Authorization"))
+    if (api__req_header(r, "Authorization"))
         snprintf(www, sizeof www,
                  "Bearer realm=\"profd\", error=\"invalid_token\", "
                  "error_description=\"%s\"",
                  reason);
     else
         snprintf(www, sizeof www, "Bearer realm=\"profd\"");
-    reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+    api__reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
     return -1;
 }
 
@@ -153,40 +153,40 @@ static void dispatch(api_req *r)
 {
     typedef void (*handler)(api_req *);
     static const handler handlers[] = {
-        [PROFD_ROUTE_START] = handle_start,
-        [PROFD_ROUTE_LIST] = handle_list,
-        [PROFD_ROUTE_GET] = handle_get,
-        [PROFD_ROUTE_CANCEL] = handle_cancel,
-        [PROFD_ROUTE_FLAMEGRAPH] = handle_artifact,
-        [PROFD_ROUTE_RAW] = handle_artifact,
-        [PROFD_ROUTE_FILE] = handle_file,
-        [PROFD_ROUTE_HEALTHZ] = handle_healthz,
-        [PROFD_ROUTE_READYZ] = handle_readyz,
-        [PROFD_ROUTE_METRICS] = handle_metrics,
-        [PROFD_ROUTE_ALERT_ALERTMANAGER] = handle_alert,
-        [PROFD_ROUTE_ALERT_GCP] = handle_alert,
+        [PROFD_ROUTE_START] = api__handle_start,
+        [PROFD_ROUTE_LIST] = api__handle_list,
+        [PROFD_ROUTE_GET] = api__handle_get,
+        [PROFD_ROUTE_CANCEL] = api__handle_cancel,
+        [PROFD_ROUTE_FLAMEGRAPH] = api__handle_artifact,
+        [PROFD_ROUTE_RAW] = api__handle_artifact,
+        [PROFD_ROUTE_FILE] = api__handle_file,
+        [PROFD_ROUTE_HEALTHZ] = api__handle_healthz,
+        [PROFD_ROUTE_READYZ] = api__handle_readyz,
+        [PROFD_ROUTE_METRICS] = api__handle_metrics,
+        [PROFD_ROUTE_ALERT_ALERTMANAGER] = api__handle_alert,
+        [PROFD_ROUTE_ALERT_GCP] = api__handle_alert,
     };
     profd_route *rt = &r->route;
     if (rt->id == PROFD_ROUTE_NONE) {
-        reply_detail(r, MHD_HTTP_NOT_FOUND, "Not Found");
+        api__reply_detail(r, MHD_HTTP_NOT_FOUND, "Not Found");
         return;
     }
     if (!rt->method_ok) {
-        reply_detail(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-        reply_header(r, MHD_HTTP_HEADER_ALLOW, rt->allow);
+        api__reply_detail(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+        api__reply_header(r, MHD_HTTP_HEADER_ALLOW, rt->allow);
         return;
     }
     if (r->too_big) {
         profd_metrics_rejected("body_too_large");
-        reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
-                     PROFD_API_MAX_BODY);
+        api__reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
+                          PROFD_API_MAX_BODY);
         return;
     }
     if (needs_auth(rt->id) && authorise(r) != 0)
         return;
     handlers[rt->id](r);
     if (!r->resp)
-        reply_detail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error");
+        api__reply_detail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error");
 }
 
 static enum MHD_Result finish(api_req *r)
@@ -216,8 +216,8 @@ static enum MHD_Result begin(profd_api *api, struct MHD_Connection *c, const cha
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > PROFD_API_MAX_BODY) {
         profd_metrics_rejected("body_too_large");
-        reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
-                     PROFD_API_MAX_BODY);
+        api__reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
+                          PROFD_API_MAX_BODY);
         return finish(r);
     }
     return MHD_YES;
@@ -281,7 +281,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ---- start and stop ------------------------------------------------------ */
 
 /* "host:port", "[v6]:port" or ":port". */
-int api_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err)
+int api__resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err)
 {
     char host[256], port[16];
     const char *colon = strrchr(listen, ':');
@@ -313,7 +313,7 @@ int api_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, 
     return 0;
 }
 
-void api_mhd_log(void *cls, const char *fmt, va_list ap)
+void api__mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
@@ -339,7 +339,7 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
     a->keys = profd_jwt_keys_new(&js, err);
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (!a->keys || api_resolve(a->cfg.listen, &ss, &sl, err) < 0) {
+    if (!a->keys || api__resolve(a->cfg.listen, &ss, &sl, err) < 0) {
         profd_api_stop(a);
         return NULL;
     }
@@ -352,7 +352,7 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
                               MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, a,
+                              on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, api__mhd_log, a,
                               MHD_OPTION_END);
     if (!a->mhd) {
         profd_error_set(err, NULL, "cannot listen on %s (address in use, or not this host's?)",

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/jwt_internal.h"
+#include "jwt_internal.h"
 
 static const char *jstr(json_object *o, const char *name)
 {
@@ -177,7 +177,7 @@ static int load_pem(profd_jwk_set *set, const char *text, size_t len)
     return 0;
 }
 
-int profd_jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err)
+int api__jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err)
 {
     memset(set, 0, sizeof *set);
     size_t len = 0;
@@ -201,7 +201,7 @@ int profd_jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err)
     return rc;
 }
 
-void profd_jwk_set_clear(profd_jwk_set *set)
+void api__jwk_set_clear(profd_jwk_set *set)
 {
     for (int i = 0; i < set->n; i++)
         EVP_PKEY_free(set->keys[i].pkey);

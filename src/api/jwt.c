@@ -33,7 +33,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "api/jwt_internal.h"
+#include "jwt_internal.h"
 
 #define RELOAD_CHECK_S 10
 
@@ -67,7 +67,7 @@ profd_jwt_keys *profd_jwt_keys_new(const profd_jwt_settings *s, profd_error *err
         struct stat st;
         if (stat(k->path, &st) == 0)
             k->mtime = st.st_mtim;
-        if (profd_jwk_set_load(&k->set, k->path, err) < 0) {
+        if (api__jwk_set_load(&k->set, k->path, err) < 0) {
             profd_jwt_keys_free(k);
             return NULL;
         }
@@ -79,7 +79,7 @@ void profd_jwt_keys_free(profd_jwt_keys *k)
 {
     if (!k)
         return;
-    profd_jwk_set_clear(&k->set);
+    api__jwk_set_clear(&k->set);
     if (k->secret)
         OPENSSL_cleanse(k->secret, strlen(k->secret));
     free(k->secret);
@@ -108,9 +108,9 @@ static void maybe_reload(profd_jwt_keys *k, int64_t now_s)
         return;
     profd_jwk_set fresh;
     profd_error err;
-    if (profd_jwk_set_load(&fresh, k->path, &err) < 0)
+    if (api__jwk_set_load(&fresh, k->path, &err) < 0)
         return;
-    profd_jwk_set_clear(&k->set);
+    api__jwk_set_clear(&k->set);
     k->set = fresh;
     k->mtime = st.st_mtim;
 }

@@ -21,7 +21,7 @@ typedef struct profd_jwk_set {
     int n;
 } profd_jwk_set;
 
-int profd_jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err);
-void profd_jwk_set_clear(profd_jwk_set *set);
+int api__jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err);
+void api__jwk_set_clear(profd_jwk_set *set);
 
 #endif

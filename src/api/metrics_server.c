@@ -53,7 +53,7 @@ profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (api_resolve(listen, &ss, &sl, err) < 0)
+    if (api__resolve(listen, &ss, &sl, err) < 0)
         return NULL;
     profd_metrics_server *m = calloc(1, sizeof *m);
     if (!m)
@@ -63,7 +63,7 @@ profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error
     m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 16u,
                               MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
-                              api_mhd_log, NULL, MHD_OPTION_END);
+                              api__mhd_log, NULL, MHD_OPTION_END);
     if (!m->mhd) {
         profd_error_set(err, NULL, "PROFD_METRICS_LISTEN %s: cannot listen (address in use?)",
                         listen);

@@ -36,39 +36,39 @@ typedef struct api_req {
 } api_req;
 
 /* Shared with the metrics-only server (metrics_server.c). */
-int api_resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err);
-void api_mhd_log(void *cls, const char *fmt, va_list ap);
+int api__resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err);
+void api__mhd_log(void *cls, const char *fmt, va_list ap);
 
 /* Responses: each replaces any earlier one of the same request. */
-void reply_body(api_req *r, int status, const char *type, const char *body, size_t len);
-void reply_json(api_req *r, int status, json_object *o); /* takes o */
-void reply_detail(api_req *r, int status, const char *fmt, ...)
+void api__reply_body(api_req *r, int status, const char *type, const char *body, size_t len);
+void api__reply_json(api_req *r, int status, json_object *o); /* takes o */
+void api__reply_detail(api_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void reply_redirect(api_req *r, const char *location);
+void api__reply_redirect(api_req *r, const char *location);
 /* Serve an open file (the fd is taken). */
-void reply_fd(api_req *r, int fd, uint64_t size, const char *type);
-void reply_header(api_req *r, const char *name, const char *value);
-const char *req_header(api_req *r, const char *name);
-const char *req_query(api_req *r, const char *name);
+void api__reply_fd(api_req *r, int fd, uint64_t size, const char *type);
+void api__reply_header(api_req *r, const char *name, const char *value);
+const char *api__req_header(api_req *r, const char *name);
+const char *api__req_query(api_req *r, const char *name);
 
 /* A session as the API shows it: public JSON with fresh links. */
-json_object *session_json(api_req *r, profd_session *s);
+json_object *api__session_json(api_req *r, profd_session *s);
 /* true: found (out filled); false: answered (404, or 503 on a store error).
  * out is profd_session_free'd by the caller either way. */
-bool load_session(api_req *r, const char *id, profd_session *out);
+bool api__load_session(api_req *r, const char *id, profd_session *out);
 /* Answer with a store failure. */
-void reply_store_error(api_req *r, const profd_error *err);
+void api__reply_store_error(api_req *r, const profd_error *err);
 
-void handle_start(api_req *r);
-void handle_get(api_req *r);
-void handle_list(api_req *r);
-void handle_cancel(api_req *r);
-void handle_artifact(api_req *r); /* flamegraph and raw */
-void handle_file(api_req *r);
-void serve_object(api_req *r, const char *object, const char *type);
-void handle_healthz(api_req *r);
-void handle_readyz(api_req *r);
-void handle_metrics(api_req *r);
-void handle_alert(api_req *r); /* h_alert.c: both alert webhooks */
+void api__handle_start(api_req *r);
+void api__handle_get(api_req *r);
+void api__handle_list(api_req *r);
+void api__handle_cancel(api_req *r);
+void api__handle_artifact(api_req *r); /* flamegraph and raw */
+void api__handle_file(api_req *r);
+void api__serve_object(api_req *r, const char *object, const char *type);
+void api__handle_healthz(api_req *r);
+void api__handle_readyz(api_req *r);
+void api__handle_metrics(api_req *r);
+void api__handle_alert(api_req *r); /* h_alert.c: both alert webhooks */
 
 #endif

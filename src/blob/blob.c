@@ -7,7 +7,7 @@
  * Anything else is refused with one line naming the accepted forms. */
 #include <string.h>
 
-#include "blob/blob_internal.h"
+#include "blob_internal.h"
 
 profd_blob *profd_blob_open(const profd_config *cfg, profd_error *err)
 {

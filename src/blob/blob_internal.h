@@ -10,6 +10,6 @@
 
 /* Percent-encode everything outside RFC 3986 unreserved characters; '/' is
  * kept when keep_slash. -1 when out is too small. */
-int profd_blob_urlencode(const char *in, bool keep_slash, char *out, size_t outlen);
+int blob__urlencode(const char *in, bool keep_slash, char *out, size_t outlen);
 
 #endif

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blob/file_internal.h"
+#include "file_internal.h"
 
 static int object_path(file_blob *fb, const char *object, char *out, size_t outlen,
                        profd_error *err)
@@ -126,7 +126,7 @@ static int file_put(profd_blob *b, const char *object, const char *src, const ch
                         (long long)if_generation, object);
         return -1;
     }
-    profd_file_dirname(path, dir, sizeof dir);
+    blob__file_dirname(path, dir, sizeof dir);
     /* A concurrent remove() may prune the directory between mkdir and the
      * temp file: try again a few times. */
     int rc = -1;
@@ -136,7 +136,7 @@ static int file_put(profd_blob *b, const char *object, const char *src, const ch
                             strerror(errno));
             return -1;
         }
-        rc = profd_file_copy_to_temp(src, path, tmp, sizeof tmp, err);
+        rc = blob__file_copy_to_temp(src, path, tmp, sizeof tmp, err);
         if (rc != 0 && errno != ENOENT)
             return -1;
     }
@@ -148,7 +148,7 @@ static int file_put(profd_blob *b, const char *object, const char *src, const ch
     if (rc != 0)
         unlink(tmp);
     else
-        profd_file_fsync_dir(dir);
+        blob__file_fsync_dir(dir);
     if (lfd >= 0)
         close(lfd);
     if (rc == 0 && generation)
@@ -167,7 +167,7 @@ static int file_get(profd_blob *b, const char *object, const char *dest, profd_e
         profd_error_set(err, NULL, "object %s not found in %s", object, fb->dir);
         return -1;
     }
-    if (profd_file_copy_to_temp(path, dest, tmp, sizeof tmp, err) != 0)
+    if (blob__file_copy_to_temp(path, dest, tmp, sizeof tmp, err) != 0)
         return -1;
     if (rename(tmp, dest) != 0) {
         profd_error_set(err, NULL, "cannot write %s: %s", dest, strerror(errno));
@@ -228,7 +228,7 @@ static void file_close(profd_blob *b)
 }
 
 static const profd_blob_ops file_ops = {
-    file_put, file_get, file_stat, file_remove, profd_file_list, profd_file_link, file_close,
+    file_put, file_get, file_stat, file_remove, blob__file_list, blob__file_link, file_close,
 };
 
 profd_blob *profd_blob_file_open(const char *dir, profd_error *err)

@@ -5,7 +5,7 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "blob/blob_internal.h"
+#include "blob_internal.h"
 
 #define PROFD_FILE_TMP_PREFIX ".profd-tmp-"
 
@@ -16,14 +16,14 @@ typedef struct file_blob {
     char key[256];
 } file_blob;
 
-void profd_file_dirname(const char *path, char *out, size_t outlen);
-int profd_file_fsync_dir(const char *dir);
+void blob__file_dirname(const char *path, char *out, size_t outlen);
+int blob__file_fsync_dir(const char *dir);
 /* Copy src into a fresh fsync'ed temp file beside dest; its path in tmp. */
-int profd_file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t tmplen,
+int blob__file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t tmplen,
                             profd_error *err);
-int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
+int blob__file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
                     profd_error *err);
-int profd_file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
+int blob__file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
                     profd_error *err);
 
 #endif

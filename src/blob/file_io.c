@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob/file_internal.h"
+#include "file_internal.h"
 
 static int copy_fd(int in, int out)
 {
@@ -42,14 +42,14 @@ static int copy_fd(int in, int out)
     }
 }
 
-void profd_file_dirname(const char *path, char *out, size_t outlen)
+void blob__file_dirname(const char *path, char *out, size_t outlen)
 {
     char tmp[PATH_MAX];
     profd_strlcpy(tmp, path, sizeof tmp);
     profd_strlcpy(out, dirname(tmp), outlen);
 }
 
-int profd_file_fsync_dir(const char *dir)
+int blob__file_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -59,7 +59,7 @@ int profd_file_fsync_dir(const char *dir)
     return rc;
 }
 
-int profd_file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t tmplen,
+int blob__file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t tmplen,
                             profd_error *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -68,7 +68,7 @@ int profd_file_copy_to_temp(const char *src, const char *dest, char *tmp, size_t
         return -1;
     }
     char dir[PATH_MAX];
-    profd_file_dirname(dest, dir, sizeof dir);
+    blob__file_dirname(dest, dir, sizeof dir);
     if (snprintf(tmp, tmplen, "%s/" PROFD_FILE_TMP_PREFIX "XXXXXX", dir) >= (int)tmplen) {
         close(in);
         profd_error_set(err, NULL, "path %s is too long", dest);

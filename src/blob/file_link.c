@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blob/file_internal.h"
+#include "file_internal.h"
 
 static void sign(const char *key, const char *object, const char *expires, char hex[65])
 {
@@ -28,7 +28,7 @@ static void sign(const char *key, const char *object, const char *expires, char 
     profd_hex(mac, maclen, hex);
 }
 
-int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
+int blob__file_link(profd_blob *b, const char *object, int ttl_s, char *out, size_t outlen,
                     profd_error *err)
 {
     file_blob *fb = (file_blob *)b;
@@ -39,7 +39,7 @@ int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
         char enc[(PATH_MAX + 1100) * 3];
         char path[PATH_MAX + 1100];
         snprintf(path, sizeof path, "%s/%s", fb->dir, object);
-        if (profd_blob_urlencode(path, true, enc, sizeof enc) != 0)
+        if (blob__urlencode(path, true, enc, sizeof enc) != 0)
             n = -1;
         else
             n = snprintf(out, outlen, "file://%s", enc);
@@ -47,7 +47,7 @@ int profd_file_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
         char expires[32], hex[65], enc[4096];
         snprintf(expires, sizeof expires, "%lld", (long long)(profd_now_ms() / 1000 + ttl_s));
         sign(fb->key, object, expires, hex);
-        if (profd_blob_urlencode(object, true, enc, sizeof enc) != 0)
+        if (blob__urlencode(object, true, enc, sizeof enc) != 0)
             n = -1;
         else
             n = snprintf(out, outlen, "%s/api/v1/files/%s?expires=%s&signature=%s", fb->link_base,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "blob/file_internal.h"
+#include "file_internal.h"
 
 typedef struct entry {
     char *name;
@@ -85,7 +85,7 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
 }
 
-int profd_file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
+int blob__file_list(profd_blob *b, const char *prefix, profd_blob_visit fn, void *arg,
                     profd_error *err)
 {
     file_blob *fb = (file_blob *)b;

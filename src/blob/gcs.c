@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blob/gcs_internal.h"
+#include "gcs_internal.h"
 
 static void object_url(gcs_blob *g, const char *name, profd_sb *url)
 {
@@ -39,7 +39,7 @@ static int gcs_put(profd_blob *b, const char *object, const char *path, const ch
 {
     gcs_blob *g = (gcs_blob *)b;
     char name[2048];
-    if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
+    if (blob__gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
     for (int round = 0; round < 3; round++) {
         int64_t gen = if_generation;
@@ -51,7 +51,7 @@ static int gcs_put(profd_blob *b, const char *object, const char *path, const ch
                 gen = PROFD_GEN_NEW;
         }
         gcs_put_result rc =
-            profd_gcs_upload(g, name, path, content_type, meta, gen, generation, err);
+            blob__gcs_upload(g, name, path, content_type, meta, gen, generation, err);
         if (rc != GCS_PUT_PRECONDITION || if_generation != PROFD_GEN_ANY)
             return rc == GCS_PUT_OK ? 0 : -1;
     }
@@ -99,7 +99,7 @@ static int download(gcs_blob *g, const char *name, FILE *f, char *hash, profd_er
         else if (r == PROFD_GCP_TRANSIENT && profd_gcp_backoff_wait(&b, resp.retry_after))
             again = true;
         else
-            profd_gcs_failure(what, NULL, &resp, err);
+            blob__gcs_failure(what, NULL, &resp, err);
         profd_gcp_resp_free(&resp);
     }
     profd_sb_free(&url);
@@ -122,7 +122,7 @@ static int check_download(const char *path, const char *hash, const char *name, 
     char buf[65536];
     size_t r;
     while ((r = fread(buf, 1, sizeof buf, f)) > 0)
-        crc = profd_crc32c(crc, buf, r);
+        crc = blob__crc32c(crc, buf, r);
     fclose(f);
     unsigned char be[4] = {crc >> 24, (crc >> 16) & 0xff, (crc >> 8) & 0xff, crc & 0xff};
     char *got = profd_b64(be, 4, false);
@@ -139,7 +139,7 @@ static int gcs_get(profd_blob *b, const char *object, const char *dest, profd_er
 {
     gcs_blob *g = (gcs_blob *)b;
     char name[2048], tmp[PATH_MAX];
-    if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
+    if (blob__gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
     if (snprintf(tmp, sizeof tmp, "%s.profd-tmp-XXXXXX", dest) >= (int)sizeof tmp) {
         profd_error_set(err, NULL, "path %s is too long", dest);
@@ -192,7 +192,7 @@ static int gcs_stat(profd_blob *b, const char *object, int64_t *generation, int6
 {
     gcs_blob *g = (gcs_blob *)b;
     char name[2048], what[2100];
-    if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
+    if (blob__gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
     snprintf(what, sizeof what, "metadata read of %s", name);
     profd_sb url = {0};
@@ -200,7 +200,7 @@ static int gcs_stat(profd_blob *b, const char *object, int64_t *generation, int6
     profd_gcp_req req = {.method = "GET", .url = url.s};
     profd_gcp_resp resp;
     int rc = -1;
-    if (!url.oom && profd_gcs_call(g, &req, &resp, true, what, err) == 0) {
+    if (!url.oom && blob__gcs_call(g, &req, &resp, true, what, err) == 0) {
         if (resp.status == 404) {
             rc = 0;
         } else if (resp.status == 200) {
@@ -230,7 +230,7 @@ static int gcs_remove(profd_blob *b, const char *object, profd_error *err)
 {
     gcs_blob *g = (gcs_blob *)b;
     char name[2048], what[2100];
-    if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
+    if (blob__gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
     snprintf(what, sizeof what, "delete of %s", name);
     for (int round = 0; round < 3; round++) {
@@ -243,7 +243,7 @@ static int gcs_remove(profd_blob *b, const char *object, profd_error *err)
         profd_sb_addf(&url, "?ifGenerationMatch=%lld", (long long)gen);
         profd_gcp_req req = {.method = "DELETE", .url = url.s};
         profd_gcp_resp resp;
-        int rc = url.oom ? -1 : profd_gcs_call(g, &req, &resp, true, what, err);
+        int rc = url.oom ? -1 : blob__gcs_call(g, &req, &resp, true, what, err);
         profd_sb_free(&url);
         if (rc != 0)
             return -1;
@@ -277,7 +277,7 @@ static int list_page(gcs_blob *g, const char *full_prefix, char *token, size_t t
     }
     profd_gcp_req req = {.method = "GET", .url = url.s};
     profd_gcp_resp resp;
-    int rc = url.oom ? -1 : profd_gcs_call(g, &req, &resp, true, "object listing", err);
+    int rc = url.oom ? -1 : blob__gcs_call(g, &req, &resp, true, "object listing", err);
     profd_sb_free(&url);
     if (rc != 0)
         return -1;
@@ -327,7 +327,7 @@ static int gcs_link(profd_blob *b, const char *object, int ttl_s, char *out, siz
 {
     gcs_blob *g = (gcs_blob *)b;
     char name[2048];
-    if (profd_gcs_name(g, object, name, sizeof name, err) != 0)
+    if (blob__gcs_name(g, object, name, sizeof name, err) != 0)
         return -1;
     if (g->emulator && !profd_gcp_has_key(g->gcp)) {
         /* An emulator checks no signatures and we have no key: plain URL. */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blob/blob_internal.h"
+#include "blob_internal.h"
 #include "profd/gcp.h"
 
 /* Transfer defaults (docs/storage.md, "Uploads" and "Retries"). */
@@ -39,13 +39,13 @@ void blob__gcs_tune(profd_blob *b, int64_t threshold, int64_t chunk, const profd
  * response arrived (resp->status says which; free it), -1 with "WHAT failed
  * after N attempts: HTTP 503 reason" in err (code upload_failed when WHAT is
  * an upload). */
-int profd_gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool idempotent,
+int blob__gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool idempotent,
                    const char *what, profd_error *err);
 /* err := "WHAT failed after N attempts: HTTP S reason" (or libcurl's reason). */
-void profd_gcs_failure(const char *what, const char *code, const profd_gcp_resp *resp,
+void blob__gcs_failure(const char *what, const char *code, const profd_gcp_resp *resp,
                        profd_error *err);
 /* Full object name with the store's prefix. */
-int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
+int blob__gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err);
 
 typedef enum gcs_put_result {
     GCS_PUT_OK,           /* stored; *generation is set */
@@ -53,18 +53,18 @@ typedef enum gcs_put_result {
     GCS_PUT_PRECONDITION, /* 412: the object is not at the generation named (err says so) */
 } gcs_put_result;
 
-gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+gcs_put_result blob__gcs_upload(gcs_blob *g, const char *name, const char *path,
                                 const char *content_type, const profd_blob_meta *meta,
                                 int64_t if_generation, int64_t *generation, profd_error *err);
 
 /* CRC32C (Castagnoli) and MD5 of a byte stream, base64 as GCS reports them. */
-uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t blob__crc32c(uint32_t crc, const void *data, size_t len);
 typedef struct profd_hashes {
     uint32_t crc;
     EVP_MD_CTX *md5;
 } profd_hashes;
-void profd_hashes_init(profd_hashes *h);
-void profd_hashes_update(profd_hashes *h, const void *data, size_t len);
-void profd_hashes_final(profd_hashes *h, char crc_b64[16], char md5_b64[32]);
+void blob__hashes_init(profd_hashes *h);
+void blob__hashes_update(profd_hashes *h, const void *data, size_t len);
+void blob__hashes_final(profd_hashes *h, char crc_b64[16], char md5_b64[32]);
 
 #endif

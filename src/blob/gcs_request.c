@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blob/gcs_internal.h"
+#include "gcs_internal.h"
 
-void profd_gcs_failure(const char *what, const char *code, const profd_gcp_resp *resp,
+void blob__gcs_failure(const char *what, const char *code, const profd_gcp_resp *resp,
                        profd_error *err)
 {
     char reason[200];
@@ -25,7 +25,7 @@ void profd_gcs_failure(const char *what, const char *code, const profd_gcp_resp 
                         resp->error);
 }
 
-int profd_gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool idempotent,
+int blob__gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool idempotent,
                    const char *what, profd_error *err)
 {
     req->what = what;
@@ -33,7 +33,7 @@ int profd_gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool i
     case PROFD_GCP_OK:
         return 0;
     case PROFD_GCP_TRANSIENT:
-        profd_gcs_failure(what, strncmp(what, "upload", 6) == 0 ? PROFD_E_UPLOAD : NULL, resp, err);
+        blob__gcs_failure(what, strncmp(what, "upload", 6) == 0 ? PROFD_E_UPLOAD : NULL, resp, err);
         profd_gcp_resp_free(resp);
         return -1;
     case PROFD_GCP_NO_TOKEN:
@@ -42,7 +42,7 @@ int profd_gcs_call(gcs_blob *g, profd_gcp_req *req, profd_gcp_resp *resp, bool i
     return -1;
 }
 
-int profd_gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err)
+int blob__gcs_name(gcs_blob *g, const char *object, char *out, size_t outlen, profd_error *err)
 {
     if (!profd_blob_name_valid(object, err))
         return -1;

@@ -23,7 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "blob/blob_internal.h"
+#include "blob_internal.h"
 
 typedef struct pair {
     char *k, *v; /* encoded (query) or lower-cased/trimmed (headers) */

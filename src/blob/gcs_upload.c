@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob/gcs_internal.h"
+#include "gcs_internal.h"
 #include "profd/log.h"
 
 typedef struct upload {
@@ -47,7 +47,7 @@ typedef struct upload {
 static int hash_file(upload *u, profd_error *err)
 {
     profd_hashes h;
-    profd_hashes_init(&h);
+    blob__hashes_init(&h);
     char buf[64 * 1024];
     int64_t off = 0;
     for (;;) {
@@ -57,15 +57,15 @@ static int hash_file(upload *u, profd_error *err)
         if (n < 0) {
             profd_error_set(err, PROFD_E_UPLOAD, "cannot read the file for %s: %s", u->what,
                             strerror(errno));
-            profd_hashes_final(&h, u->crc, u->md5);
+            blob__hashes_final(&h, u->crc, u->md5);
             return -1;
         }
         if (n == 0)
             break;
-        profd_hashes_update(&h, buf, (size_t)n);
+        blob__hashes_update(&h, buf, (size_t)n);
         off += n;
     }
-    profd_hashes_final(&h, u->crc, u->md5);
+    blob__hashes_final(&h, u->crc, u->md5);
     u->size = off;
     return 0;
 }
@@ -138,7 +138,7 @@ static void delete_generation(upload *u, int64_t gen)
     profd_gcp_req req = {.method = "DELETE", .url = url.s};
     profd_gcp_resp resp;
     profd_error e = {0};
-    if (!url.oom && profd_gcs_call(u->g, &req, &resp, true, "delete of a corrupt upload", &e) == 0)
+    if (!url.oom && blob__gcs_call(u->g, &req, &resp, true, "delete of a corrupt upload", &e) == 0)
         profd_gcp_resp_free(&resp);
     profd_sb_free(&url);
 }
@@ -159,7 +159,7 @@ static int same_object(upload *u, int64_t *gen)
     profd_gcp_resp resp;
     int same = 0;
     if (!url.oom &&
-        profd_gcs_call(u->g, &req, &resp, true, "metadata read", &(profd_error){0}) == 0) {
+        blob__gcs_call(u->g, &req, &resp, true, "metadata read", &(profd_error){0}) == 0) {
         int64_t g2;
         profd_error e = {0};
         same = resp.status == 200 && check_result(u, resp.body, &g2, &e) == CHECK_OK;
@@ -226,7 +226,7 @@ static gcs_put_result multipart(upload *u, int64_t *gen, profd_error *err)
     profd_gcp_req req = {.method = "POST", .url = url.s, .body = body.s, .body_len = body.len};
     profd_gcp_add_header(&req, ctype.s);
     profd_gcp_resp resp;
-    if (profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0)
+    if (blob__gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0)
         rc = finish(u, &resp, gen, err);
 out:
     free(meta);
@@ -254,7 +254,7 @@ static gcs_put_result start_session(upload *u, char *session, size_t len, profd_
     profd_gcp_resp resp;
     gcs_put_result rc = GCS_PUT_FAILED;
     if (meta && !url.oom &&
-        profd_gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0) {
+        blob__gcs_call(u->g, &req, &resp, u->if_gen != PROFD_GEN_ANY, u->what, err) == 0) {
         if (resp.status == 200 && resp.location[0]) {
             profd_strlcpy(session, resp.location, len);
             rc = GCS_PUT_OK;
@@ -369,7 +369,7 @@ static gcs_put_result resumable(upload *u, int64_t *gen, profd_error *err)
             need_status = true; /* ask the session what it has, then go on from there */
         }
         if (!profd_gcp_backoff_wait(&b, resp.retry_after)) {
-            profd_gcs_failure(u->what, PROFD_E_UPLOAD, &resp, err);
+            blob__gcs_failure(u->what, PROFD_E_UPLOAD, &resp, err);
             profd_gcp_resp_free(&resp);
             break;
         }
@@ -379,7 +379,7 @@ static gcs_put_result resumable(upload *u, int64_t *gen, profd_error *err)
     return rc;
 }
 
-gcs_put_result profd_gcs_upload(gcs_blob *g, const char *name, const char *path,
+gcs_put_result blob__gcs_upload(gcs_blob *g, const char *name, const char *path,
                                 const char *content_type, const profd_blob_meta *meta,
                                 int64_t if_generation, int64_t *generation, profd_error *err)
 {

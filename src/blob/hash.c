@@ -5,7 +5,7 @@
  * transit or a wrong object is caught before a session links to it. CRC32C
  * (Castagnoli, reflected polynomial 0x82F63B78) uses a 256-entry table built
  * once; MD5 comes from OpenSSL's EVP interface. */
-#include "blob/gcs_internal.h"
+#include "gcs_internal.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -25,7 +25,7 @@ static void build(void)
     }
 }
 
-uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len)
+uint32_t blob__crc32c(uint32_t crc, const void *data, size_t len)
 {
     pthread_once(&once, build);
     const unsigned char *p = data;
@@ -35,7 +35,7 @@ uint32_t profd_crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
-void profd_hashes_init(profd_hashes *h)
+void blob__hashes_init(profd_hashes *h)
 {
     h->crc = 0;
     h->md5 = EVP_MD_CTX_new();
@@ -43,14 +43,14 @@ void profd_hashes_init(profd_hashes *h)
         EVP_DigestInit_ex(h->md5, EVP_md5(), NULL);
 }
 
-void profd_hashes_update(profd_hashes *h, const void *data, size_t len)
+void blob__hashes_update(profd_hashes *h, const void *data, size_t len)
 {
-    h->crc = profd_crc32c(h->crc, data, len);
+    h->crc = blob__crc32c(h->crc, data, len);
     if (h->md5)
         EVP_DigestUpdate(h->md5, data, len);
 }
 
-void profd_hashes_final(profd_hashes *h, char crc_b64[16], char md5_b64[32])
+void blob__hashes_final(profd_hashes *h, char crc_b64[16], char md5_b64[32])
 {
     unsigned char be[4] = {h->crc >> 24, (h->crc >> 16) & 0xff, (h->crc >> 8) & 0xff,
                            h->crc & 0xff};

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blob/blob_internal.h"
+#include "blob_internal.h"
 
 #define MAX_OBJECT 1024
 
@@ -67,7 +67,7 @@ bool profd_blob_name_valid(const char *object, profd_error *err)
     return true;
 }
 
-int profd_blob_urlencode(const char *in, bool keep_slash, char *out, size_t outlen)
+int blob__urlencode(const char *in, bool keep_slash, char *out, size_t outlen)
 {
     static const char digits[] = "0123456789ABCDEF";
     size_t o = 0;

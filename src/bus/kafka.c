@@ -59,19 +59,20 @@ static rd_kafka_conf_t *base_conf(const profd_config *cfg, kafka_role role, cons
                                   profd_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    kafka_log_setup(conf);
-    if (kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0 ||
-        kafka_conf_set(conf, "client.id", client_id, err) != 0 ||
-        kafka_conf_set(conf, "log.connection.close", "false", err) != 0)
+    bus__kafka_log_setup(conf);
+    if (bus__kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err) != 0 ||
+        bus__kafka_conf_set(conf, "client.id", client_id, err) != 0 ||
+        bus__kafka_conf_set(conf, "log.connection.close", "false", err) != 0)
         goto fail;
     if (role == KAFKA_CONSUMER &&
-        (kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err) != 0 ||
-         kafka_conf_set(conf, "auto.offset.reset", "earliest", err) != 0 ||
-         kafka_conf_set(conf, "enable.auto.commit", "true", err) != 0))
+        (bus__kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err) !=
+             0 ||
+         bus__kafka_conf_set(conf, "auto.offset.reset", "earliest", err) != 0 ||
+         bus__kafka_conf_set(conf, "enable.auto.commit", "true", err) != 0))
         goto fail;
-    if (role == KAFKA_PRODUCER && kafka_conf_set(conf, "linger.ms", "5", err) != 0)
+    if (role == KAFKA_PRODUCER && bus__kafka_conf_set(conf, "linger.ms", "5", err) != 0)
         goto fail;
-    if (kafka_conf_file(conf, cfg->kafka_config, role, err) != 0)
+    if (bus__kafka_conf_file(conf, cfg->kafka_config, role, err) != 0)
         goto fail;
     return conf;
 fail:
@@ -83,12 +84,12 @@ fail:
 static int fixed_conf(rd_kafka_conf_t *conf, kafka_role role, const char *group, profd_error *err)
 {
     if (role == KAFKA_CONSUMER)
-        return kafka_conf_set(conf, "group.id", group, err) ||
-                       kafka_conf_set(conf, "enable.auto.offset.store", "false", err)
+        return bus__kafka_conf_set(conf, "group.id", group, err) ||
+                       bus__kafka_conf_set(conf, "enable.auto.offset.store", "false", err)
                    ? -1
                    : 0;
-    return kafka_conf_set(conf, "enable.idempotence", "true", err) ||
-                   kafka_conf_set(conf, "acks", "all", err)
+    return bus__kafka_conf_set(conf, "enable.idempotence", "true", err) ||
+                   bus__kafka_conf_set(conf, "acks", "all", err)
                ? -1
                : 0;
 }
@@ -98,7 +99,7 @@ static int fixed_conf(rd_kafka_conf_t *conf, kafka_role role, const char *group,
 static void assign(kbus *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int coop)
 {
     for (int i = 0; i < parts->cnt; i++)
-        kafka_offsets_forget(&k->off, parts->elems[i].partition);
+        bus__kafka_offsets_forget(&k->off, parts->elems[i].partition);
     pthread_mutex_lock(&k->pause_mu);
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t r = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -129,7 +130,7 @@ static void revoke(kbus *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *par
     else
         r = rd_kafka_assign(rk, NULL);
     for (int i = 0; i < parts->cnt; i++)
-        kafka_offsets_forget(&k->off, parts->elems[i].partition);
+        bus__kafka_offsets_forget(&k->off, parts->elems[i].partition);
     if (e || r)
         LOG_E(NULL, "kafka.revoke", "revoking %d partitions failed: %s", parts->cnt,
               e ? rd_kafka_error_string(e) : rd_kafka_err2str(r));
@@ -221,8 +222,8 @@ static int k_poll(profd_bus *b, int timeout_ms, profd_msg **out, profd_error *er
         return 0;
     if (rkm->err) {
         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            kafka_log_limited(PROFD_LOG_WARN, "kafka.consume", "consuming %s: %s (retrying)",
-                              b->cfg->request_topic, rd_kafka_message_errstr(rkm));
+            bus__kafka_log_limited(PROFD_LOG_WARN, "kafka.consume", "consuming %s: %s (retrying)",
+                                   b->cfg->request_topic, rd_kafka_message_errstr(rkm));
         rd_kafka_message_destroy(rkm);
         return 0;
     }
@@ -242,7 +243,7 @@ static int k_poll(profd_bus *b, int timeout_ms, profd_msg **out, profd_error *er
     snprintf(km->m.id, sizeof km->m.id, "%s/%d/%lld", km->m.topic, (int)rkm->partition,
              (long long)rkm->offset);
     km->m.handle = rkm;
-    kafka_offsets_delivered(&k->off, rkm->partition, rkm->offset);
+    bus__kafka_offsets_delivered(&k->off, rkm->partition, rkm->offset);
     *out = &km->m;
     return 0;
 }
@@ -268,7 +269,7 @@ static void k_done(profd_bus *b, profd_msg *m, profd_disposition d)
         return;
     kmsg *km = (kmsg *)m;
     rd_kafka_message_t *rkm = km->rkm;
-    int64_t pos = kafka_offsets_done(&k->off, rkm->partition, rkm->offset, d == PROFD_RELEASE);
+    int64_t pos = bus__kafka_offsets_done(&k->off, rkm->partition, rkm->offset, d == PROFD_RELEASE);
     if (pos >= 0)
         store(k, rkm, pos);
     rd_kafka_message_destroy(rkm);
@@ -319,8 +320,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
         return;
     atomic_fetch_add(&owner->failed, 1);
     atomic_fetch_add(&owner->failed_total, 1);
-    kafka_log_limited(PROFD_LOG_ERROR, "kafka.delivery", "message to %s not delivered: %s",
-                      rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+    bus__kafka_log_limited(PROFD_LOG_ERROR, "kafka.delivery", "message to %s not delivered: %s",
+                           rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
 }
 
 static const char *topic_name(const profd_config *cfg, profd_topic t)
@@ -424,7 +425,7 @@ static void k_close(profd_bus *b)
                   rd_kafka_outq_len(k->producer));
         rd_kafka_destroy(k->producer);
     }
-    kafka_offsets_free(&k->off);
+    bus__kafka_offsets_free(&k->off);
     pthread_mutex_destroy(&k->pause_mu);
     free(k);
 }
@@ -442,14 +443,14 @@ profd_bus *profd_bus_kafka_open(const profd_config *cfg, int roles, profd_error 
     k->base.ops = &kafka_ops;
     k->base.cfg = cfg;
     pthread_mutex_init(&k->pause_mu, NULL);
-    kafka_offsets_init(&k->off);
+    bus__kafka_offsets_init(&k->off);
     if (((roles & PROFD_BUS_CONSUME) && open_consumer(k, cfg, err) != 0) ||
         ((roles & PROFD_BUS_PRODUCE) && !(k->producer = new_client(k, cfg, KAFKA_PRODUCER, err)))) {
         if (k->consumer)
             rd_kafka_destroy(k->consumer);
         if (k->producer)
             rd_kafka_destroy(k->producer);
-        kafka_offsets_free(&k->off);
+        bus__kafka_offsets_free(&k->off);
         pthread_mutex_destroy(&k->pause_mu);
         free(k);
         return NULL;

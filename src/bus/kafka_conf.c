@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, profd_error *err)
+int bus__kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, profd_error *err)
 {
     char why[512];
     if (rd_kafka_conf_set(conf, key, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
@@ -75,7 +75,7 @@ static int apply_line(rd_kafka_conf_t *conf, char *line, kafka_role role, const 
     return 0;
 }
 
-int kafka_conf_file(rd_kafka_conf_t *conf, const char *path, kafka_role role, profd_error *err)
+int bus__kafka_conf_file(rd_kafka_conf_t *conf, const char *path, kafka_role role, profd_error *err)
 {
     if (!path || !*path)
         return 0;

@@ -84,7 +84,7 @@ static void emit(int level, const char *event, const char *text)
         profd_log(level, NULL, event, "%s", text);
 }
 
-void kafka_log_limited(int level, const char *event, const char *fmt, ...)
+void bus__kafka_log_limited(int level, const char *event, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
@@ -126,7 +126,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     emit(PROFD_LOG_WARN, "kafka.error", text);
 }
 
-void kafka_log_setup(rd_kafka_conf_t *conf)
+void bus__kafka_log_setup(rd_kafka_conf_t *conf)
 {
     rd_kafka_conf_set_log_cb(conf, log_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);

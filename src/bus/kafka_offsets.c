@@ -23,13 +23,13 @@ struct kafka_part {
     int64_t stored;    /* last position stored, or -1 */
 };
 
-void kafka_offsets_init(kafka_offsets *o)
+void bus__kafka_offsets_init(kafka_offsets *o)
 {
     memset(o, 0, sizeof *o);
     pthread_mutex_init(&o->mu, NULL);
 }
 
-void kafka_offsets_free(kafka_offsets *o)
+void bus__kafka_offsets_free(kafka_offsets *o)
 {
     for (int i = 0; i < o->n; i++)
         free(o->p[i].held);
@@ -68,7 +68,7 @@ static kafka_part *find(kafka_offsets *o, int32_t partition, int create)
     return p;
 }
 
-void kafka_offsets_delivered(kafka_offsets *o, int32_t partition, int64_t offset)
+void bus__kafka_offsets_delivered(kafka_offsets *o, int32_t partition, int64_t offset)
 {
     pthread_mutex_lock(&o->mu);
     kafka_part *p = find(o, partition, 1);
@@ -106,7 +106,7 @@ static int64_t position(const kafka_part *p)
     return pos;
 }
 
-int64_t kafka_offsets_done(kafka_offsets *o, int32_t partition, int64_t offset, int release)
+int64_t bus__kafka_offsets_done(kafka_offsets *o, int32_t partition, int64_t offset, int release)
 {
     int64_t store = -1;
     pthread_mutex_lock(&o->mu);
@@ -126,7 +126,7 @@ int64_t kafka_offsets_done(kafka_offsets *o, int32_t partition, int64_t offset, 
     return store;
 }
 
-void kafka_offsets_forget(kafka_offsets *o, int32_t partition)
+void bus__kafka_offsets_forget(kafka_offsets *o, int32_t partition)
 {
     pthread_mutex_lock(&o->mu);
     kafka_part *p = find(o, partition, 0);

@@ -74,8 +74,8 @@ static int p_publish(profd_bus *bb, profd_topic t, const char *key, const char *
     snprintf(path, sizeof path, "%s:publish", b->topics[t]);
     snprintf(what, sizeof what, "publishing to %s", b->topics[t]);
     profd_gcp_resp r;
-    int rc = ps_http_call(b->http, "POST", path, json_object_to_json_string(body), PUBLISH_ATTEMPTS,
-                          PUBLISH_TOTAL_MS, what, &r, err);
+    int rc = bus__ps_http_call(b->http, "POST", path, json_object_to_json_string(body),
+                               PUBLISH_ATTEMPTS, PUBLISH_TOTAL_MS, what, &r, err);
     profd_gcp_resp_free(&r);
     json_object_put(body);
     return rc;
@@ -94,7 +94,7 @@ static int get_resource(psbus *b, const char *name, int attempts, int total_ms, 
     char what[PS_NAME_MAX + 32];
     snprintf(what, sizeof what, "reading %s", name);
     profd_gcp_resp r;
-    int rc = ps_http_call(b->http, "GET", name, NULL, attempts, total_ms, what, &r, err);
+    int rc = bus__ps_http_call(b->http, "GET", name, NULL, attempts, total_ms, what, &r, err);
     if (out)
         *out = rc == 0 && r.body ? json_tokener_parse(r.body) : NULL;
     profd_gcp_resp_free(&r);
@@ -113,8 +113,8 @@ static void p_close(profd_bus *bb)
     psbus *b = (psbus *)bb;
     if (!b)
         return;
-    ps_consume_stop(b);
-    ps_http_free(b->http);
+    bus__ps_consume_stop(b);
+    bus__ps_http_free(b->http);
     profd_gcp_free(b->gcp);
     pthread_mutex_destroy(&b->mu);
     pthread_mutex_destroy(&b->ext_mu);
@@ -122,22 +122,24 @@ static void p_close(profd_bus *bb)
     free(b);
 }
 
-static const profd_bus_ops pubsub_ops = {ps_poll,   ps_done, ps_extend, ps_pause, ps_resume,
-                                         p_publish, p_flush, p_ping,    p_close};
+static const profd_bus_ops pubsub_ops = {bus__ps_poll,  bus__ps_done,   bus__ps_extend,
+                                         bus__ps_pause, bus__ps_resume, p_publish,
+                                         p_flush,       p_ping,         p_close};
 
 static int resolve_names(psbus *b, const profd_config *cfg, profd_error *err)
 {
     const char *p = cfg->gcp_project;
     if ((b->roles & PROFD_BUS_CONSUME) &&
-        ps_resource_name(b->sub, sizeof b->sub, p, "subscriptions", cfg->pubsub_subscription,
-                         "PROFD_PUBSUB_SUBSCRIPTION", err) != 0)
+        bus__ps_resource_name(b->sub, sizeof b->sub, p, "subscriptions", cfg->pubsub_subscription,
+                              "PROFD_PUBSUB_SUBSCRIPTION", err) != 0)
         return -1;
-    return ps_resource_name(b->topics[PROFD_TOPIC_REQUESTS], PS_NAME_MAX, p, "topics",
-                            cfg->request_topic, "PROFD_REQUEST_TOPIC", err) ||
-                   ps_resource_name(b->topics[PROFD_TOPIC_EVENTS], PS_NAME_MAX, p, "topics",
-                                    cfg->pubsub_event_topic, "PROFD_PUBSUB_EVENT_TOPIC", err) ||
-                   ps_resource_name(b->topics[PROFD_TOPIC_DLQ], PS_NAME_MAX, p, "topics",
-                                    cfg->dlq_topic, "PROFD_DLQ_TOPIC", err)
+    return bus__ps_resource_name(b->topics[PROFD_TOPIC_REQUESTS], PS_NAME_MAX, p, "topics",
+                                 cfg->request_topic, "PROFD_REQUEST_TOPIC", err) ||
+                   bus__ps_resource_name(b->topics[PROFD_TOPIC_EVENTS], PS_NAME_MAX, p, "topics",
+                                         cfg->pubsub_event_topic, "PROFD_PUBSUB_EVENT_TOPIC",
+                                         err) ||
+                   bus__ps_resource_name(b->topics[PROFD_TOPIC_DLQ], PS_NAME_MAX, p, "topics",
+                                         cfg->dlq_topic, "PROFD_DLQ_TOPIC", err)
                ? -1
                : 0;
 }
@@ -162,7 +164,7 @@ static int connect_api(psbus *b, const profd_config *cfg, profd_error *err)
                          .keep_alive = true};
     if (!(b->gcp = profd_gcp_new(&ao, err)))
         return -1;
-    return (b->http = ps_http_new(api, b->gcp, err)) ? 0 : -1;
+    return (b->http = bus__ps_http_new(api, b->gcp, err)) ? 0 : -1;
 }
 
 /* The subscription must exist; its ack deadline sets the lease rhythm. */
@@ -209,7 +211,7 @@ profd_bus *profd_bus_pubsub_open(const profd_config *cfg, int roles, profd_error
     pthread_condattr_destroy(&ca);
     if (resolve_names(b, cfg, err) != 0 || connect_api(b, cfg, err) != 0 ||
         ((roles & PROFD_BUS_CONSUME) &&
-         (read_subscription(b, err) != 0 || ps_consume_start(b, err) != 0))) {
+         (read_subscription(b, err) != 0 || bus__ps_consume_start(b, err) != 0))) {
         p_close(&b->base);
         return NULL;
     }

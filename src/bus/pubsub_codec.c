@@ -59,8 +59,8 @@ static bool full_valid(const char *s, const char *kind)
     return id_valid(name, strlen(name), 3);
 }
 
-int ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
-                     const char *name, const char *var, profd_error *err)
+int bus__ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
+                          const char *name, const char *var, profd_error *err)
 {
     if (strncmp(name, "projects/", 9) == 0) {
         if (!full_valid(name, kind) || strlen(name) >= outlen) {

@@ -105,8 +105,8 @@ static int set_deadline(psbus *b, json_object *ids, int seconds, profd_error *er
     snprintf(path, sizeof path, "%s:modifyAckDeadline", b->sub);
     snprintf(what, sizeof what, "setting ack deadlines on %s", b->sub);
     profd_gcp_resp r;
-    int rc = ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000, what,
-                          &r, err);
+    int rc = bus__ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000,
+                               what, &r, err);
     profd_gcp_resp_free(&r);
     json_object_put(body);
     return rc;
@@ -208,7 +208,7 @@ static int pull(psbus *b, int max, profd_error *err)
     snprintf(what, sizeof what, "pulling from %s", b->sub);
     int64_t due = profd_mono_ms() + (int64_t)b->ack_deadline * 1000;
     profd_gcp_resp r;
-    if (ps_http_call(b->http, "POST", path, body, 1, PULL_TIMEOUT_MS, what, &r, err) != 0) {
+    if (bus__ps_http_call(b->http, "POST", path, body, 1, PULL_TIMEOUT_MS, what, &r, err) != 0) {
         profd_gcp_resp_free(&r);
         return -1;
     }
@@ -328,7 +328,7 @@ static void *extender_main(void *arg)
     return NULL;
 }
 
-int ps_consume_start(psbus *b, profd_error *err)
+int bus__ps_consume_start(psbus *b, profd_error *err)
 {
     if (pthread_create(&b->puller, NULL, puller_main, b) != 0) {
         profd_error_set(err, NULL, "cannot start the Pub/Sub puller thread");
@@ -347,7 +347,7 @@ int ps_consume_start(psbus *b, profd_error *err)
     return 0;
 }
 
-void ps_consume_stop(psbus *b)
+void bus__ps_consume_stop(psbus *b)
 {
     if (!b->started)
         return;
@@ -374,7 +374,7 @@ static bool deadline_reached(int64_t end)
     return profd_mono_ms() >= end;
 }
 
-int ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err)
+int bus__ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err)
 {
     psbus *b = (psbus *)bb;
     *out = NULL;
@@ -410,7 +410,7 @@ int ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err)
     return 0;
 }
 
-void ps_done(profd_bus *bb, profd_msg *mm, profd_disposition d)
+void bus__ps_done(profd_bus *bb, profd_msg *mm, profd_disposition d)
 {
     psbus *b = (psbus *)bb;
     if (!mm)
@@ -436,15 +436,15 @@ void ps_done(profd_bus *bb, profd_msg *mm, profd_disposition d)
     snprintf(what, sizeof what, "acknowledging message %s", m->m.id);
     profd_gcp_resp r;
     profd_error err = {0};
-    if (ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000, what, &r,
-                     &err) != 0)
+    if (bus__ps_http_call(b->http, "POST", path, json_object_to_json_string(body), 3, 5000, what,
+                          &r, &err) != 0)
         LOG_W(NULL, "pubsub.ack", "%s; it will be redelivered and found already recorded", err.msg);
     profd_gcp_resp_free(&r);
     json_object_put(body);
     msg_free(m);
 }
 
-int ps_extend(profd_bus *bb, profd_msg *mm, int seconds)
+int bus__ps_extend(profd_bus *bb, profd_msg *mm, int seconds)
 {
     psbus *b = (psbus *)bb;
     psmsg *m = (psmsg *)mm;
@@ -484,12 +484,12 @@ static void set_paused(psbus *b, bool paused)
     pthread_mutex_unlock(&b->mu);
 }
 
-void ps_pause(profd_bus *bb)
+void bus__ps_pause(profd_bus *bb)
 {
     set_paused((psbus *)bb, true);
 }
 
-void ps_resume(profd_bus *bb)
+void bus__ps_resume(profd_bus *bb)
 {
     set_paused((psbus *)bb, false);
 }

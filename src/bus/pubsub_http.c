@@ -25,7 +25,7 @@ struct ps_http {
     profd_gcp *gcp; /* not owned */
 };
 
-ps_http *ps_http_new(const char *api, profd_gcp *gcp, profd_error *err)
+ps_http *bus__ps_http_new(const char *api, profd_gcp *gcp, profd_error *err)
 {
     ps_http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -37,7 +37,7 @@ ps_http *ps_http_new(const char *api, profd_gcp *gcp, profd_error *err)
     return h;
 }
 
-void ps_http_free(ps_http *h)
+void bus__ps_http_free(ps_http *h)
 {
     free(h);
 }
@@ -59,8 +59,9 @@ static void describe(const profd_gcp_resp *r, const char *what, profd_error *err
                         n, n == 1 ? "" : "s", r->error);
 }
 
-int ps_http_call(ps_http *h, const char *method, const char *path, const char *body, int attempts,
-                 int total_ms, const char *what, profd_gcp_resp *r, profd_error *err)
+int bus__ps_http_call(ps_http *h, const char *method, const char *path, const char *body,
+                      int attempts, int total_ms, const char *what, profd_gcp_resp *r,
+                      profd_error *err)
 {
     char url[2 * PS_NAME_MAX + 64];
     snprintf(url, sizeof url, "%s/%s", h->api, path);

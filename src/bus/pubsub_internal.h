@@ -17,19 +17,20 @@
 
 /* "projects/P/KIND/NAME" from a short name and project, or a full name as is.
  * var names the setting in the error. 0 ok. */
-int ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
-                     const char *name, const char *var, profd_error *err);
+int bus__ps_resource_name(char *out, size_t outlen, const char *project, const char *kind,
+                          const char *name, const char *var, profd_error *err);
 
 typedef struct ps_http ps_http;
 
 /* api: "http://HOST/v1" or PS_DEFAULT_API; gcp (not owned) may be a no_auth client. */
-ps_http *ps_http_new(const char *api, profd_gcp *gcp, profd_error *err);
-void ps_http_free(ps_http *h);
+ps_http *bus__ps_http_new(const char *api, profd_gcp *gcp, profd_error *err);
+void bus__ps_http_free(ps_http *h);
 /* METHOD API/PATH with a JSON body (or NULL) through profd_gcp_call: at most
  * attempts tries within total_ms. 0 on a 2xx (free r); -1 with a one-line
  * error naming what (e.g. "publishing to projects/p/topics/t"); free r. */
-int ps_http_call(ps_http *h, const char *method, const char *path, const char *body, int attempts,
-                 int total_ms, const char *what, profd_gcp_resp *r, profd_error *err);
+int bus__ps_http_call(ps_http *h, const char *method, const char *path, const char *body,
+                      int attempts, int total_ms, const char *what, profd_gcp_resp *r,
+                      profd_error *err);
 
 /* One pulled message, from the pull until done(). */
 typedef struct psmsg {
@@ -63,12 +64,12 @@ typedef struct psbus {
 } psbus;
 
 /* pubsub_consume.c */
-int ps_consume_start(psbus *b, profd_error *err);
-void ps_consume_stop(psbus *b); /* joins the threads, returns what is still held */
-int ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err);
-void ps_done(profd_bus *bb, profd_msg *m, profd_disposition d);
-int ps_extend(profd_bus *bb, profd_msg *m, int seconds);
-void ps_pause(profd_bus *bb);
-void ps_resume(profd_bus *bb);
+int bus__ps_consume_start(psbus *b, profd_error *err);
+void bus__ps_consume_stop(psbus *b); /* joins the threads, returns what is still held */
+int bus__ps_poll(profd_bus *bb, int timeout_ms, profd_msg **out, profd_error *err);
+void bus__ps_done(profd_bus *bb, profd_msg *m, profd_disposition d);
+int bus__ps_extend(profd_bus *bb, profd_msg *m, int seconds);
+void bus__ps_pause(profd_bus *bb);
+void bus__ps_resume(profd_bus *bb);
 
 #endif

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gcp/gcp_internal.h"
+#include "gcp_internal.h"
 #include "profd/log.h"
 
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"

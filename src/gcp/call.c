@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gcp/gcp_internal.h"
+#include "gcp_internal.h"
 #include "profd/log.h"
 
 bool profd_gcp_retryable(long status)

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gcp/gcp_internal.h"
+#include "gcp_internal.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 

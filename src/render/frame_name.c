@@ -7,9 +7,9 @@
  * roots such as "thread (0x7f..)", native frames) is a bare function name. */
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
-void frame_split(const char *s, size_t len, frame_parts *out)
+void render__frame_split(const char *s, size_t len, frame_parts *out)
 {
     *out = (frame_parts){s, len, "", 0, 0};
     if (len < 5 || s[len - 1] != ')')

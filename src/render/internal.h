@@ -3,7 +3,7 @@
  * A profile is a merged call tree stored as flat arrays: node i has a parent,
  * an interned frame id and a self count. Nodes are only appended, and a child
  * is always created after its parent, so totals come from one reverse pass
- * (see profile_view) instead of touching every ancestor on every input line.
+ * (see render__profile_view) instead of touching every ancestor on every input line.
  * Children are found through one open-addressed hash keyed by (parent, frame)
  * whose slots hold only a node id: 4 bytes a slot, the key is read back from
  * the node itself. */
@@ -46,7 +46,7 @@ typedef struct rname {
 /* Read-only view built on demand for the writers: totals and children sorted
  * by name (flamegraph.pl order), in CSR form. */
 typedef struct rview {
-    const uint64_t *total; /* per node (profile_totals) */
+    const uint64_t *total; /* per node (render__profile_totals) */
     uint32_t *first;       /* children of n: kids[first[n] .. first[n+1]) */
     uint32_t *kids;
     uint32_t max_depth; /* frames below the root */
@@ -73,29 +73,29 @@ struct profd_profile {
     rview *view;      /* cached; dropped by any add */
 };
 
-uint32_t profile_intern(profd_profile *p, const char *s, size_t len);
+uint32_t render__profile_intern(profd_profile *p, const char *s, size_t len);
 /* Child of parent with frame fid, created if absent; UINT32_MAX if out of memory. */
-uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid);
+uint32_t render__profile_child(profd_profile *p, uint32_t parent, uint32_t fid);
 /* Append a child known to be absent (its parent was created just now).
  * rec: 1 if fid is already on the path to parent, 0 if not, -1 to find out. */
-uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec);
+uint32_t render__profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec);
 static inline int profile_is_rec(const profd_profile *p, uint32_t node)
 {
     return (p->rec[node >> 3] >> (node & 7)) & 1;
 }
 /* Per-node totals (self plus descendants), cached. NULL when out of memory. */
-const uint64_t *profile_totals(const profd_profile *p);
+const uint64_t *render__profile_totals(const profd_profile *p);
 /* Existing child or UINT32_MAX. */
-uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid);
-int profile_add_self(profd_profile *p, uint32_t node, uint64_t count);
-const rview *profile_view(const profd_profile *p);
-uint32_t profile_depth(const profd_profile *p, uint32_t node);
+uint32_t render__profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid);
+int render__profile_add_self(profd_profile *p, uint32_t node, uint64_t count);
+const rview *render__profile_view(const profd_profile *p);
+uint32_t render__profile_depth(const profd_profile *p, uint32_t node);
 
 /* Depth-first cursor over a tree in first/kids form (walk.c):
- *   walk_init(&w, v->first, v->kids, v->max_depth, top);
- *   while (walk_step(&w, &c)) {
+ *   render__walk_init(&w, v->first, v->kids, v->max_depth, top);
+ *   while (render__walk_step(&w, &c)) {
  *       ... c is a child of w.stack[w.depth]: skip it with `continue`,
- *       ... or visit it and walk_down(&w, c) to go through its children next
+ *       ... or visit it and render__walk_down(&w, c) to go through its children next
  *   }
  * stack[0..depth] is the path from top. */
 typedef struct walk {
@@ -103,12 +103,13 @@ typedef struct walk {
     uint32_t *stack, *next;
     size_t depth;
 } walk;
-int walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_depth, uint32_t top);
+int render__walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_depth,
+                      uint32_t top);
 /* The next child to consider, climbing back up past finished nodes; false at the end. */
-bool walk_step(walk *w, uint32_t *child);
-void walk_down(walk *w, uint32_t child);
-void walk_free(walk *w);
-uint64_t profile_hash(const char *s, size_t len);
+bool render__walk_step(walk *w, uint32_t *child);
+void render__walk_down(walk *w, uint32_t child);
+void render__walk_free(walk *w);
+uint64_t render__profile_hash(const char *s, size_t len);
 
 /* "func (path/file.py:12)" -> func, file, line; missing parts come back empty/0. */
 typedef struct frame_parts {
@@ -118,7 +119,7 @@ typedef struct frame_parts {
     size_t file_len;
     long line;
 } frame_parts;
-void frame_split(const char *s, size_t len, frame_parts *out);
+void render__frame_split(const char *s, size_t len, frame_parts *out);
 
 /* Buffered writer with the escapes every format needs. */
 typedef struct obuf {
@@ -127,32 +128,33 @@ typedef struct obuf {
     int err;
     char b[1 << 16];
 } obuf;
-void ob_init(obuf *o, FILE *f);
-void ob_write(obuf *o, const void *s, size_t n);
-void ob_puts(obuf *o, const char *s);
-void ob_putc(obuf *o, char c);
-void ob_u64(obuf *o, uint64_t v);
-void ob_printf(obuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void render__ob_init(obuf *o, FILE *f);
+void render__ob_write(obuf *o, const void *s, size_t n);
+void render__ob_puts(obuf *o, const char *s);
+void render__ob_putc(obuf *o, char c);
+void render__ob_u64(obuf *o, uint64_t v);
+void render__ob_printf(obuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* JSON string contents (no quotes), safe inside <script>: <, >, &, U+2028/9
  * escaped, invalid UTF-8 replaced by U+FFFD. */
-void ob_json_str(obuf *o, const char *s, size_t n);
+void render__ob_json_str(obuf *o, const char *s, size_t n);
 /* XML/HTML text and attribute escaping, invalid UTF-8 replaced. */
-void ob_xml(obuf *o, const char *s, size_t n);
-int ob_flush(obuf *o);
+void render__ob_xml(obuf *o, const char *s, size_t n);
+int render__ob_flush(obuf *o);
 
-int render_collapsed(const profd_profile *p, FILE *out);
-int render_speedscope(const profd_profile *p, const profd_render_opts *o, FILE *out);
-int render_html(const profd_profile *p, const profd_profile *before, const profd_render_opts *o,
-                FILE *out, profd_error *err);
-int render_svg(const profd_profile *p, const profd_render_opts *o, FILE *out);
-int render_pprof(const profd_profile *p, FILE *out, profd_error *err);
+int render__collapsed(const profd_profile *p, FILE *out);
+int render__speedscope(const profd_profile *p, const profd_render_opts *o, FILE *out);
+int render__html(const profd_profile *p, const profd_profile *before, const profd_render_opts *o,
+                 FILE *out, profd_error *err);
+int render__svg(const profd_profile *p, const profd_render_opts *o, FILE *out);
+int render__pprof(const profd_profile *p, FILE *out, profd_error *err);
 
-int read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
-                   const profd_render_opts *o, profd_error *err);
-int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst, profd_error *err);
+int render__read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                           const profd_render_opts *o, profd_error *err);
+int render__read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                            profd_error *err);
 
 /* The HTML page around the data (html_page.c). */
-extern const char render_html_head[];
-extern const char render_html_tail[];
+extern const char render__html_head[];
+extern const char render__html_tail[];
 
 #endif

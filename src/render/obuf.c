@@ -1,7 +1,7 @@
 /* obuf.c - buffered output with the escapes the writers need.
  *
  * Frame names are untrusted bytes. Everything that lands in HTML, SVG or JSON
- * goes through ob_json_str or ob_xml, which also repair invalid UTF-8 (as
+ * goes through render__ob_json_str or render__ob_xml, which also repair invalid UTF-8 (as
  * U+FFFD) so a browser or JSON parser never sees a broken sequence. The JSON
  * escaping is also safe inside an HTML <script> element: '<', '>' and '&' are
  * written as \u003c etc., so no name can close the element, and U+2028/2029
@@ -9,16 +9,16 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
-void ob_init(obuf *o, FILE *f)
+void render__ob_init(obuf *o, FILE *f)
 {
     o->f = f;
     o->n = 0;
     o->err = 0;
 }
 
-int ob_flush(obuf *o)
+int render__ob_flush(obuf *o)
 {
     if (o->n && fwrite(o->b, 1, o->n, o->f) != o->n)
         o->err = 1;
@@ -26,10 +26,10 @@ int ob_flush(obuf *o)
     return o->err ? -1 : 0;
 }
 
-void ob_write(obuf *o, const void *s, size_t n)
+void render__ob_write(obuf *o, const void *s, size_t n)
 {
     if (o->n + n > sizeof o->b) {
-        ob_flush(o);
+        render__ob_flush(o);
         if (n > sizeof o->b) {
             if (fwrite(s, 1, n, o->f) != n)
                 o->err = 1;
@@ -40,19 +40,19 @@ void ob_write(obuf *o, const void *s, size_t n)
     o->n += n;
 }
 
-void ob_puts(obuf *o, const char *s)
+void render__ob_puts(obuf *o, const char *s)
 {
-    ob_write(o, s, strlen(s));
+    render__ob_write(o, s, strlen(s));
 }
 
-void ob_putc(obuf *o, char c)
+void render__ob_putc(obuf *o, char c)
 {
     if (o->n == sizeof o->b)
-        ob_flush(o);
+        render__ob_flush(o);
     o->b[o->n++] = c;
 }
 
-void ob_u64(obuf *o, uint64_t v)
+void render__ob_u64(obuf *o, uint64_t v)
 {
     char t[24];
     int i = 24;
@@ -60,10 +60,10 @@ void ob_u64(obuf *o, uint64_t v)
         t[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    ob_write(o, t + i, (size_t)(24 - i));
+    render__ob_write(o, t + i, (size_t)(24 - i));
 }
 
-void ob_printf(obuf *o, const char *fmt, ...)
+void render__ob_printf(obuf *o, const char *fmt, ...)
 {
     char t[512];
     va_list ap;
@@ -71,7 +71,7 @@ void ob_printf(obuf *o, const char *fmt, ...)
     int n = vsnprintf(t, sizeof t, fmt, ap);
     va_end(ap);
     if (n > 0)
-        ob_write(o, t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
+        render__ob_write(o, t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
@@ -103,7 +103,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
-void ob_json_str(obuf *o, const char *s, size_t n)
+void render__ob_json_str(obuf *o, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
@@ -138,17 +138,17 @@ void ob_json_str(obuf *o, const char *s, size_t n)
             esc = t;
         }
         if (esc) {
-            ob_write(o, s + i - run, run);
+            render__ob_write(o, s + i - run, run);
             run = 0;
-            ob_puts(o, esc);
+            render__ob_puts(o, esc);
         } else
             run += k;
         i += k;
     }
-    ob_write(o, s + n - run, run);
+    render__ob_write(o, s + n - run, run);
 }
 
-void ob_xml(obuf *o, const char *s, size_t n)
+void render__ob_xml(obuf *o, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
@@ -173,12 +173,12 @@ void ob_xml(obuf *o, const char *s, size_t n)
         else if ((c < 0x20 && c != '\t') || c == 0x7F)
             esc = "\xEF\xBF\xBD"; /* not allowed in XML 1.0 */
         if (esc) {
-            ob_write(o, s + i - run, run);
+            render__ob_write(o, s + i - run, run);
             run = 0;
-            ob_puts(o, esc);
+            render__ob_puts(o, esc);
         } else
             run += k;
         i += k;
     }
-    ob_write(o, s + n - run, run);
+    render__ob_write(o, s + n - run, run);
 }

@@ -2,9 +2,9 @@
  *
  * profile.proto needs only these two wire types, so a 60-line encoder beats
  * a code generator and a library dependency. Sub-messages are built in their
- * own buffer and appended with their length (pb_msg). Zero-valued scalar
+ * own buffer and appended with their length (render__pb_msg). Zero-valued scalar
  * fields are omitted, as proto3 encoders do. */
-#include "render/pb.h"
+#include "pb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,7 @@ static int reserve(pb *p, size_t more)
     return 0;
 }
 
-void pb_varint(pb *p, uint64_t v)
+void render__pb_varint(pb *p, uint64_t v)
 {
     if (reserve(p, 10) < 0)
         return;
@@ -39,25 +39,25 @@ void pb_varint(pb *p, uint64_t v)
     } while (v);
 }
 
-void pb_uint(pb *p, uint32_t field, uint64_t v)
+void render__pb_uint(pb *p, uint32_t field, uint64_t v)
 {
     if (!v)
         return;
-    pb_varint(p, (uint64_t)field << 3);
-    pb_varint(p, v);
+    render__pb_varint(p, (uint64_t)field << 3);
+    render__pb_varint(p, v);
 }
 
-void pb_bytes(pb *p, uint32_t field, const void *s, size_t n)
+void render__pb_bytes(pb *p, uint32_t field, const void *s, size_t n)
 {
-    pb_varint(p, (uint64_t)field << 3 | 2);
-    pb_varint(p, n);
+    render__pb_varint(p, (uint64_t)field << 3 | 2);
+    render__pb_varint(p, n);
     if (reserve(p, n) < 0)
         return;
     memcpy(p->b + p->n, s, n);
     p->n += n;
 }
 
-void pb_packed(pb *p, uint32_t field, const uint64_t *v, size_t n)
+void render__pb_packed(pb *p, uint32_t field, const uint64_t *v, size_t n)
 {
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -67,25 +67,25 @@ void pb_packed(pb *p, uint32_t field, const uint64_t *v, size_t n)
             x >>= 7;
         } while (x);
     }
-    pb_varint(p, (uint64_t)field << 3 | 2);
-    pb_varint(p, len);
+    render__pb_varint(p, (uint64_t)field << 3 | 2);
+    render__pb_varint(p, len);
     for (size_t i = 0; i < n; i++)
-        pb_varint(p, v[i]);
+        render__pb_varint(p, v[i]);
 }
 
-void pb_msg(pb *p, uint32_t field, const pb *sub)
+void render__pb_msg(pb *p, uint32_t field, const pb *sub)
 {
     if (sub->err)
         p->err = 1;
-    pb_bytes(p, field, sub->b ? (const void *)sub->b : "", sub->n);
+    render__pb_bytes(p, field, sub->b ? (const void *)sub->b : "", sub->n);
 }
 
-void pb_reset(pb *p)
+void render__pb_reset(pb *p)
 {
     p->n = 0;
 }
 
-void pb_free(pb *p)
+void render__pb_free(pb *p)
 {
     free(p->b);
     *p = (pb){0};

@@ -11,13 +11,13 @@ typedef struct pb {
     int err; /* set on allocation failure; later writes are dropped */
 } pb;
 
-void pb_varint(pb *p, uint64_t v);
-void pb_uint(pb *p, uint32_t field, uint64_t v); /* varint field (skipped when 0) */
-void pb_bytes(pb *p, uint32_t field, const void *s, size_t n);
-void pb_packed(pb *p, uint32_t field, const uint64_t *v, size_t n);
+void render__pb_varint(pb *p, uint64_t v);
+void render__pb_uint(pb *p, uint32_t field, uint64_t v); /* varint field (skipped when 0) */
+void render__pb_bytes(pb *p, uint32_t field, const void *s, size_t n);
+void render__pb_packed(pb *p, uint32_t field, const uint64_t *v, size_t n);
 /* Append a finished sub-message as a length-delimited field. */
-void pb_msg(pb *p, uint32_t field, const pb *sub);
-void pb_reset(pb *p);
-void pb_free(pb *p);
+void render__pb_msg(pb *p, uint32_t field, const pb *sub);
+void render__pb_reset(pb *p);
+void render__pb_free(pb *p);
 
 #endif

@@ -9,14 +9,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 #define ARENA_BLOCK (64 * 1024)
 
 /* Names longer than 32 bytes hash only their first and last 16 bytes and
  * their length: frame names differ at the start (function) or the end (file,
  * line), and equality is always confirmed with memcmp. */
-uint64_t profile_hash(const char *s, size_t len)
+uint64_t render__profile_hash(const char *s, size_t len)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
     if (len > 32) {
@@ -149,9 +149,9 @@ static int names_grow(profd_profile *p)
     return 0;
 }
 
-uint32_t profile_intern(profd_profile *p, const char *s, size_t len)
+uint32_t render__profile_intern(profd_profile *p, const char *s, size_t len)
 {
-    uint32_t hash = (uint32_t)profile_hash(s, len);
+    uint32_t hash = (uint32_t)render__profile_hash(s, len);
     uint32_t h = hash & p->name_mask;
     for (uint32_t id; (id = p->name_tab[h]); h = (h + 1) & p->name_mask) {
         const rname *n = &p->names[id - 1];
@@ -185,7 +185,7 @@ static inline uint32_t child_hash(uint32_t parent, uint32_t fid)
     return parent * 2u + (fid & 1u);
 }
 
-/* Double the table, or (re)build it after profile_view dropped it. */
+/* Double the table, or (re)build it after render__profile_view dropped it. */
 static int children_grow(profd_profile *p)
 {
     uint32_t mask = p->child_mask * 2 + 1;
@@ -208,7 +208,7 @@ static int children_grow(profd_profile *p)
     return 0;
 }
 
-uint32_t profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid)
+uint32_t render__profile_find_child(const profd_profile *p, uint32_t parent, uint32_t fid)
 {
     if (!p->child_tab && children_grow((profd_profile *)p) < 0)
         return UINT32_MAX; /* the table is a cache: rebuilt after a view dropped it */
@@ -236,7 +236,7 @@ static int on_path(const profd_profile *p, uint32_t node, uint32_t fid)
     return 0;
 }
 
-uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec)
+uint32_t render__profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int rec)
 {
     if (!p->child_tab && children_grow(p) < 0)
         return UINT32_MAX;
@@ -274,15 +274,15 @@ uint32_t profile_new_child(profd_profile *p, uint32_t parent, uint32_t fid, int 
     return id;
 }
 
-uint32_t profile_child(profd_profile *p, uint32_t parent, uint32_t fid)
+uint32_t render__profile_child(profd_profile *p, uint32_t parent, uint32_t fid)
 {
     if (!p->child_tab && children_grow(p) < 0)
         return UINT32_MAX;
-    uint32_t id = profile_find_child(p, parent, fid);
-    return id != UINT32_MAX ? id : profile_new_child(p, parent, fid, -1);
+    uint32_t id = render__profile_find_child(p, parent, fid);
+    return id != UINT32_MAX ? id : render__profile_new_child(p, parent, fid, -1);
 }
 
-int profile_add_self(profd_profile *p, uint32_t node, uint64_t count)
+int render__profile_add_self(profd_profile *p, uint32_t node, uint64_t count)
 {
     if (p->total + count < p->total)
         return -1;
@@ -299,14 +299,14 @@ int profd_profile_add(profd_profile *p, const char *const *frames, size_t n, uin
         return -1;
     uint32_t node = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t fid = profile_intern(p, frames[i], strlen(frames[i]));
-        if (fid == NO_FRAME || (node = profile_child(p, node, fid)) == UINT32_MAX)
+        uint32_t fid = render__profile_intern(p, frames[i], strlen(frames[i]));
+        if (fid == NO_FRAME || (node = render__profile_child(p, node, fid)) == UINT32_MAX)
             return -1;
     }
-    return profile_add_self(p, node, count);
+    return render__profile_add_self(p, node, count);
 }
 
-uint32_t profile_depth(const profd_profile *p, uint32_t node)
+uint32_t render__profile_depth(const profd_profile *p, uint32_t node)
 {
     uint32_t d = 0;
     while (node) {
@@ -333,7 +333,7 @@ static rview *view_build(const profd_profile *p)
     rview *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
-    v->total = profile_totals(p);
+    v->total = render__profile_totals(p);
     v->first = calloc((size_t)n + 1, sizeof *v->first);
     v->kids = malloc((size_t)(n ? n : 1) * sizeof *v->kids);
     uint32_t *depth = malloc((size_t)n * sizeof *depth);
@@ -365,12 +365,12 @@ static rview *view_build(const profd_profile *p)
     return v;
 }
 
-const uint64_t *profile_totals(const profd_profile *p)
+const uint64_t *render__profile_totals(const profd_profile *p)
 {
     profd_profile *mp = (profd_profile *)p; /* the cache is logically const */
     if (mp->totals)
         return mp->totals;
-    free(mp->child_tab); /* see profile_view */
+    free(mp->child_tab); /* see render__profile_view */
     mp->child_tab = NULL;
     uint64_t *t = malloc((size_t)p->nnodes * sizeof *t);
     if (!t)
@@ -383,7 +383,7 @@ const uint64_t *profile_totals(const profd_profile *p)
     return mp->totals = t;
 }
 
-const rview *profile_view(const profd_profile *p)
+const rview *render__profile_view(const profd_profile *p)
 {
     profd_profile *mp = (profd_profile *)p; /* the cache is logically const */
     if (!mp->view) {

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 #define SNIFF 4096
 
@@ -22,8 +22,8 @@ int profd_profile_read(profd_profile *p, FILE *in, const profd_render_opts *o, p
     while (i < n && strchr(" \t\r\n", head[i]))
         i++;
     if (i < n && head[i] == '{')
-        return read_speedscope(p, in, head + i, n - i, err);
-    return read_collapsed(p, in, head, n, o, err); /* it drops a BOM at any line start */
+        return render__read_speedscope(p, in, head + i, n - i, err);
+    return render__read_collapsed(p, in, head, n, o, err); /* it drops a BOM at any line start */
 }
 
 int profd_profile_read_path(profd_profile *p, const char *path, const profd_render_opts *o,

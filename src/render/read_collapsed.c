@@ -1,4 +1,4 @@
-/* read_collapsed.c - streaming parser for collapsed ("folded") stacks.
+/* render__read_collapsed.c - streaming parser for collapsed ("folded") stacks.
  *
  * Accepts py-spy --format raw and flamegraph.pl / inferno folded files:
  * "frame;frame;frame COUNT" per line. Input is read through one bounded
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
-#include "render/reader.h"
+#include "internal.h"
+#include "reader.h"
 
 #define MAX_LINE (16u << 20)
 #define MAX_REPORTS 20
@@ -153,13 +153,14 @@ static int add_stack(parser *ps, const char *stack, size_t len, uint64_t count)
     int fresh = 0; /* once a node is new, its descendants are new too */
     for (size_t i = 0; i < n; i++) {
         size_t end = ps->cut[i];
-        uint32_t fid = profile_intern(ps->p, stack + start, end - start);
+        uint32_t fid = render__profile_intern(ps->p, stack + start, end - start);
         if (fid == NO_FRAME || (fid >= ps->on_cap && grow_on(ps, fid) < 0))
             return oom(ps);
-        uint32_t found = fresh ? UINT32_MAX : profile_find_child(ps->p, node, fid);
+        uint32_t found = fresh ? UINT32_MAX : render__profile_find_child(ps->p, node, fid);
         if (found != UINT32_MAX)
             node = found;
-        else if ((node = profile_new_child(ps->p, node, fid, ps->on[fid] > 0)) == UINT32_MAX)
+        else if ((node = render__profile_new_child(ps->p, node, fid, ps->on[fid] > 0)) ==
+                 UINT32_MAX)
             return oom(ps);
         else
             fresh = 1;
@@ -179,7 +180,7 @@ static int add_stack(parser *ps, const char *stack, size_t len, uint64_t count)
     }
     memcpy(ps->prev + rest, stack + rest, len - rest);
     ps->prev_len = len;
-    if (profile_add_self(ps->p, node, count) < 0) {
+    if (render__profile_add_self(ps->p, node, count) < 0) {
         profd_error_set(ps->err, NULL, "line %llu: sample total overflows 64 bits",
                         (unsigned long long)ps->line_no);
         return -1;
@@ -285,7 +286,7 @@ static size_t continue_line(parser *ps, carry *c, const char *d, size_t n, int *
 
 static int run(parser *ps, FILE *in, const char *first, size_t nfirst)
 {
-    reader *rd = reader_open(in, first, nfirst);
+    reader *rd = render__reader_open(in, first, nfirst);
     if (!rd)
         return oom(ps);
     carry c = {0};
@@ -293,7 +294,7 @@ static int run(parser *ps, FILE *in, const char *first, size_t nfirst)
     for (;;) {
         const char *d;
         size_t n;
-        if (reader_next(rd, &d, &n) < 0) {
+        if (render__reader_next(rd, &d, &n) < 0) {
             profd_error_set(ps->err, NULL, "cannot read input: %s", strerror(errno));
             rc = -1;
             break;
@@ -321,12 +322,12 @@ static int run(parser *ps, FILE *in, const char *first, size_t nfirst)
             break;
     }
     free(c.line);
-    reader_close(rd);
+    render__reader_close(rd);
     return rc;
 }
 
-int read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
-                   const profd_render_opts *o, profd_error *err)
+int render__read_collapsed(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                           const profd_render_opts *o, profd_error *err)
 {
     parser ps = {.p = p, .o = o, .err = err};
     int rc = run(&ps, in, first, nfirst);

@@ -1,4 +1,4 @@
-/* read_speedscope.c - speedscope JSON input (py-spy's, ours, speedscope's).
+/* render__read_speedscope.c - speedscope JSON input (py-spy's, ours, speedscope's).
  *
  * Unlike collapsed stacks, a speedscope file is parsed in memory with json-c
  * (capped at MAX_JSON): it is already aggregated by frame index, so it is
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 #define MAX_JSON (1024u << 20)
 
@@ -69,7 +69,7 @@ static int intern_frames(ss *s, json_object *frames)
             n = asprintf(&full, "%s", nm);
         if (n < 0)
             return fail(s, "out of memory");
-        s->fids[i] = profile_intern(s->p, full, (size_t)n);
+        s->fids[i] = render__profile_intern(s->p, full, (size_t)n);
         free(full);
         if (s->fids[i] == NO_FRAME)
             return fail(s, "out of memory");
@@ -142,10 +142,10 @@ static int add_indices(ss *s, uint32_t root, const frames *f, uint64_t w)
             return fail(s, "a sample refers to a frame that does not exist");
         if (i == 0 && root != 0 && s->p->nodes[root].fid == s->fids[fi])
             continue; /* already starts with the profile's root frame */
-        if ((node = profile_child(s->p, node, s->fids[fi])) == UINT32_MAX)
+        if ((node = render__profile_child(s->p, node, s->fids[fi])) == UINT32_MAX)
             return fail(s, "out of memory");
     }
-    if (w && profile_add_self(s->p, node, w) < 0)
+    if (w && render__profile_add_self(s->p, node, w) < 0)
         return fail(s, "sample total overflows 64 bits");
     return 0;
 }
@@ -222,8 +222,8 @@ static int profiles(ss *s, json_object *list)
         uint32_t root = 0;
         if (n > 1) {
             const char *nm = name ? json_object_get_string(name) : "profile";
-            uint32_t fid = profile_intern(s->p, nm, strlen(nm));
-            if (fid == NO_FRAME || (root = profile_child(s->p, 0, fid)) == UINT32_MAX)
+            uint32_t fid = render__profile_intern(s->p, nm, strlen(nm));
+            if (fid == NO_FRAME || (root = render__profile_child(s->p, 0, fid)) == UINT32_MAX)
                 return fail(s, "out of memory");
         }
         const char *ty = type ? json_object_get_string(type) : "";
@@ -268,7 +268,8 @@ static char *slurp(FILE *in, const char *first, size_t nfirst, size_t *len, prof
     return buf;
 }
 
-int read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst, profd_error *err)
+int render__read_speedscope(profd_profile *p, FILE *in, const char *first, size_t nfirst,
+                            profd_error *err)
 {
     size_t len = 0;
     char *text = slurp(in, first, nfirst, &len, err);

@@ -10,7 +10,7 @@
  * Only regular files get the thread. A pipe or a terminal is read inline:
  * a thread blocked in read(2) on a stalled pipe could not be stopped when
  * the parser gives up early (a --strict error). */
-#include "render/reader.h"
+#include "reader.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -63,7 +63,7 @@ static void *read_ahead(void *arg)
     }
 }
 
-reader *reader_open(FILE *in, const char *first, size_t nfirst)
+reader *render__reader_open(FILE *in, const char *first, size_t nfirst)
 {
     reader *r = calloc(1, sizeof *r);
     if (!r)
@@ -75,7 +75,7 @@ reader *reader_open(FILE *in, const char *first, size_t nfirst)
     r->threaded = fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 4 * BLOCK;
     for (int i = 0; i < (r->threaded ? NBLOCKS : 1); i++)
         if (!(r->buf[i] = malloc(BLOCK))) {
-            reader_close(r);
+            render__reader_close(r);
             return NULL;
         }
     if (r->threaded) {
@@ -90,7 +90,7 @@ reader *reader_open(FILE *in, const char *first, size_t nfirst)
     return r;
 }
 
-int reader_next(reader *r, const char **data, size_t *n)
+int render__reader_next(reader *r, const char **data, size_t *n)
 {
     if (r->first) {
         *data = r->first;
@@ -126,7 +126,7 @@ int reader_next(reader *r, const char **data, size_t *n)
     return 0;
 }
 
-void reader_close(reader *r)
+void render__reader_close(reader *r)
 {
     if (!r)
         return;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 static const char *const format_names[] = {"html", "svg", "speedscope", "collapsed", "pprof"};
 
@@ -32,25 +32,25 @@ int profd_render(const profd_profile *p, profd_format f, const profd_render_opts
         profd_error_set(err, NULL, "render called without a profile or an output");
         return -1;
     }
-    if (f != PROFD_FMT_HTML && !profile_view(p)) {
+    if (f != PROFD_FMT_HTML && !render__profile_view(p)) {
         profd_error_set(err, NULL, "out of memory while rendering");
         return -1;
     }
     int rc;
     switch (f) {
     case PROFD_FMT_HTML:
-        return render_html(p, NULL, o, out, err);
+        return render__html(p, NULL, o, out, err);
     case PROFD_FMT_SVG:
-        rc = render_svg(p, o, out);
+        rc = render__svg(p, o, out);
         break;
     case PROFD_FMT_SPEEDSCOPE:
-        rc = render_speedscope(p, o, out);
+        rc = render__speedscope(p, o, out);
         break;
     case PROFD_FMT_COLLAPSED:
-        rc = render_collapsed(p, out);
+        rc = render__collapsed(p, out);
         break;
     case PROFD_FMT_PPROF:
-        return render_pprof(p, out, err);
+        return render__pprof(p, out, err);
     default:
         profd_error_set(err, NULL, "unknown output format");
         return -1;
@@ -68,11 +68,11 @@ int profd_render_diff(const profd_profile *before, const profd_profile *after,
         profd_error_set(err, NULL, "diff needs two profiles and an output");
         return -1;
     }
-    if (!profile_view(after) || !profile_view(before)) {
+    if (!render__profile_view(after) || !render__profile_view(before)) {
         profd_error_set(err, NULL, "out of memory while rendering");
         return -1;
     }
-    return render_html(after, before, o ? o : &defaults, out, err);
+    return render__html(after, before, o ? o : &defaults, out, err);
 }
 
 /* Written to PATH.tmp.PID then renamed, so readers never see half a file. */

@@ -11,7 +11,8 @@
 
 #include "internal.h"
 
-int walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_depth, uint32_t top)
+int render__walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_depth,
+                      uint32_t top)
 {
     w->first = first;
     w->kids = kids;
@@ -19,7 +20,7 @@ int walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_d
     w->stack = malloc((max_depth + 2) * sizeof *w->stack);
     w->next = malloc((max_depth + 2) * sizeof *w->next);
     if (!w->stack || !w->next) {
-        walk_free(w);
+        render__walk_free(w);
         return -1;
     }
     w->stack[0] = top;
@@ -27,7 +28,7 @@ int walk_init(walk *w, const uint32_t *first, const uint32_t *kids, size_t max_d
     return 0;
 }
 
-bool walk_step(walk *w, uint32_t *child)
+bool render__walk_step(walk *w, uint32_t *child)
 {
     for (;;) {
         uint32_t n = w->stack[w->depth];
@@ -41,13 +42,13 @@ bool walk_step(walk *w, uint32_t *child)
     }
 }
 
-void walk_down(walk *w, uint32_t child)
+void render__walk_down(walk *w, uint32_t child)
 {
     w->stack[++w->depth] = child;
     w->next[w->depth] = w->first[child];
 }
 
-void walk_free(walk *w)
+void render__walk_free(walk *w)
 {
     free(w->stack);
     free(w->next);

@@ -6,44 +6,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 static void put_name(obuf *o, const rname *n)
 {
     if (!memchr(n->s, ';', n->len) && !memchr(n->s, '\n', n->len)) {
-        ob_write(o, n->s, n->len);
+        render__ob_write(o, n->s, n->len);
         return;
     }
     for (uint32_t i = 0; i < n->len; i++)
-        ob_putc(o, n->s[i] == ';' ? ':' : n->s[i] == '\n' ? ' ' : n->s[i]);
+        render__ob_putc(o, n->s[i] == ';' ? ':' : n->s[i] == '\n' ? ' ' : n->s[i]);
 }
 
-int render_collapsed(const profd_profile *p, FILE *out)
+int render__collapsed(const profd_profile *p, FILE *out)
 {
-    const rview *v = profile_view(p);
+    const rview *v = render__profile_view(p);
     walk w;
     obuf *o = malloc(sizeof *o);
-    if (!o || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
+    if (!o || render__walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
         free(o);
         return -1;
     }
-    ob_init(o, out);
+    render__ob_init(o, out);
     uint32_t c;
-    while (walk_step(&w, &c)) {
-        walk_down(&w, c);
+    while (render__walk_step(&w, &c)) {
+        render__walk_down(&w, c);
         if (!p->nodes[c].self)
             continue;
         for (size_t i = 1; i <= w.depth; i++) {
             if (i > 1)
-                ob_putc(o, ';');
+                render__ob_putc(o, ';');
             put_name(o, &p->names[p->nodes[w.stack[i]].fid]);
         }
-        ob_putc(o, ' ');
-        ob_u64(o, p->nodes[c].self);
-        ob_putc(o, '\n');
+        render__ob_putc(o, ' ');
+        render__ob_u64(o, p->nodes[c].self);
+        render__ob_putc(o, '\n');
     }
-    int rc = ob_flush(o);
-    walk_free(&w);
+    int rc = render__ob_flush(o);
+    render__walk_free(&w);
     free(o);
     return rc;
 }

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 #define TOP_FUNCTIONS 300
 #define DEFAULT_MIN_PX 0.1
@@ -87,16 +87,16 @@ static fnstat *function_stats(const profd_profile *p, const uint64_t *total)
 /* key, then the n numbers of a32 (or of a64 when a32 is NULL), then ']'. */
 static void put_list(obuf *o, const char *key, const uint32_t *a32, const uint64_t *a64, size_t n)
 {
-    ob_puts(o, key);
+    render__ob_puts(o, key);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            ob_putc(o, ',');
+            render__ob_putc(o, ',');
         /* cppcheck follows the NULL a64 of the a32 calls into the branch that a32 != NULL
          * rules out: a64 is read only when a32 is NULL, and each caller passes exactly one. */
         /* cppcheck-suppress nullPointer */
-        ob_u64(o, a32 ? a32[i] : a64[i]);
+        render__ob_u64(o, a32 ? a32[i] : a64[i]);
     }
-    ob_putc(o, ']');
+    render__ob_putc(o, ']');
 }
 
 static void put_header(obuf *o, const profd_render_opts *opt, const profd_profile *p,
@@ -105,21 +105,21 @@ static void put_header(obuf *o, const profd_render_opts *opt, const profd_profil
     const char *title = opt->title ? opt->title
                         : before   ? "Differential flame graph"
                                    : "Flame graph";
-    ob_puts(o, "{\"title\":\"");
-    ob_json_str(o, title, strlen(title));
-    ob_puts(o, "\",\"details\":[");
+    render__ob_puts(o, "{\"title\":\"");
+    render__ob_json_str(o, title, strlen(title));
+    render__ob_puts(o, "\",\"details\":[");
     for (size_t i = 0; opt->details && opt->details[i] && opt->details[i + 1]; i += 2) {
-        ob_puts(o, i ? ",[\"" : "[\"");
-        ob_json_str(o, opt->details[i], strlen(opt->details[i]));
-        ob_puts(o, "\",\"");
-        ob_json_str(o, opt->details[i + 1], strlen(opt->details[i + 1]));
-        ob_puts(o, "\"]");
+        render__ob_puts(o, i ? ",[\"" : "[\"");
+        render__ob_json_str(o, opt->details[i], strlen(opt->details[i]));
+        render__ob_puts(o, "\",\"");
+        render__ob_json_str(o, opt->details[i + 1], strlen(opt->details[i + 1]));
+        render__ob_puts(o, "\"]");
     }
-    ob_printf(o, "],\"inverted\":%s,\"total\":", opt->inverted ? "true" : "false");
-    ob_u64(o, p->total);
+    render__ob_printf(o, "],\"inverted\":%s,\"total\":", opt->inverted ? "true" : "false");
+    render__ob_u64(o, p->total);
     if (before) {
-        ob_puts(o, ",\"btotal\":");
-        ob_u64(o, before->total);
+        render__ob_puts(o, ",\"btotal\":");
+        render__ob_u64(o, before->total);
     }
 }
 
@@ -156,12 +156,12 @@ static uint32_t before_child(const profd_profile *bp, uint32_t bnode, const rnam
 {
     if (bnode == UINT32_MAX)
         return UINT32_MAX;
-    uint64_t h = profile_hash(name->s, name->len);
+    uint64_t h = render__profile_hash(name->s, name->len);
     uint32_t slot = (uint32_t)h & bp->name_mask;
     for (uint32_t id; (id = bp->name_tab[slot]); slot = (slot + 1) & bp->name_mask) {
         const rname *n = &bp->names[id - 1];
         if (n->len == name->len && memcmp(n->s, name->s, name->len) == 0)
-            return profile_find_child(bp, bnode, id - 1);
+            return render__profile_find_child(bp, bnode, id - 1);
     }
     return UINT32_MAX;
 }
@@ -170,10 +170,10 @@ static uint32_t before_child(const profd_profile *bp, uint32_t bnode, const rnam
 static int collect(hw *h, kept *k, const profd_profile *bp, double thr, double bthr)
 {
     const profd_profile *p = h->p;
-    const rview *v = h->v, *bv = bp ? profile_view(bp) : NULL;
+    const rview *v = h->v, *bv = bp ? render__profile_view(bp) : NULL;
     walk w;
     uint32_t *bstack = malloc(((size_t)v->max_depth + 2) * sizeof *bstack);
-    if (!bstack || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
+    if (!bstack || render__walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
         free(bstack);
         return -1;
     }
@@ -182,7 +182,7 @@ static int collect(hw *h, kept *k, const profd_profile *bp, double thr, double b
     if (keep(k, 0, 0, v->total[0], bp ? bv->total[0] : 0) < 0)
         goto out;
     uint32_t c;
-    while (walk_step(&w, &c)) {
+    while (render__walk_step(&w, &c)) {
         const rname *nm = &p->names[p->nodes[c].fid];
         uint32_t bc = bp ? before_child(bp, bstack[w.depth], nm) : UINT32_MAX;
         uint64_t bval = bc != UINT32_MAX ? bv->total[bc] : 0;
@@ -190,12 +190,12 @@ static int collect(hw *h, kept *k, const profd_profile *bp, double thr, double b
             continue;
         if (keep(k, use_name(h, p->nodes[c].fid), (uint32_t)w.depth + 1, v->total[c], bval) < 0)
             goto out;
-        walk_down(&w, c);
+        render__walk_down(&w, c);
         bstack[w.depth] = bc;
     }
     rc = 0;
 out:
-    walk_free(&w);
+    render__walk_free(&w);
     free(bstack);
     return rc;
 }
@@ -276,15 +276,15 @@ static int collect_pruned(hw *h, kept *k, const uint64_t *total, double thr)
     pruned pr = {.h = h};
     walk w = {0};
     int rc = -1;
-    if (prune(&pr, p, total, thr) < 0 || walk_init(&w, pr.first, pr.kids, pr.n, 0) != 0 ||
+    if (prune(&pr, p, total, thr) < 0 || render__walk_init(&w, pr.first, pr.kids, pr.n, 0) != 0 ||
         keep(k, 0, 0, total[0], 0) < 0)
         goto out;
     uint32_t c;
-    while (walk_step(&w, &c)) {
+    while (render__walk_step(&w, &c)) {
         uint32_t id = pr.ids[c];
         if (keep(k, use_name(h, p->nodes[id].fid), (uint32_t)w.depth + 1, total[id], 0) < 0)
             goto out;
-        walk_down(&w, c);
+        render__walk_down(&w, c);
     }
     rc = 0;
 out:
@@ -292,7 +292,7 @@ out:
     free(pr.parent);
     free(pr.first);
     free(pr.kids);
-    walk_free(&w);
+    render__walk_free(&w);
     return rc;
 }
 
@@ -300,7 +300,7 @@ static void put_functions(hw *h, fnstat *fs)
 {
     uint32_t n = h->p->nnames, shown = n < TOP_FUNCTIONS ? n : TOP_FUNCTIONS;
     char *mark = calloc(n + 1, 1);
-    ob_puts(h->o, ",\"fn\":[");
+    render__ob_puts(h->o, ",\"fn\":[");
     int first = 1;
     for (int pass = 0; pass < 2 && mark; pass++) {
         qsort(fs, n, sizeof *fs, pass ? by_self : by_total);
@@ -308,30 +308,30 @@ static void put_functions(hw *h, fnstat *fs)
             if (mark[fs[i].fid] || (!fs[i].total && !fs[i].self))
                 continue;
             mark[fs[i].fid] = 1;
-            ob_puts(h->o, first ? "[" : ",[");
+            render__ob_puts(h->o, first ? "[" : ",[");
             first = 0;
-            ob_u64(h->o, use_name(h, fs[i].fid));
-            ob_putc(h->o, ',');
-            ob_u64(h->o, fs[i].self);
-            ob_putc(h->o, ',');
-            ob_u64(h->o, fs[i].total);
-            ob_putc(h->o, ']');
+            render__ob_u64(h->o, use_name(h, fs[i].fid));
+            render__ob_putc(h->o, ',');
+            render__ob_u64(h->o, fs[i].self);
+            render__ob_putc(h->o, ',');
+            render__ob_u64(h->o, fs[i].total);
+            render__ob_putc(h->o, ']');
         }
     }
-    ob_putc(h->o, ']');
+    render__ob_putc(h->o, ']');
     free(mark);
 }
 
 static void put_names(hw *h)
 {
-    ob_puts(h->o, ",\"names\":[");
+    render__ob_puts(h->o, ",\"names\":[");
     for (uint32_t i = 0; i < h->nout; i++) {
         const rname *n = &h->p->names[h->order[i]];
-        ob_puts(h->o, i ? ",\"" : "\"");
-        ob_json_str(h->o, n->s, n->len);
-        ob_putc(h->o, '"');
+        render__ob_puts(h->o, i ? ",\"" : "\"");
+        render__ob_json_str(h->o, n->s, n->len);
+        render__ob_putc(h->o, '"');
     }
-    ob_putc(h->o, ']');
+    render__ob_putc(h->o, ']');
 }
 
 static double max_delta(const kept *k, uint64_t at, uint64_t bt)
@@ -346,11 +346,11 @@ static double max_delta(const kept *k, uint64_t at, uint64_t bt)
     return m;
 }
 
-int render_html(const profd_profile *p, const profd_profile *before, const profd_render_opts *opt,
-                FILE *out, profd_error *err)
+int render__html(const profd_profile *p, const profd_profile *before, const profd_render_opts *opt,
+                 FILE *out, profd_error *err)
 {
-    hw h = {.p = p, .v = before ? profile_view(p) : NULL};
-    const uint64_t *total = profile_totals(p);
+    hw h = {.p = p, .v = before ? render__profile_view(p) : NULL};
+    const uint64_t *total = render__profile_totals(p);
     kept k = {0};
     fnstat *fs = NULL;
     int rc = -1;
@@ -370,8 +370,8 @@ int render_html(const profd_profile *p, const profd_profile *before, const profd
         profd_error_set(err, NULL, "out of memory while rendering");
         goto out;
     }
-    ob_init(h.o, out);
-    ob_puts(h.o, render_html_head);
+    render__ob_init(h.o, out);
+    render__ob_puts(h.o, render__html_head);
     put_header(h.o, opt, p, before);
     put_functions(&h, fs);
     put_names(&h);
@@ -380,11 +380,11 @@ int render_html(const profd_profile *p, const profd_profile *before, const profd
     put_list(h.o, ",\"d\":[", k.d, NULL, k.n);
     if (before) {
         put_list(h.o, ",\"b\":[", NULL, k.b, k.n);
-        ob_printf(h.o, ",\"maxDelta\":%.9g", max_delta(&k, p->total, before->total));
+        render__ob_printf(h.o, ",\"maxDelta\":%.9g", max_delta(&k, p->total, before->total));
     }
-    ob_putc(h.o, '}');
-    ob_puts(h.o, render_html_tail);
-    rc = ob_flush(h.o);
+    render__ob_putc(h.o, '}');
+    render__ob_puts(h.o, render__html_tail);
+    rc = render__ob_flush(h.o);
     if (rc < 0)
         profd_error_set(err, NULL, "cannot write the HTML output");
 out:

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "render/internal.h"
-#include "render/pb.h"
+#include "internal.h"
+#include "pb.h"
 
 enum {
     P_SAMPLE_TYPE = 1,
@@ -35,15 +35,15 @@ typedef struct pw {
 
 static uint64_t str(pw *w, const char *s, size_t n)
 {
-    return profile_intern(w->strings, s, n);
+    return render__profile_intern(w->strings, s, n);
 }
 
 static void value_type(pw *w, uint32_t field, const char *type, const char *unit)
 {
-    pb_reset(&w->sub);
-    pb_uint(&w->sub, 1, str(w, type, strlen(type)));
-    pb_uint(&w->sub, 2, str(w, unit, strlen(unit)));
-    pb_msg(&w->out, field, &w->sub);
+    render__pb_reset(&w->sub);
+    render__pb_uint(&w->sub, 1, str(w, type, strlen(type)));
+    render__pb_uint(&w->sub, 2, str(w, unit, strlen(unit)));
+    render__pb_msg(&w->out, field, &w->sub);
 }
 
 static int map_functions(pw *w)
@@ -55,7 +55,7 @@ static int map_functions(pw *w)
         return -1;
     for (uint32_t i = 0; i < p->nnames; i++) {
         frame_parts fp;
-        frame_split(p->names[i].s, p->names[i].len, &fp);
+        render__frame_split(p->names[i].s, p->names[i].len, &fp);
         char *key = malloc(fp.func_len + fp.file_len + 2);
         if (!key)
             return -1;
@@ -63,7 +63,7 @@ static int map_functions(pw *w)
         key[fp.func_len] = '\0';
         memcpy(key + fp.func_len + 1, fp.file, fp.file_len);
         uint32_t before = w->funcs->nnames;
-        uint32_t f = profile_intern(w->funcs, key, fp.func_len + fp.file_len + 1);
+        uint32_t f = render__profile_intern(w->funcs, key, fp.func_len + fp.file_len + 1);
         free(key);
         if (f == NO_FRAME)
             return -1;
@@ -80,13 +80,13 @@ static void functions(pw *w)
         const rname *k = &w->funcs->names[f];
         size_t flen = strlen(k->s);
         uint64_t name = str(w, k->s, flen);
-        pb_reset(&w->sub);
-        pb_uint(&w->sub, 1, f + 1);
-        pb_uint(&w->sub, 2, name);
-        pb_uint(&w->sub, 3, name);
-        pb_uint(&w->sub, 4, str(w, k->s + flen + 1, k->len - flen - 1));
-        pb_uint(&w->sub, 5, (uint64_t)w->start_line[f]);
-        pb_msg(&w->out, P_FUNCTION, &w->sub);
+        render__pb_reset(&w->sub);
+        render__pb_uint(&w->sub, 1, f + 1);
+        render__pb_uint(&w->sub, 2, name);
+        render__pb_uint(&w->sub, 3, name);
+        render__pb_uint(&w->sub, 4, str(w, k->s + flen + 1, k->len - flen - 1));
+        render__pb_uint(&w->sub, 5, (uint64_t)w->start_line[f]);
+        render__pb_msg(&w->out, P_FUNCTION, &w->sub);
     }
 }
 
@@ -94,21 +94,21 @@ static void locations(pw *w)
 {
     for (uint32_t i = 0; i < w->p->nnames; i++) {
         frame_parts fp;
-        frame_split(w->p->names[i].s, w->p->names[i].len, &fp);
-        pb_reset(&w->sub2);
-        pb_uint(&w->sub2, 1, w->func_of[i] + 1);
-        pb_uint(&w->sub2, 2, (uint64_t)fp.line);
-        pb_reset(&w->sub);
-        pb_uint(&w->sub, 1, i + 1);
-        pb_msg(&w->sub, 4, &w->sub2);
-        pb_msg(&w->out, P_LOCATION, &w->sub);
+        render__frame_split(w->p->names[i].s, w->p->names[i].len, &fp);
+        render__pb_reset(&w->sub2);
+        render__pb_uint(&w->sub2, 1, w->func_of[i] + 1);
+        render__pb_uint(&w->sub2, 2, (uint64_t)fp.line);
+        render__pb_reset(&w->sub);
+        render__pb_uint(&w->sub, 1, i + 1);
+        render__pb_msg(&w->sub, 4, &w->sub2);
+        render__pb_msg(&w->out, P_LOCATION, &w->sub);
     }
 }
 
 static int samples(pw *w)
 {
     const profd_profile *p = w->p;
-    uint64_t *locs = malloc(((size_t)profile_view(p)->max_depth + 1) * sizeof *locs);
+    uint64_t *locs = malloc(((size_t)render__profile_view(p)->max_depth + 1) * sizeof *locs);
     if (!locs)
         return -1;
     for (uint32_t n = 1; n < p->nnodes; n++) {
@@ -117,10 +117,10 @@ static int samples(pw *w)
         size_t d = 0;
         for (uint32_t m = n; m; m = p->nodes[m].parent)
             locs[d++] = p->nodes[m].fid + 1; /* leaf first */
-        pb_reset(&w->sub);
-        pb_packed(&w->sub, 1, locs, d);
-        pb_packed(&w->sub, 2, &p->nodes[n].self, 1);
-        pb_msg(&w->out, P_SAMPLE, &w->sub);
+        render__pb_reset(&w->sub);
+        render__pb_packed(&w->sub, 1, locs, d);
+        render__pb_packed(&w->sub, 2, &p->nodes[n].self, 1);
+        render__pb_msg(&w->out, P_SAMPLE, &w->sub);
     }
     free(locs);
     return 0;
@@ -147,7 +147,7 @@ static int gzip_to(FILE *out, const uint8_t *b, size_t n)
     return rc == Z_STREAM_END ? ret : -1;
 }
 
-int render_pprof(const profd_profile *p, FILE *out, profd_error *err)
+int render__pprof(const profd_profile *p, FILE *out, profd_error *err)
 {
     pw w = {.p = p, .strings = profd_profile_new(), .funcs = profd_profile_new()};
     int rc = -1;
@@ -159,9 +159,9 @@ int render_pprof(const profd_profile *p, FILE *out, profd_error *err)
     locations(&w);
     functions(&w);
     value_type(&w, P_PERIOD_TYPE, "samples", "count");
-    pb_uint(&w.out, P_PERIOD, 1);
+    render__pb_uint(&w.out, P_PERIOD, 1);
     for (uint32_t i = 0; i < w.strings->nnames; i++)
-        pb_bytes(&w.out, P_STRING, w.strings->names[i].s, w.strings->names[i].len);
+        render__pb_bytes(&w.out, P_STRING, w.strings->names[i].s, w.strings->names[i].len);
     if (w.out.err || w.sub.err || w.sub2.err)
         goto out;
     if (gzip_to(out, w.out.b, w.out.n) < 0) {
@@ -177,8 +177,8 @@ out:
     profd_profile_free(w.funcs);
     free(w.func_of);
     free(w.start_line);
-    pb_free(&w.out);
-    pb_free(&w.sub);
-    pb_free(&w.sub2);
+    render__pb_free(&w.out);
+    render__pb_free(&w.sub);
+    render__pb_free(&w.sub2);
     return rc < 0 ? -1 : 0;
 }

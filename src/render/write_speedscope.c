@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 static int names_thread(const rname *n)
 {
@@ -29,84 +29,84 @@ static int names_thread(const rname *n)
 
 static void frames(obuf *o, const profd_profile *p)
 {
-    ob_puts(o, "\"shared\":{\"frames\":[");
+    render__ob_puts(o, "\"shared\":{\"frames\":[");
     for (uint32_t i = 0; i < p->nnames; i++) {
         frame_parts fp;
-        frame_split(p->names[i].s, p->names[i].len, &fp);
-        ob_puts(o, i ? ",{\"name\":\"" : "{\"name\":\"");
-        ob_json_str(o, fp.func, fp.func_len);
-        ob_putc(o, '"');
+        render__frame_split(p->names[i].s, p->names[i].len, &fp);
+        render__ob_puts(o, i ? ",{\"name\":\"" : "{\"name\":\"");
+        render__ob_json_str(o, fp.func, fp.func_len);
+        render__ob_putc(o, '"');
         if (fp.file_len) {
-            ob_puts(o, ",\"file\":\"");
-            ob_json_str(o, fp.file, fp.file_len);
-            ob_printf(o, "\",\"line\":%ld", fp.line);
+            render__ob_puts(o, ",\"file\":\"");
+            render__ob_json_str(o, fp.file, fp.file_len);
+            render__ob_printf(o, "\",\"line\":%ld", fp.line);
         }
-        ob_putc(o, '}');
+        render__ob_putc(o, '}');
     }
-    ob_puts(o, "]}");
+    render__ob_puts(o, "]}");
 }
 
 /* Samples and weights of the subtree under top (all of it when top is 0). */
 static int samples(obuf *o, const profd_profile *p, const rview *v, uint32_t top, int weights)
 {
     walk w;
-    if (walk_init(&w, v->first, v->kids, v->max_depth, top) != 0)
+    if (render__walk_init(&w, v->first, v->kids, v->max_depth, top) != 0)
         return -1;
     int first_out = 1;
-    ob_putc(o, '[');
+    render__ob_putc(o, '[');
     uint32_t n = top; /* a thread's root frame is part of its samples */
     do {
         if (n != top)
-            walk_down(&w, n);
+            render__walk_down(&w, n);
         if (!n || !p->nodes[n].self)
             continue;
-        ob_puts(o, first_out ? "" : ",");
+        render__ob_puts(o, first_out ? "" : ",");
         first_out = 0;
         if (weights) {
-            ob_u64(o, p->nodes[n].self);
+            render__ob_u64(o, p->nodes[n].self);
             continue;
         }
-        ob_putc(o, '[');
+        render__ob_putc(o, '[');
         for (size_t i = top ? 0 : 1; i <= w.depth; i++) {
             if (i > (top ? 0u : 1u))
-                ob_putc(o, ',');
-            ob_u64(o, p->nodes[w.stack[i]].fid);
+                render__ob_putc(o, ',');
+            render__ob_u64(o, p->nodes[w.stack[i]].fid);
         }
-        ob_putc(o, ']');
-    } while (walk_step(&w, &n));
-    ob_putc(o, ']');
-    walk_free(&w);
+        render__ob_putc(o, ']');
+    } while (render__walk_step(&w, &n));
+    render__ob_putc(o, ']');
+    render__walk_free(&w);
     return 0;
 }
 
 static int profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top, const char *name,
                    size_t nlen)
 {
-    ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
-    ob_json_str(o, name, nlen);
-    ob_puts(o, "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
-    ob_u64(o, v->total[top]);
-    ob_puts(o, ",\"samples\":");
+    render__ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
+    render__ob_json_str(o, name, nlen);
+    render__ob_puts(o, "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
+    render__ob_u64(o, v->total[top]);
+    render__ob_puts(o, ",\"samples\":");
     if (samples(o, p, v, top, 0) != 0)
         return -1;
-    ob_puts(o, ",\"weights\":");
+    render__ob_puts(o, ",\"weights\":");
     if (samples(o, p, v, top, 1) != 0)
         return -1;
-    ob_putc(o, '}');
+    render__ob_putc(o, '}');
     return 0;
 }
 
-int render_speedscope(const profd_profile *p, const profd_render_opts *opt, FILE *out)
+int render__speedscope(const profd_profile *p, const profd_render_opts *opt, FILE *out)
 {
-    const rview *v = profile_view(p);
+    const rview *v = render__profile_view(p);
     obuf *o = malloc(sizeof *o);
     if (!o)
         return -1;
-    ob_init(o, out);
+    render__ob_init(o, out);
     const char *title = opt->title ? opt->title : "profd";
-    ob_puts(o, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",");
+    render__ob_puts(o, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",");
     frames(o, p);
-    ob_puts(o, ",\"profiles\":[");
+    render__ob_puts(o, ",\"profiles\":[");
     int threads = 0, rc = 0;
     for (uint32_t i = v->first[0]; i < v->first[1]; i++)
         threads |= names_thread(&p->names[p->nodes[v->kids[i]].fid]);
@@ -114,15 +114,15 @@ int render_speedscope(const profd_profile *p, const profd_render_opts *opt, FILE
         for (uint32_t i = v->first[0]; rc == 0 && i < v->first[1]; i++) {
             const rname *n = &p->names[p->nodes[v->kids[i]].fid];
             if (i > v->first[0])
-                ob_putc(o, ',');
+                render__ob_putc(o, ',');
             rc = profile(o, p, v, v->kids[i], n->s, n->len);
         }
     } else
         rc = profile(o, p, v, 0, title, strlen(title));
-    ob_puts(o, "],\"name\":\"");
-    ob_json_str(o, title, strlen(title));
-    ob_puts(o, "\",\"activeProfileIndex\":0,\"exporter\":\"profd " PROFD_VERSION "\"}\n");
-    if (ob_flush(o) != 0)
+    render__ob_puts(o, "],\"name\":\"");
+    render__ob_json_str(o, title, strlen(title));
+    render__ob_puts(o, "\",\"activeProfileIndex\":0,\"exporter\":\"profd " PROFD_VERSION "\"}\n");
+    if (render__ob_flush(o) != 0)
         rc = -1;
     free(o);
     return rc;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/internal.h"
+#include "internal.h"
 
 #define IMG_W 1200.0
 #define XPAD 10.0
@@ -85,7 +85,7 @@ typedef struct sw {
 
 static void fill(const rname *n, int *r, int *g, int *b)
 {
-    uint64_t h = profile_hash(n->s, n->len);
+    uint64_t h = render__profile_hash(n->s, n->len);
     *r = 205 + (int)(h % 51);
     *g = (int)((h >> 8) % 231);
     *b = (int)((h >> 16) % 56);
@@ -102,27 +102,28 @@ static void frame(sw *s, uint32_t n, double x, uint32_t depth)
     double y = s->inverted ? YPAD1 + depth * FRAME_H : s->height - YPAD2 - (depth + 1) * FRAME_H;
     int r, g, b;
     fill(nm, &r, &g, &b);
-    ob_printf(s->o, "<g data-samples=\"%llu\">\n<title>", (unsigned long long)t);
-    ob_xml(s->o, nm->s, nm->len);
-    ob_printf(s->o, " (%llu samples, %.2f%%)</title>", (unsigned long long)t,
-              100.0 * (double)t / (double)(s->p->total ? s->p->total : 1));
-    ob_printf(s->o,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\" "
-              "rx=\"2\" ry=\"2\" />\n<text x=\"%.2f\" y=\"%.1f\">",
-              x, y, w, FRAME_H - 1, r, g, b, x + 3, y + 10.5);
+    render__ob_printf(s->o, "<g data-samples=\"%llu\">\n<title>", (unsigned long long)t);
+    render__ob_xml(s->o, nm->s, nm->len);
+    render__ob_printf(s->o, " (%llu samples, %.2f%%)</title>", (unsigned long long)t,
+                      100.0 * (double)t / (double)(s->p->total ? s->p->total : 1));
+    render__ob_printf(
+        s->o,
+        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"rgb(%d,%d,%d)\" "
+        "rx=\"2\" ry=\"2\" />\n<text x=\"%.2f\" y=\"%.1f\">",
+        x, y, w, FRAME_H - 1, r, g, b, x + 3, y + 10.5);
     size_t chars = (size_t)(w / 7.0);
     if (chars >= 3) {
         if (nm->len <= chars)
-            ob_xml(s->o, nm->s, nm->len);
+            render__ob_xml(s->o, nm->s, nm->len);
         else {
             size_t cut = chars - 2;
             while (cut > 0 && ((unsigned char)nm->s[cut] & 0xC0) == 0x80)
                 cut--; /* never split a UTF-8 sequence */
-            ob_xml(s->o, nm->s, cut);
-            ob_puts(s->o, "..");
+            render__ob_xml(s->o, nm->s, cut);
+            render__ob_puts(s->o, "..");
         }
     }
-    ob_puts(s->o, "</text>\n</g>\n");
+    render__ob_puts(s->o, "</text>\n</g>\n");
 }
 
 static int frames(sw *s)
@@ -130,23 +131,23 @@ static int frames(sw *s)
     const rview *v = s->v;
     walk w;
     double *cursor = malloc(((size_t)v->max_depth + 2) * sizeof *cursor);
-    if (!cursor || walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
+    if (!cursor || render__walk_init(&w, v->first, v->kids, v->max_depth, 0) != 0) {
         free(cursor);
         return -1;
     }
     cursor[0] = XPAD;
     frame(s, 0, XPAD, 0);
     uint32_t c;
-    while (walk_step(&w, &c)) {
+    while (render__walk_step(&w, &c)) {
         double x = cursor[w.depth];
         cursor[w.depth] += (double)v->total[c] * s->per;
         if ((double)v->total[c] < s->thr || !v->total[c])
             continue;
         frame(s, c, x, (uint32_t)w.depth + 1);
-        walk_down(&w, c);
+        render__walk_down(&w, c);
         cursor[w.depth] = x;
     }
-    walk_free(&w);
+    render__walk_free(&w);
     free(cursor);
     return 0;
 }
@@ -156,16 +157,16 @@ static uint32_t kept_depth(const sw *s)
     uint32_t max = 0;
     for (uint32_t i = 1; i < s->p->nnodes; i++)
         if ((double)s->v->total[i] >= s->thr && s->v->total[i]) {
-            uint32_t d = profile_depth(s->p, i);
+            uint32_t d = render__profile_depth(s->p, i);
             if (d > max)
                 max = d;
         }
     return max;
 }
 
-int render_svg(const profd_profile *p, const profd_render_opts *opt, FILE *out)
+int render__svg(const profd_profile *p, const profd_render_opts *opt, FILE *out)
 {
-    sw s = {.p = p, .v = profile_view(p), .inverted = opt->inverted};
+    sw s = {.p = p, .v = render__profile_view(p), .inverted = opt->inverted};
     s.o = malloc(sizeof *s.o);
     if (!s.o)
         return -1;
@@ -174,37 +175,39 @@ int render_svg(const profd_profile *p, const profd_render_opts *opt, FILE *out)
     s.thr = px / s.per;
     s.height = (kept_depth(&s) + 1) * FRAME_H + YPAD1 + YPAD2;
     const char *title = opt->title ? opt->title : "Flame Graph";
-    ob_init(s.o, out);
-    ob_printf(s.o,
-              "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-              "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
-              "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
-              "<svg version=\"1.1\" width=\"1200\" height=\"%.0f\" onload=\"init(evt)\" "
-              "viewBox=\"0 0 1200 %.0f\" xmlns=\"http://www.w3.org/2000/svg\" "
-              "xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n",
-              s.height, s.height);
-    ob_puts(s.o, "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"
-                 "<stop stop-color=\"#eeeeee\" offset=\"5%\" /><stop stop-color=\"#eeeeb0\" "
-                 "offset=\"95%\" /></linearGradient></defs>\n"
-                 "<style type=\"text/css\">text { font-family: Verdana, sans-serif; font-size: "
-                 "12px; fill: rgb(0,0,0); } #frames g { cursor: pointer; } #search, #unzoom "
-                 "{ cursor: pointer; } #title { text-anchor: middle; font-size: 17px; }</style>\n");
-    ob_puts(s.o, script);
-    ob_printf(s.o,
-              "<rect x=\"0\" y=\"0\" width=\"1200\" height=\"%.0f\" fill=\"url(#background)\" />\n",
-              s.height);
-    ob_puts(s.o, "<text id=\"title\" x=\"600\" y=\"24\">");
-    ob_xml(s.o, title, strlen(title));
-    ob_printf(s.o,
-              "</text>\n<text id=\"details\" x=\"10\" y=\"%.0f\"> </text>\n"
-              "<text id=\"unzoom\" x=\"10\" y=\"24\" style=\"opacity:0\">Reset Zoom</text>\n"
-              "<text id=\"search\" x=\"1090\" y=\"24\">Search</text>\n"
-              "<text id=\"matched\" x=\"1090\" y=\"%.0f\"> </text>\n",
-              s.height - 17, s.height - 17);
-    ob_printf(s.o, "<g id=\"frames\" data-total=\"%llu\">\n", (unsigned long long)p->total);
+    render__ob_init(s.o, out);
+    render__ob_printf(s.o,
+                      "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+                      "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+                      "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
+                      "<svg version=\"1.1\" width=\"1200\" height=\"%.0f\" onload=\"init(evt)\" "
+                      "viewBox=\"0 0 1200 %.0f\" xmlns=\"http://www.w3.org/2000/svg\" "
+                      "xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n",
+                      s.height, s.height);
+    render__ob_puts(
+        s.o, "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"
+             "<stop stop-color=\"#eeeeee\" offset=\"5%\" /><stop stop-color=\"#eeeeb0\" "
+             "offset=\"95%\" /></linearGradient></defs>\n"
+             "<style type=\"text/css\">text { font-family: Verdana, sans-serif; font-size: "
+             "12px; fill: rgb(0,0,0); } #frames g { cursor: pointer; } #search, #unzoom "
+             "{ cursor: pointer; } #title { text-anchor: middle; font-size: 17px; }</style>\n");
+    render__ob_puts(s.o, script);
+    render__ob_printf(
+        s.o, "<rect x=\"0\" y=\"0\" width=\"1200\" height=\"%.0f\" fill=\"url(#background)\" />\n",
+        s.height);
+    render__ob_puts(s.o, "<text id=\"title\" x=\"600\" y=\"24\">");
+    render__ob_xml(s.o, title, strlen(title));
+    render__ob_printf(
+        s.o,
+        "</text>\n<text id=\"details\" x=\"10\" y=\"%.0f\"> </text>\n"
+        "<text id=\"unzoom\" x=\"10\" y=\"24\" style=\"opacity:0\">Reset Zoom</text>\n"
+        "<text id=\"search\" x=\"1090\" y=\"24\">Search</text>\n"
+        "<text id=\"matched\" x=\"1090\" y=\"%.0f\"> </text>\n",
+        s.height - 17, s.height - 17);
+    render__ob_printf(s.o, "<g id=\"frames\" data-total=\"%llu\">\n", (unsigned long long)p->total);
     int rc = frames(&s);
-    ob_puts(s.o, "</g>\n</svg>\n");
-    if (ob_flush(s.o) < 0)
+    render__ob_puts(s.o, "</g>\n</svg>\n");
+    if (render__ob_flush(s.o) < 0)
         rc = -1;
     free(s.o);
     return rc;

@@ -12,7 +12,7 @@
  * those through (see json_check.h), and profd must reject exactly what the
  * schema-side check in tests/node/validate.mjs rejects, so the rule is written
  * down once, here, in terms of bytes. */
-#include "session/json_check.h"
+#include "json_check.h"
 
 #include <stdbool.h>
 
@@ -305,7 +305,7 @@ static int value(scan *s)
     return rc;
 }
 
-int profd_json_check(const char *buf, size_t len, const char **why, size_t *at)
+int session__json_check(const char *buf, size_t len, const char **why, size_t *at)
 {
     scan s = {(const unsigned char *)buf, (const unsigned char *)buf,
               (const unsigned char *)buf + len, 0, NULL};

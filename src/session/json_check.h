@@ -16,6 +16,6 @@
 
 /* 0 when buf[0..len) is acceptable; otherwise -1, *why is a static phrase
  * ("invalid UTF-8", "nesting deeper than 64", ...) and *at its byte offset. */
-int profd_json_check(const char *buf, size_t len, const char **why, size_t *at);
+int session__json_check(const char *buf, size_t len, const char **why, size_t *at);
 
 #endif

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "session/json_check.h"
+#include "json_check.h"
 
 #define PID_MAX 4194304 /* Linux PID_MAX_LIMIT */
 #define RATE_MIN 1
@@ -431,7 +431,7 @@ static json_object *parse_object(const char *buf, size_t len, profd_error *err)
         invalid(err, "message: %zu bytes is over the %d-byte limit", len, PROFD_MAX_MESSAGE);
         return NULL;
     }
-    if (profd_json_check(buf, len, &why, &at) != 0) {
+    if (session__json_check(buf, len, &why, &at) != 0) {
         invalid(err, "message: malformed JSON at byte %zu: %s", at, why);
         return NULL;
     }

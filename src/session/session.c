@@ -4,7 +4,7 @@
  * The struct uses sentinels for the contract's nulls (0 for times and pid, a
  * negative number for overhead and sample count, "" for strings) so that it
  * can be copied by value; only labels live on the heap, shared by reference
- * count. The JSON side (records, API shape, events) is in session_json.c. */
+ * count. The JSON side (records, API shape, events) is in api__session_json.c. */
 #include "profd/session.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* session_json.c - session records and events as JSON (docs/messages.md).
+/* api__session_json.c - session records and events as JSON (docs/messages.md).
  *
  * One writer produces both shapes. The public shape is exactly the contract's
  * session: every field present, null where unset, times as RFC 3339 with

@@ -38,7 +38,7 @@ struct profd_conn {
     int timeout_ms;
     int fd; /* -1: not connected */
     redisReader *reader;
-    SSL_CTX *tls_ctx; /* rediss://: set by profd_conn_use_tls */
+    SSL_CTX *tls_ctx; /* rediss://: set by store__conn_use_tls */
     SSL *ssl;         /* the TLS session on fd */
     short want;       /* after EAGAIN from TLS: POLLIN or POLLOUT */
     char tls_why[200];
@@ -153,7 +153,7 @@ static int parse_hostport(const char *p, profd_redis_url *u, profd_error *err)
     return parse_port_db(*end == ']' ? end + 1 : end, u, err);
 }
 
-int profd_redis_url_parse(const char *url, profd_redis_url *u, profd_error *err)
+int store__redis_url_parse(const char *url, profd_redis_url *u, profd_error *err)
 {
     memset(u, 0, sizeof *u);
     u->port = 6379;
@@ -208,7 +208,7 @@ void store__cmd_num(store__cmd *c, long long v)
 
 /* ---- transport (the place TLS slots in) ------------------------------------ */
 
-int profd_conn_wait_fd(int fd, short ev, int64_t deadline)
+int store__conn_wait_fd(int fd, short ev, int64_t deadline)
 {
     for (;;) {
         int64_t left = deadline - profd_mono_ms();
@@ -229,7 +229,7 @@ static ssize_t io_send(profd_conn *c, const char *buf, size_t len)
 {
     c->want = POLLOUT;
     if (c->ssl)
-        return profd_tls_write(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
+        return store__tls_write(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
     return send(c->fd, buf, len, MSG_NOSIGNAL);
 }
 
@@ -237,13 +237,13 @@ static ssize_t io_recv(profd_conn *c, char *buf, size_t len)
 {
     c->want = POLLIN;
     if (c->ssl)
-        return profd_tls_read(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
+        return store__tls_read(c->ssl, buf, len, &c->want, c->tls_why, sizeof c->tls_why);
     return recv(c->fd, buf, len, 0);
 }
 
 static void drop(profd_conn *c)
 {
-    profd_tls_close(c->ssl);
+    store__tls_close(c->ssl);
     c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
@@ -282,7 +282,7 @@ static int send_all(profd_conn *c, const char *buf, size_t len, int64_t deadline
         }
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = profd_conn_wait_fd(c->fd, c->want, deadline);
+        int w = store__conn_wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out sending a command");
         if (w < 0)
@@ -315,7 +315,7 @@ static int read_reply(profd_conn *c, redisReply **out, int64_t deadline, profd_e
             return fail(c, err, "connection closed by the server");
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail_errno(c, err, errno);
-        int w = profd_conn_wait_fd(c->fd, c->want, deadline);
+        int w = store__conn_wait_fd(c->fd, c->want, deadline);
         if (w == 0)
             return fail(c, err, "timed out waiting for a reply");
         if (w < 0)
@@ -337,7 +337,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, int *err_out
         close(fd);
         return -1;
     }
-    int w = profd_conn_wait_fd(fd, POLLOUT, deadline), so = 0;
+    int w = store__conn_wait_fd(fd, POLLOUT, deadline), so = 0;
     socklen_t sl = sizeof so;
     if (w <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) != 0 || so != 0) {
         *err_out = w == 0 ? ETIMEDOUT : w < 0 ? errno : so;
@@ -376,7 +376,7 @@ static int open_socket(profd_conn *c, profd_error *err)
     }
     if (c->tls_ctx) {
         char why[300];
-        c->ssl = profd_tls_connect(c->tls_ctx, c->fd, c->url.host, deadline, why, sizeof why);
+        c->ssl = store__tls_connect(c->tls_ctx, c->fd, c->url.host, deadline, why, sizeof why);
         if (!c->ssl)
             return fail(c, err, why);
     }
@@ -408,12 +408,12 @@ static int handshake(profd_conn *c, profd_error *err)
     if (n == 0)
         return 0;
     redisReply *rep[3] = {NULL, NULL, NULL};
-    if (profd_conn_exec(c, cmds, n, rep, err) != 0)
+    if (store__conn_exec(c, cmds, n, rep, err) != 0)
         return -1;
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = profd_conn_reply_ok(c, rep[i], err);
-    profd_conn_free_replies(rep, n);
+        rc = store__conn_reply_ok(c, rep[i], err);
+    store__conn_free_replies(rep, n);
     if (rc != 0)
         drop(c);
     return rc;
@@ -429,12 +429,12 @@ static void drop_if_stale(profd_conn *c)
         return;
     /* TLS 1.3 servers send session tickets after the handshake: readable,
      * yet nothing is wrong. */
-    if (c->ssl && !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)) && profd_tls_idle_ok(c->ssl))
+    if (c->ssl && !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)) && store__tls_idle_ok(c->ssl))
         return;
     drop(c);
 }
 
-int profd_conn_ensure(profd_conn *c, profd_error *err)
+int store__conn_ensure(profd_conn *c, profd_error *err)
 {
     if (c->fd >= 0)
         drop_if_stale(c);
@@ -445,7 +445,7 @@ int profd_conn_ensure(profd_conn *c, profd_error *err)
     return handshake(c, err);
 }
 
-profd_conn *profd_conn_new(const profd_redis_url *u, int timeout_ms)
+profd_conn *store__conn_new(const profd_redis_url *u, int timeout_ms)
 {
     profd_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -460,7 +460,7 @@ profd_conn *profd_conn_new(const profd_redis_url *u, int timeout_ms)
     return c;
 }
 
-void profd_conn_free(profd_conn *c)
+void store__conn_free(profd_conn *c)
 {
     if (!c)
         return;
@@ -471,9 +471,9 @@ void profd_conn_free(profd_conn *c)
     free(c);
 }
 
-int profd_conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err)
+int store__conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err)
 {
-    SSL_CTX *ctx = profd_tls_ctx_new(t, err);
+    SSL_CTX *ctx = store__tls_ctx_new(t, err);
     if (!ctx)
         return -1;
     drop(c);
@@ -483,7 +483,7 @@ int profd_conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err
     return 0;
 }
 
-const char *profd_conn_addr(const profd_conn *c)
+const char *store__conn_addr(const profd_conn *c)
 {
     return c->addr;
 }
@@ -519,7 +519,7 @@ static char *format_all(store__cmd *cmds, int n, size_t *len_out)
     return out;
 }
 
-void profd_conn_free_replies(redisReply **replies, int n)
+void store__conn_free_replies(redisReply **replies, int n)
 {
     for (int i = 0; i < n; i++) {
         if (replies[i])
@@ -528,11 +528,11 @@ void profd_conn_free_replies(redisReply **replies, int n)
     }
 }
 
-int profd_conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies, profd_error *err)
+int store__conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies, profd_error *err)
 {
     for (int i = 0; i < n; i++)
         replies[i] = NULL;
-    if (profd_conn_ensure(c, err) != 0)
+    if (store__conn_ensure(c, err) != 0)
         return -1;
     size_t len = 0;
     char *buf = format_all(cmds, n, &len);
@@ -544,11 +544,11 @@ int profd_conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies
     for (int i = 0; rc == 0 && i < n; i++)
         rc = read_reply(c, &replies[i], deadline, err);
     if (rc != 0)
-        profd_conn_free_replies(replies, n);
+        store__conn_free_replies(replies, n);
     return rc;
 }
 
-int profd_conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err)
+int store__conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err)
 {
     if (r && r->type != REDIS_REPLY_ERROR)
         return 0;

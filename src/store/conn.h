@@ -33,7 +33,7 @@ typedef struct profd_redis_tls {
 
 /* redis:// or rediss://[[user]:password@]host[:port][/db]; 0 ok, -1 with a one-line error
  * that never contains the password. */
-int profd_redis_url_parse(const char *url, profd_redis_url *out, profd_error *err);
+int store__redis_url_parse(const char *url, profd_redis_url *out, profd_error *err);
 
 #define STORE__CMD_MAX_ARGS 24
 
@@ -54,28 +54,29 @@ void store__cmd_num(store__cmd *c, long long v);
 
 typedef struct profd_conn profd_conn;
 
-profd_conn *profd_conn_new(const profd_redis_url *u, int timeout_ms);
-void profd_conn_free(profd_conn *c);
+profd_conn *store__conn_new(const profd_redis_url *u, int timeout_ms);
+void store__conn_free(profd_conn *c);
 /* Make c speak TLS (for rediss:// URLs): loads the CA and the client
  * certificate now, so a bad file is reported at startup. The server's
  * certificate is verified against the CA and the URL's host name (or IP
  * address). 0 ok, -1 with a one-line error naming the variable to fix. */
-int profd_conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err);
+int store__conn_use_tls(profd_conn *c, const profd_redis_tls *t, profd_error *err);
 /* Connect (with AUTH and SELECT) unless connected. 0 ok, -1 error. */
-int profd_conn_ensure(profd_conn *c, profd_error *err);
+int store__conn_ensure(profd_conn *c, profd_error *err);
 /* Send n commands in one write and read their n replies into replies[]
  * (each freed with freeReplyObject). On any I/O or protocol failure the
  * connection is dropped (the next call reconnects) and -1 is returned with
  * "redis at HOST:PORT: REASON"; no reply is left allocated. Error replies are
- * returned as replies: check them with profd_conn_reply_ok. */
-int profd_conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies, profd_error *err);
+ * returned as replies: check them with store__conn_reply_ok. */
+int store__conn_exec(profd_conn *c, store__cmd *cmds, int n, redisReply **replies,
+                     profd_error *err);
 /* 0 when r is not an error reply; else -1 with "redis at HOST:PORT: MSG". */
-int profd_conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err);
-void profd_conn_free_replies(redisReply **replies, int n);
+int store__conn_reply_ok(profd_conn *c, const redisReply *r, profd_error *err);
+void store__conn_free_replies(redisReply **replies, int n);
 /* Wait until fd is ready for ev (POLLIN/POLLOUT) or the monotonic deadline (ms)
  * passes: 1 ready, 0 timed out, -1 error (errno). The TLS layer waits with it too. */
-int profd_conn_wait_fd(int fd, short ev, int64_t deadline);
+int store__conn_wait_fd(int fd, short ev, int64_t deadline);
 /* "HOST:PORT", for messages. */
-const char *profd_conn_addr(const profd_conn *c);
+const char *store__conn_addr(const profd_conn *c);
 
 #endif

@@ -112,9 +112,9 @@ static int run(profd_store *st, store__cmd *cmd, redisReply **rep, profd_error *
         pthread_cond_wait(&rs->freed, &rs->mu);
     int i = rs->idle[--rs->nidle];
     pthread_mutex_unlock(&rs->mu);
-    int rc = profd_conn_exec(rs->conn[i], cmd, 1, rep, err);
-    if (rc == 0 && profd_conn_reply_ok(rs->conn[i], *rep, err) != 0) {
-        profd_conn_free_replies(rep, 1);
+    int rc = store__conn_exec(rs->conn[i], cmd, 1, rep, err);
+    if (rc == 0 && store__conn_reply_ok(rs->conn[i], *rep, err) != 0) {
+        store__conn_free_replies(rep, 1);
         rc = -1;
     }
     pthread_mutex_lock(&rs->mu);
@@ -135,7 +135,7 @@ static long long run_int(profd_store *st, store__cmd *cmd, profd_error *err)
         v = rep->integer;
     else
         profd_error_set(err, NULL, "redis at %s: unexpected reply type %d",
-                        profd_conn_addr(R(st)->conn[0]), rep->type);
+                        store__conn_addr(R(st)->conn[0]), rep->type);
     freeReplyObject(rep);
     return v;
 }
@@ -154,7 +154,7 @@ static profd_create_result r_create(profd_store *st, const profd_session *s, pro
     snprintf(both, sizeof both, K_IDX "svcstatus:%s:%s", s->service_name, stname);
     char *json = profd_session_to_string(s, true);
     store__cmd c;
-    eval_init(&c, profd_lua_create, 5);
+    eval_init(&c, store__lua_create, 5);
     store__cmd_str(&c, rec);
     store__cmd_str(&c, K_IDX "all");
     store__cmd_str(&c, svc);
@@ -186,7 +186,7 @@ static int r_put(profd_store *st, const profd_session *s, profd_error *err)
     }
     char *json = profd_session_to_string(s, true);
     store__cmd c;
-    eval_init(&c, profd_lua_put, 11);
+    eval_init(&c, store__lua_put, 11);
     for (int i = 0; i < 11; i++)
         store__cmd_str(&c, keys[i]);
     store__cmd_str(&c, json);
@@ -277,7 +277,7 @@ static int r_list(profd_store *st, const profd_list_filter *f, profd_session *ou
     char idx[KEYLEN];
     index_for(f, idx);
     store__cmd c;
-    eval_init(&c, profd_lua_list, 1);
+    eval_init(&c, store__lua_list, 1);
     store__cmd_str(&c, idx);
     store__cmd_num(&c, limit);
     store__cmd_str(&c, K_RECORD);
@@ -306,7 +306,7 @@ static profd_lookup_result r_remove(profd_store *st, const char *id, profd_error
     char rec[KEYLEN];
     snprintf(rec, sizeof rec, K_RECORD "%s", id);
     store__cmd c;
-    eval_init(&c, profd_lua_remove, 3);
+    eval_init(&c, store__lua_remove, 3);
     store__cmd_str(&c, rec);
     store__cmd_str(&c, K_IDX "all");
     store__cmd_str(&c, K_LEASES);
@@ -349,7 +349,7 @@ static profd_claim_result r_claim(profd_store *st, const char *key, const char *
 {
     if (check_ttl(ttl_ms, err))
         return -1;
-    return claim_script(st, profd_lua_claim, key, owner, ttl_ms, err);
+    return claim_script(st, store__lua_claim, key, owner, ttl_ms, err);
 }
 
 static profd_renew_result r_renew(profd_store *st, const char *key, const char *owner, int ttl_ms,
@@ -357,12 +357,12 @@ static profd_renew_result r_renew(profd_store *st, const char *key, const char *
 {
     if (check_ttl(ttl_ms, err))
         return -1;
-    return claim_script(st, profd_lua_renew, key, owner, ttl_ms, err);
+    return claim_script(st, store__lua_renew, key, owner, ttl_ms, err);
 }
 
 static int r_release(profd_store *st, const char *key, const char *owner, profd_error *err)
 {
-    return claim_script(st, profd_lua_release, key, owner, 0, err) < 0 ? -1 : 0;
+    return claim_script(st, store__lua_release, key, owner, 0, err) < 0 ? -1 : 0;
 }
 
 static int r_lease(profd_store *st, const char *id, int64_t deadline_ms, profd_error *err)
@@ -457,7 +457,7 @@ static long r_incr(profd_store *st, const char *key, int window_s, profd_error *
     if (prefixed(k, K_COUNT, key, err) != 0)
         return -1;
     store__cmd c;
-    eval_init(&c, profd_lua_incr, 1);
+    eval_init(&c, store__lua_incr, 1);
     store__cmd_str(&c, k);
     store__cmd_num(&c, window_s > 0 ? window_s : 1);
     return (long)run_int(st, &c, err);
@@ -480,7 +480,7 @@ static void r_close(profd_store *st)
         return;
     redis_store *rs = R(st);
     for (int i = 0; i < POOL; i++)
-        profd_conn_free(rs->conn[i]);
+        store__conn_free(rs->conn[i]);
     pthread_mutex_destroy(&rs->mu);
     pthread_cond_destroy(&rs->freed);
     free(rs);
@@ -513,7 +513,7 @@ profd_store *profd_store_redis_open_tls(const char *url, int ttl_seconds, const 
                                         const char *cert, const char *key, profd_error *err)
 {
     profd_redis_url u;
-    if (profd_redis_url_parse(url, &u, err) != 0)
+    if (store__redis_url_parse(url, &u, err) != 0)
         return NULL;
     redis_store *rs = calloc(1, sizeof *rs);
     if (!rs) {
@@ -527,19 +527,19 @@ profd_store *profd_store_redis_open_tls(const char *url, int ttl_seconds, const 
     profd_redis_tls tls = {ca, cert, key};
     int rc = 0;
     for (int i = 0; rc == 0 && i < POOL; i++) {
-        rs->conn[i] = profd_conn_new(&u, 2000);
+        rs->conn[i] = store__conn_new(&u, 2000);
         if (!rs->conn[i]) {
             profd_error_set(err, NULL, "session store: out of memory");
             rc = -1;
         } else if (u.tls) {
-            rc = profd_conn_use_tls(rs->conn[i], &tls, err);
+            rc = store__conn_use_tls(rs->conn[i], &tls, err);
         }
         rs->idle[rs->nidle++] = POOL - 1 - i; /* conn[0] is used first */
     }
     memset(u.password, 0, sizeof u.password);
     /* One connection now, so a wrong address or password stops startup; the
      * others connect when first needed. */
-    if (rc != 0 || profd_conn_ensure(rs->conn[0], err) != 0) {
+    if (rc != 0 || store__conn_ensure(rs->conn[0], err) != 0) {
         r_close(&rs->base);
         return NULL;
     }

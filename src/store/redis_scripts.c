@@ -23,7 +23,7 @@
 
 /* KEYS: record, idx:all, idx:service, idx:status, idx:svcstatus
  * ARGV: json, ttl s, score, id, trim cutoff, record prefix */
-const char profd_lua_create[] =
+const char store__lua_create[] =
     TRIM_FN
     "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end\n"
     "for i = 2, #KEYS do\n"
@@ -35,7 +35,7 @@ const char profd_lua_create[] =
 /* KEYS: record, idx:all, idx:service, idx:status:{queued,running,completed,failed},
  *       idx:svcstatus:{svc}:{same four}
  * ARGV: json, ttl s, score, id, trim cutoff, record prefix, status number 0..3 */
-const char profd_lua_put[] =
+const char store__lua_put[] =
     TRIM_FN
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
@@ -57,7 +57,7 @@ const char profd_lua_put[] =
 /* Newest first from one index, skipping (and unindexing) entries whose
  * record expired, until limit records are found or the index ends.
  * KEYS: index. ARGV: limit, record prefix. Returns the record JSON strings. */
-const char profd_lua_list[] =
+const char store__lua_list[] =
     "local limit = tonumber(ARGV[1])\n"
     "local out, off, rounds = {}, 0, 0\n"
     "while #out < limit and rounds < 50 do\n"
@@ -83,7 +83,7 @@ const char profd_lua_list[] =
 
 /* KEYS: record, idx:all, leases. ARGV: id, index prefix ("profd:idx:").
  * The record names its service, which names the remaining indexes. */
-const char profd_lua_remove[] =
+const char store__lua_remove[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "local sts = {'queued', 'running', 'completed', 'failed'}\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
@@ -102,7 +102,7 @@ const char profd_lua_remove[] =
     "return 1\n";
 
 /* KEYS: claim key. ARGV: owner, ttl ms. 1 won (or already ours: extended), 0 held. */
-const char profd_lua_claim[] =
+const char store__lua_claim[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end\n"
     "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
@@ -110,14 +110,14 @@ const char profd_lua_claim[] =
 
 /* KEYS: claim key. ARGV: owner, ttl ms. 1 extended, 0 held by another,
  * 2 the key had vanished (expired, or Redis lost its data) and is retaken. */
-const char profd_lua_renew[] =
+const char store__lua_renew[] =
     "local v = redis.call('GET', KEYS[1])\n"
     "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
     "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end\n"
     "return 0\n";
 
 /* KEYS: claim key. ARGV: owner. 1 deleted, 0 not ours (left alone). */
-const char profd_lua_release[] =
+const char store__lua_release[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
     "  return redis.call('DEL', KEYS[1])\n"
     "end\n"
@@ -125,7 +125,7 @@ const char profd_lua_release[] =
 
 /* KEYS: counter. ARGV: window s. The first increment starts the window; a
  * counter found without a TTL (never expected) gets one rather than living on. */
-const char profd_lua_incr[] =
+const char store__lua_incr[] =
     "local n = redis.call('INCR', KEYS[1])\n"
     "if n == 1 or redis.call('TTL', KEYS[1]) < 0 then\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[1])\n"

@@ -2,13 +2,13 @@
 #ifndef PROFD_STORE_REDIS_SCRIPTS_H
 #define PROFD_STORE_REDIS_SCRIPTS_H
 
-extern const char profd_lua_create[];
-extern const char profd_lua_put[];
-extern const char profd_lua_list[];
-extern const char profd_lua_remove[];
-extern const char profd_lua_claim[];
-extern const char profd_lua_renew[];
-extern const char profd_lua_release[];
-extern const char profd_lua_incr[];
+extern const char store__lua_create[];
+extern const char store__lua_put[];
+extern const char store__lua_list[];
+extern const char store__lua_remove[];
+extern const char store__lua_claim[];
+extern const char store__lua_renew[];
+extern const char store__lua_release[];
+extern const char store__lua_incr[];
 
 #endif

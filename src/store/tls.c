@@ -152,7 +152,7 @@ static int load_client_cert(SSL_CTX *ctx, const char *cert, const char *key, pro
     return 0;
 }
 
-SSL_CTX *profd_tls_ctx_new(const profd_redis_tls *t, profd_error *err)
+SSL_CTX *store__tls_ctx_new(const profd_redis_tls *t, profd_error *err)
 {
     static const profd_redis_tls none = {NULL, NULL, NULL};
     if (!t)
@@ -211,8 +211,8 @@ static void handshake_failure(SSL *ssl, int e, char *why, size_t n)
              r);
 }
 
-SSL *profd_tls_connect(SSL_CTX *ctx, int fd, const char *host, int64_t deadline, char *why,
-                       size_t why_len)
+SSL *store__tls_connect(SSL_CTX *ctx, int fd, const char *host, int64_t deadline, char *why,
+                        size_t why_len)
 {
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
@@ -235,7 +235,7 @@ SSL *profd_tls_connect(SSL_CTX *ctx, int fd, const char *host, int64_t deadline,
             SSL_free(ssl);
             return NULL;
         }
-        int w = profd_conn_wait_fd(fd, ev, deadline);
+        int w = store__conn_wait_fd(fd, ev, deadline);
         if (w <= 0) {
             snprintf(why, why_len, w == 0 ? "TLS handshake timed out" : "TLS handshake: %s",
                      strerror(errno));
@@ -272,8 +272,8 @@ static ssize_t io_result(SSL *ssl, int r, short *want, char *why, size_t why_len
     }
 }
 
-ssize_t profd_tls_write(SSL *ssl, const char *buf, size_t len, short *want, char *why,
-                        size_t why_len)
+ssize_t store__tls_write(SSL *ssl, const char *buf, size_t len, short *want, char *why,
+                         size_t why_len)
 {
     ERR_clear_error();
     errno = 0;
@@ -284,7 +284,7 @@ ssize_t profd_tls_write(SSL *ssl, const char *buf, size_t len, short *want, char
     return r > 0 ? r : io_result(ssl, r, want, why, why_len);
 }
 
-ssize_t profd_tls_read(SSL *ssl, char *buf, size_t len, short *want, char *why, size_t why_len)
+ssize_t store__tls_read(SSL *ssl, char *buf, size_t len, short *want, char *why, size_t why_len)
 {
     ERR_clear_error();
     errno = 0;
@@ -295,7 +295,7 @@ ssize_t profd_tls_read(SSL *ssl, char *buf, size_t len, short *want, char *why, 
     return r > 0 ? r : io_result(ssl, r, want, why, why_len);
 }
 
-int profd_tls_idle_ok(SSL *ssl)
+int store__tls_idle_ok(SSL *ssl)
 {
     char b;
     ERR_clear_error();
@@ -308,7 +308,7 @@ int profd_tls_idle_ok(SSL *ssl)
     return ok;
 }
 
-void profd_tls_close(SSL *ssl)
+void store__tls_close(SSL *ssl)
 {
     if (!ssl)
         return;

@@ -22,6 +22,6 @@ struct profd_targets {
     size_t n;
 };
 
-const target_entry *targets_find(const profd_targets *t, const char *service);
+const target_entry *target__targets_find(const profd_targets *t, const char *service);
 
 #endif

@@ -38,7 +38,7 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
     return (ssize_t)n;
 }
 
-int proc_parse_stat(const char *text, proc_info *out)
+int target__proc_parse_stat(const char *text, proc_info *out)
 {
     const char *rp = strrchr(text, ')');
     if (!rp || rp[1] != ' ' || !rp[2])
@@ -64,7 +64,7 @@ int proc_parse_stat(const char *text, proc_info *out)
     return 0;
 }
 
-int proc_read_stat(long pid, proc_info *out)
+int target__proc_read_stat(long pid, proc_info *out)
 {
     char path[64], buf[2048];
     if (pid <= 0) {
@@ -77,14 +77,14 @@ int proc_read_stat(long pid, proc_info *out)
             errno = ENOENT;
         return -1;
     }
-    if (proc_parse_stat(buf, out) != 0) {
+    if (target__proc_parse_stat(buf, out) != 0) {
         errno = EINVAL;
         return -1;
     }
     return 0;
 }
 
-int proc_read_uids(long pid, uid_t *real, uid_t *effective)
+int target__proc_read_uids(long pid, uid_t *real, uid_t *effective)
 {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%ld/status", pid);
@@ -101,7 +101,7 @@ int proc_read_uids(long pid, uid_t *real, uid_t *effective)
     return 0;
 }
 
-int proc_read_cmdline(long pid, char *out, size_t len)
+int target__proc_read_cmdline(long pid, char *out, size_t len)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
@@ -116,13 +116,13 @@ int proc_read_cmdline(long pid, char *out, size_t len)
     return 0;
 }
 
-bool proc_descends_from(long pid, long ancestor)
+bool target__proc_descends_from(long pid, long ancestor)
 {
     for (int depth = 0; depth < 4096 && pid > 0; depth++) {
         if (pid == ancestor)
             return true;
         proc_info pi;
-        if (proc_read_stat(pid, &pi) != 0)
+        if (target__proc_read_stat(pid, &pi) != 0)
             return false;
         pid = pi.ppid;
     }
@@ -132,7 +132,7 @@ bool proc_descends_from(long pid, long ancestor)
 int profd_proc_start_time(long pid, unsigned long long *start, uid_t *uid, long *ppid)
 {
     proc_info pi;
-    if (proc_read_stat(pid, &pi) != 0)
+    if (target__proc_read_stat(pid, &pi) != 0)
         return -1;
     if (pi.state == 'Z' || pi.state == 'X') {
         errno = ESRCH; /* exited, not yet reaped: nothing left to profile */
@@ -144,7 +144,7 @@ int profd_proc_start_time(long pid, unsigned long long *start, uid_t *uid, long 
         *ppid = pi.ppid;
     if (uid) {
         uid_t real, eff;
-        if (proc_read_uids(pid, &real, &eff) != 0)
+        if (target__proc_read_uids(pid, &real, &eff) != 0)
             return -1;
         *uid = real;
     }

@@ -92,9 +92,9 @@ static int from_cmdline(const target_entry *e, long *pid, profd_error *err)
             continue;
         long p = strtol(de->d_name, NULL, 10);
         proc_info pi;
-        if (p == self || proc_read_stat(p, &pi) != 0 || pi.state == 'Z' || pi.state == 'X')
+        if (p == self || target__proc_read_stat(p, &pi) != 0 || pi.state == 'Z' || pi.state == 'X')
             continue;
-        if (proc_read_cmdline(p, cmd, sizeof cmd) != 0 || !cmd[0])
+        if (target__proc_read_cmdline(p, cmd, sizeof cmd) != 0 || !cmd[0])
             continue;
         if (regexec(&e->re, cmd, 0, NULL, 0) != 0)
             continue;
@@ -130,7 +130,7 @@ static int service_pid(const target_entry *e, long *pid, profd_error *err)
 static int resolve_listed(const profd_targets *t, const char *service, long pid, profd_target *out,
                           profd_error *err)
 {
-    const target_entry *e = targets_find(t, service);
+    const target_entry *e = target__targets_find(t, service);
     if (!e) {
         profd_error_set(err, PROFD_E_NOT_ALLOWED,
                         "service '%.64s' is not listed in PROFD_TARGETS (%s)",
@@ -149,7 +149,7 @@ static int resolve_listed(const profd_targets *t, const char *service, long pid,
     }
     if (describe(pid, out, err) != 0)
         return -1;
-    if (!proc_descends_from(pid, root)) {
+    if (!target__proc_descends_from(pid, root)) {
         profd_error_set(err, PROFD_E_NOT_ALLOWED,
                         "process %ld is not service '%s''s process (%ld) or one of its "
                         "descendants",
@@ -182,7 +182,7 @@ static int resolve_unlisted(const char *service, long pid, bool allow_any, profd
     if (me == 0)
         return 0;
     uid_t real, eff;
-    if (proc_read_uids(pid, &real, &eff) != 0)
+    if (target__proc_read_uids(pid, &real, &eff) != 0)
         return no_process(pid, err);
     if (real != me || eff != me) {
         profd_error_set(err, PROFD_E_NOT_ALLOWED,

@@ -190,7 +190,7 @@ bool profd_targets_configured(const profd_targets *t)
     return t && t->path[0];
 }
 
-const target_entry *targets_find(const profd_targets *t, const char *service)
+const target_entry *target__targets_find(const profd_targets *t, const char *service)
 {
     if (!t || !service)
         return NULL;
@@ -202,5 +202,5 @@ const target_entry *targets_find(const profd_targets *t, const char *service)
 
 bool profd_targets_has(const profd_targets *t, const char *service)
 {
-    return targets_find(t, service) != NULL;
+    return target__targets_find(t, service) != NULL;
 }

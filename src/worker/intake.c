@@ -30,17 +30,17 @@ static void hold(profd_worker *w, profd_msg *m, const profd_error *err)
     w->held_retry_mono = profd_mono_ms() + 1000;
 }
 
-void worker_retry_held(profd_worker *w)
+void worker__retry_held(profd_worker *w)
 {
     if (profd_mono_ms() < w->held_retry_mono)
         return;
     profd_msg *m = w->held;
     w->held = NULL;
     w->bus->ops->extend(w->bus, m, w->cfg->lease_seconds);
-    worker_handle(w, m);
+    worker__handle(w, m);
 }
 
-bool worker_can_serve(const profd_worker *w, const char *host, long pid, const char *service)
+bool worker__can_serve(const profd_worker *w, const char *host, long pid, const char *service)
 {
     if (host && host[0])
         return strcmp(host, w->cfg->host) == 0;
@@ -65,9 +65,9 @@ static void fail_named_session(profd_worker *w, const char *id, const profd_erro
     profd_session_fail(&s, PROFD_E_INVALID, why->msg);
     /* The event goes out even when the record could not be written (logged):
      * the DLQ copy is what an operator follows up. */
-    if (found == PROFD_LOOKUP_FOUND && worker_put(w, &s) != 0)
+    if (found == PROFD_LOOKUP_FOUND && worker__put(w, &s) != 0)
         LOG_W(id, "session.unrecorded", "the rejected session stays as it was recorded");
-    worker_publish(w, "session.failed", &s);
+    worker__publish(w, "session.failed", &s);
     profd_session_free(&s);
 }
 
@@ -97,11 +97,11 @@ static int reject(profd_worker *w, profd_msg *m, const char *session_id, const c
     return 0;
 }
 
-void worker_try_start(profd_worker *w, profd_session *s)
+void worker__try_start(profd_worker *w, profd_session *s)
 {
     char key[128];
     profd_error err = {0};
-    if (worker_has_job(w, s->session_id))
+    if (worker__has_job(w, s->session_id))
         return; /* a redelivery while our own job is starting */
     snprintf(key, sizeof key, CLAIM_KEY_FMT, s->session_id);
     if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) !=
@@ -119,11 +119,11 @@ void worker_try_start(profd_worker *w, profd_session *s)
     profd_target t;
     if (profd_target_resolve(w->targets, s->service_name, s->pid, w->cfg->allow_any_pid != 0, &t,
                              &err) != 0) {
-        worker_fail(w, s, err.code ? err.code : PROFD_E_NOT_FOUND, err.msg);
+        worker__fail(w, s, err.code ? err.code : PROFD_E_NOT_FOUND, err.msg);
         worker__release(w, key, s->session_id);
         return;
     }
-    if (worker_start_job(w, s, &t) != 0) /* logged; the sweeper retries it */
+    if (worker__start_job(w, s, &t) != 0) /* logged; the sweeper retries it */
         worker__release(w, key, s->session_id);
 }
 
@@ -150,7 +150,7 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
         hold(w, m, &err);
         return;
     }
-    bool mine = worker_can_serve(w, s.target_host, s.pid, s.service_name);
+    bool mine = worker__can_serve(w, s.target_host, s.pid, s.service_name);
     bool expired = request_age_ms(r, m) > (int64_t)w->cfg->request_ttl * 1000;
     if (created == PROFD_CREATE_EXISTS) {
         profd_session cur;
@@ -180,13 +180,13 @@ static void intake_profile(profd_worker *w, profd_msg *m, profd_request *r)
      * until it expires; then whoever sees it fails it as unroutable. */
     w->bus->ops->done(w->bus, m, mine || expired ? PROFD_ACK : PROFD_NACK); /* m is gone now */
     if (expired)
-        worker_claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
+        worker__claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
     else if (mine)
-        worker_try_start(w, &s);
+        worker__try_start(w, &s);
     profd_session_free(&s);
 }
 
-void worker_handle(profd_worker *w, profd_msg *m)
+void worker__handle(profd_worker *w, profd_msg *m)
 {
     profd_request r;
     profd_error why = {0};
@@ -210,7 +210,7 @@ void worker_handle(profd_worker *w, profd_msg *m)
             w->bus->ops->done(w->bus, m, PROFD_ACK);
         break;
     case PROFD_REQ_CANCEL:
-        if (worker_cancel_job(w, r.session_id, PROFD_E_CANCELLED))
+        if (worker__cancel_job(w, r.session_id, PROFD_E_CANCELLED))
             LOG_I(r.session_id, "session.cancelling", "cancel requested");
         w->bus->ops->done(w->bus, m, PROFD_ACK);
         break;

@@ -62,27 +62,28 @@ struct job {
 };
 
 /* intake.c */
-void worker_handle(profd_worker *w, profd_msg *m);
-void worker_retry_held(profd_worker *w);
-bool worker_can_serve(const profd_worker *w, const char *host, long pid, const char *service);
+void worker__handle(profd_worker *w, profd_msg *m);
+void worker__retry_held(profd_worker *w);
+bool worker__can_serve(const profd_worker *w, const char *host, long pid, const char *service);
 /* Claim a queued (or orphaned running) session and start its capture. */
-void worker_try_start(profd_worker *w, profd_session *s);
+void worker__try_start(profd_worker *w, profd_session *s);
 
 /* job.c: start a job for a claimed session. The job works on its own copy of
  * s (profd_session_copy), so the caller keeps s and frees it as usual. 0 the
  * job thread runs; -1 it could not start (logged; the caller still holds the
  * session claim and must release it). */
-PROFD_MUST_USE int worker_start_job(profd_worker *w, const profd_session *s, const profd_target *t);
-void worker_reap_jobs(profd_worker *w);
-bool worker_has_job(profd_worker *w, const char *session_id);
-bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code);
-void worker_cancel_all(profd_worker *w, const char *code);
+PROFD_MUST_USE int worker__start_job(profd_worker *w, const profd_session *s,
+                                     const profd_target *t);
+void worker__reap_jobs(profd_worker *w);
+bool worker__has_job(profd_worker *w, const char *session_id);
+bool worker__cancel_job(profd_worker *w, const char *session_id, const char *code);
+void worker__cancel_all(profd_worker *w, const char *code);
 
 /* results.c. Render the raw output into the artefacts (profd_artifacts) and upload them.
  * 0 ok; -1 with err (upload_failed unless rendering set another code). */
-PROFD_MUST_USE int worker_store_results(profd_worker *w, profd_session *s, const char *raw_path,
-                                        profd_error *err);
-void worker_publish(profd_worker *w, const char *type, profd_session *s);
+PROFD_MUST_USE int worker__store_results(profd_worker *w, profd_session *s, const char *raw_path,
+                                         profd_error *err);
+void worker__publish(profd_worker *w, const char *type, profd_session *s);
 /* Write a session record, retrying every 0.5 s while the store is unreachable,
  * for at most WORKER_PUT_GIVE_UP_MS whatever the shutdown state. 0 written;
  * -1 gave up (logged as store.gave_up: the record keeps its previous state
@@ -90,15 +91,15 @@ void worker_publish(profd_worker *w, const char *type, profd_session *s);
  * or the bus thread (intake and sweeper failing a session), which then stops
  * polling for as long as the store is down. */
 #define WORKER_PUT_GIVE_UP_MS (10 * 60 * 1000)
-PROFD_MUST_USE int worker_put(profd_worker *w, profd_session *s);
+PROFD_MUST_USE int worker__put(profd_worker *w, profd_session *s);
 /* Record a failure, publish session.failed and drop the lease. */
-void worker_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
+void worker__fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
 /* Claim the session, fail it and let go; false when another worker holds it. */
-bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
+bool worker__claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg);
 #define WORKER_UNROUTABLE_MSG "no worker could run the request within PROFD_REQUEST_TTL"
 
 /* sweeper.c */
-void worker_sweep(profd_worker *w);
+void worker__sweep(profd_worker *w);
 
 /* hooks.c: the batch module's work, as the worker runs it. */
 /* A type reprocess message: once per delivery across all workers (a claim on

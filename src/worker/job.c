@@ -47,7 +47,7 @@ static bool keep_alive(job *j)
         return true;
     case PROFD_RENEW_RETAKEN:
         LOG_W(j->s.session_id, "store.lost_data", "rewriting the session record");
-        if (worker_put(w, &j->s) != 0)
+        if (worker__put(w, &j->s) != 0)
             return true; /* logged; the lease below still says we are alive */
         break;
     case PROFD_RENEW_KEPT:
@@ -121,9 +121,9 @@ static void mark_running(job *j)
     profd_strlcpy(s->sampler, w->sampler_desc, sizeof s->sampler);
     worker__lease(w, s->session_id, profd_now_ms() + w->cfg->lease_seconds * 1000);
     /* Unrecorded, the capture still runs: its end writes the whole record. */
-    if (worker_put(w, s) != 0)
+    if (worker__put(w, s) != 0)
         LOG_W(s->session_id, "session.unrecorded", "capturing without a running record");
-    worker_publish(w, "session.started", s);
+    worker__publish(w, "session.started", s);
     LOG_I(s->session_id, "capture.started", "pid %ld, %d s at %d Hz, attempt %d, %s", s->pid,
           s->duration_seconds, s->sample_rate_hz, s->attempt, s->sampler);
 }
@@ -194,11 +194,11 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
     profd_error err = {0};
     const char *c = cancel_code(j);
     if (c && strcmp(c, PROFD_E_CANCELLED) == 0) {
-        worker_fail(w, s, c, "the session was cancelled");
+        worker__fail(w, s, c, "the session was cancelled");
         return;
     }
     if (c) {
-        worker_fail(w, s, c, "the worker shut down before the capture finished");
+        worker__fail(w, s, c, "the worker shut down before the capture finished");
         return;
     }
     if (!res->ok) {
@@ -211,23 +211,23 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
                      w->cfg->spool_dir, res->err.msg);
             why = msg;
         }
-        worker_fail(w, s, res->err.code ? res->err.code : PROFD_E_SAMPLER_FAILED, why);
+        worker__fail(w, s, res->err.code ? res->err.code : PROFD_E_SAMPLER_FAILED, why);
         return;
     }
     s->overhead_percent = res->overhead_percent;
     profd_metrics_capture_overhead(res->overhead_percent);
     if (res->partial)
         LOG_W(s->session_id, "capture.partial", "%s", res->note);
-    if (worker_store_results(w, s, raw, &err) != 0) {
-        worker_fail(w, s, err.code ? err.code : PROFD_E_UPLOAD, err.msg);
+    if (worker__store_results(w, s, raw, &err) != 0) {
+        worker__fail(w, s, err.code ? err.code : PROFD_E_UPLOAD, err.msg);
         return;
     }
     s->status = PROFD_COMPLETED;
     s->completed_at = profd_now_ms();
     /* Unrecorded: keep the lease entry, so the sweeper deals with the record. */
-    if (worker_put(w, s) == 0)
+    if (worker__put(w, s) == 0)
         worker__lease(w, s->session_id, 0);
-    worker_publish(w, "session.completed", s);
+    worker__publish(w, "session.completed", s);
     profd_metrics_session_finished("completed");
     LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
           s->overhead_percent);
@@ -256,14 +256,14 @@ static void *job_main(void *arg)
     bool ours = true, keep_files = false;
     if (!take_target_lock(j)) {
         if (!cancel_code(j))
-            worker_fail(w, &j->s, PROFD_E_TIMEOUT,
-                        "another capture of this process held it past PROFD_REQUEST_TTL");
+            worker__fail(w, &j->s, PROFD_E_TIMEOUT,
+                         "another capture of this process held it past PROFD_REQUEST_TTL");
         else
-            worker_fail(w, &j->s, cancel_code(j), "the session was cancelled");
+            worker__fail(w, &j->s, cancel_code(j), "the session was cancelled");
     } else if (profd_target_check(&j->target, &err) != 0) {
-        worker_fail(w, &j->s, err.code ? err.code : PROFD_E_TARGET_EXITED, err.msg);
+        worker__fail(w, &j->s, err.code ? err.code : PROFD_E_TARGET_EXITED, err.msg);
     } else if (profd_mkdir_p(j->spool, 0700) != 0) {
-        worker_fail(w, &j->s, PROFD_E_SAMPLER_FAILED, "cannot create the spool directory");
+        worker__fail(w, &j->s, PROFD_E_SAMPLER_FAILED, "cannot create the spool directory");
     } else {
         mark_running(j);
         profd_capture_result res;
@@ -316,7 +316,7 @@ static int start_thread(job *j)
     return rc;
 }
 
-int worker_start_job(profd_worker *w, const profd_session *s, const profd_target *t)
+int worker__start_job(profd_worker *w, const profd_session *s, const profd_target *t)
 {
     job *j = calloc(1, sizeof *j);
     if (!j)
@@ -345,7 +345,7 @@ int worker_start_job(profd_worker *w, const profd_session *s, const profd_target
     return 0;
 }
 
-void worker_reap_jobs(profd_worker *w)
+void worker__reap_jobs(profd_worker *w)
 {
     bool reaped = false;
     for (;;) {
@@ -374,7 +374,7 @@ void worker_reap_jobs(profd_worker *w)
     }
 }
 
-bool worker_has_job(profd_worker *w, const char *session_id)
+bool worker__has_job(profd_worker *w, const char *session_id)
 {
     bool found = false;
     pthread_mutex_lock(&w->mu);
@@ -385,7 +385,7 @@ bool worker_has_job(profd_worker *w, const char *session_id)
     return found;
 }
 
-bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code)
+bool worker__cancel_job(profd_worker *w, const char *session_id, const char *code)
 {
     bool found = false;
     pthread_mutex_lock(&w->mu);
@@ -399,7 +399,7 @@ bool worker_cancel_job(profd_worker *w, const char *session_id, const char *code
     return found;
 }
 
-void worker_cancel_all(profd_worker *w, const char *code)
+void worker__cancel_all(profd_worker *w, const char *code)
 {
     pthread_mutex_lock(&w->mu);
     for (job *j = w->jobs; j; j = j->next)

@@ -48,7 +48,7 @@ static int upload_all(profd_worker *w, profd_session *s, const char *dir, profd_
     return 0;
 }
 
-int worker_store_results(profd_worker *w, profd_session *s, const char *raw, profd_error *err)
+int worker__store_results(profd_worker *w, profd_session *s, const char *raw, profd_error *err)
 {
     char dir[1100];
     profd_strlcpy(dir, raw, sizeof dir);
@@ -60,7 +60,7 @@ int worker_store_results(profd_worker *w, profd_session *s, const char *raw, pro
     return upload_all(w, s, dir, err);
 }
 
-void worker_publish(profd_worker *w, const char *type, profd_session *s)
+void worker__publish(profd_worker *w, const char *type, profd_session *s)
 {
     profd_error err = {0};
     profd_session_links(w->blob, w->cfg->signed_url_ttl, s);
@@ -73,7 +73,7 @@ void worker_publish(profd_worker *w, const char *type, profd_session *s)
     free(ev);
 }
 
-int worker_put(profd_worker *w, profd_session *s)
+int worker__put(profd_worker *w, profd_session *s)
 {
     profd_error err = {0};
     int64_t give_up = profd_mono_ms() + WORKER_PUT_GIVE_UP_MS;
@@ -107,18 +107,18 @@ void worker__release(profd_worker *w, const char *key, const char *sid)
         LOG_D(sid, "claim.release_failed", "%s: %s (it expires by itself)", key, err.msg);
 }
 
-void worker_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
+void worker__fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
 {
     profd_session_fail(s, code, msg);
     /* Unrecorded: keep the lease entry, so the sweeper fails it again later. */
-    if (worker_put(w, s) == 0)
+    if (worker__put(w, s) == 0)
         worker__lease(w, s->session_id, 0);
-    worker_publish(w, "session.failed", s);
+    worker__publish(w, "session.failed", s);
     profd_metrics_session_finished("failed");
     LOG_W(s->session_id, "session.failed", "%s: %s", code, msg);
 }
 
-bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
+bool worker__claim_and_fail(profd_worker *w, profd_session *s, const char *code, const char *msg)
 {
     char key[128];
     profd_error err = {0};
@@ -126,7 +126,7 @@ bool worker_claim_and_fail(profd_worker *w, profd_session *s, const char *code, 
     if (w->store->ops->claim(w->store, key, w->owner, w->cfg->lease_seconds * 1000, &err) !=
         PROFD_CLAIM_WON)
         return false;
-    worker_fail(w, s, code, msg);
+    worker__fail(w, s, code, msg);
     worker__release(w, key, s->session_id);
     return true;
 }

@@ -30,7 +30,7 @@ static void sweep_lost(profd_worker *w, int64_t now)
     profd_error err = {0};
     int n = w->store->ops->expired(w->store, now, ids, SWEEP_BATCH, &err);
     for (int i = 0; i < n; i++) {
-        if (worker_has_job(w, ids[i]))
+        if (worker__has_job(w, ids[i]))
             continue;
         profd_session s;
         if (w->store->ops->get(w->store, ids[i], &s, &err) != PROFD_LOOKUP_FOUND)
@@ -38,11 +38,11 @@ static void sweep_lost(profd_worker *w, int64_t now)
         if (s.status != PROFD_RUNNING) {
             worker__lease(w, s.session_id, 0);
         } else if (s.attempt < w->cfg->max_attempts && have_slot(w) &&
-                   worker_can_serve(w, s.target_host[0] ? s.target_host : s.host, s.pid,
-                                    s.service_name)) {
+                   worker__can_serve(w, s.target_host[0] ? s.target_host : s.host, s.pid,
+                                     s.service_name)) {
             LOG_I(s.session_id, "session.retrying", "its worker was lost; attempt %d",
                   s.attempt + 1);
-            worker_try_start(w, &s);
+            worker__try_start(w, &s);
         } else if (s.attempt >= w->cfg->max_attempts ||
                    now - s.started_at >
                        (int64_t)(s.duration_seconds + 3 * w->cfg->lease_seconds) * 1000) {
@@ -51,7 +51,7 @@ static void sweep_lost(profd_worker *w, int64_t now)
                      "the worker running this session (host %s) stopped renewing its lease "
                      "after attempt %d",
                      s.host, s.attempt);
-            worker_claim_and_fail(w, &s, PROFD_E_WORKER_LOST, msg);
+            worker__claim_and_fail(w, &s, PROFD_E_WORKER_LOST, msg);
         }
         profd_session_free(&s);
     }
@@ -72,14 +72,14 @@ static void sweep_queued(profd_worker *w, int64_t now)
             continue;
         }
         if (now - s.created_at > (int64_t)w->cfg->request_ttl * 1000)
-            worker_claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
-        else if (have_slot(w) && worker_can_serve(w, s.target_host, s.pid, s.service_name))
-            worker_try_start(w, &s);
+            worker__claim_and_fail(w, &s, PROFD_E_UNROUTABLE, WORKER_UNROUTABLE_MSG);
+        else if (have_slot(w) && worker__can_serve(w, s.target_host, s.pid, s.service_name))
+            worker__try_start(w, &s);
         profd_session_free(&s);
     }
 }
 
-void worker_sweep(profd_worker *w)
+void worker__sweep(profd_worker *w)
 {
     int64_t now = profd_now_ms();
     sweep_lost(w, now);

@@ -81,17 +81,17 @@ static void poll_once(profd_worker *w)
         return;
     }
     if (m)
-        worker_handle(w, m);
+        worker__handle(w, m);
 }
 
 static void housekeeping(profd_worker *w)
 {
-    worker_reap_jobs(w);
+    worker__reap_jobs(w);
     if (w->held)
-        worker_retry_held(w);
+        worker__retry_held(w);
     int64_t now = profd_mono_ms();
     if (now >= w->next_sweep_mono) {
-        worker_sweep(w);
+        worker__sweep(w);
         w->next_sweep_mono = now + (int64_t)w->cfg->lease_seconds * 1000 / 3;
     }
     worker__cleanup_tick(w); /* one worker at a time, every PROFD_CLEANUP_INTERVAL */
@@ -104,14 +104,14 @@ static void drain(profd_worker *w)
           w->running, w->cfg->shutdown_grace);
     bool cancelled = false;
     for (;;) {
-        worker_reap_jobs(w);
+        worker__reap_jobs(w);
         pthread_mutex_lock(&w->mu);
         int left = w->running;
         pthread_mutex_unlock(&w->mu);
         if (left == 0)
             break;
         if (!cancelled && profd_mono_ms() >= deadline) {
-            worker_cancel_all(w, PROFD_E_SHUTDOWN);
+            worker__cancel_all(w, PROFD_E_SHUTDOWN);
             cancelled = true;
         }
         /* Keep the consumer alive (heartbeats, rebalances) while paused. */

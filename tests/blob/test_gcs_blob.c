@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/skip.h"
+
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -25,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "blob/gcs_internal.h"
+#include "gcs_internal.h"
 #include "profd/blob.h"
 #include "profd/gcp.h"
 
@@ -233,7 +235,7 @@ static int fresh(void **state)
 #define NEED_SERVER()                                                                              \
     do {                                                                                           \
         if (!port)                                                                                 \
-            skip();                                                                                \
+            PROFD_SKIP("the GCS test server (tests/blob/gcs_server.py)");                          \
     } while (0)
 
 static void test_roundtrip_generations_list(void **state)
@@ -551,10 +553,10 @@ static void test_integrity(void **state)
 static void test_crc32c(void **state)
 {
     (void)state;
-    assert_int_equal(profd_crc32c(0, "123456789", 9), 0xE3069283u);
-    assert_int_equal(profd_crc32c(profd_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    assert_int_equal(blob__crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(blob__crc32c(blob__crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
     unsigned char zeros[32] = {0};
-    assert_int_equal(profd_crc32c(0, zeros, 32), 0x8A9136AAu);
+    assert_int_equal(blob__crc32c(0, zeros, 32), 0x8A9136AAu);
 }
 
 /* A copy of the dummy key whose token_uri is the test server, and its
@@ -564,7 +566,7 @@ static void key_files(char *key, size_t kl, char *pub, size_t pl)
     size_t len;
     char *text = profd_read_file(KEY_FILE, 1 << 20, &len);
     if (!text)
-        skip();
+        PROFD_SKIP(KEY_FILE);
     json_object *o = json_tokener_parse(text);
     free(text);
     char uri[128];

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/skip.h"
+
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -211,7 +213,7 @@ static void test_consume_from_librdkafka_and_kcat(void **state)
 {
     (void)state;
     if (!have_kcat())
-        skip();
+        PROFD_SKIP("kcat");
     produce("profiling.requests", 3, "lib-");
     char out[256];
     char *argv[] = {"kcat", "-b", brokers, "-P", "-t", "profiling.requests", "-k", "key", NULL};
@@ -360,7 +362,7 @@ static void test_events_readable_with_kcat(void **state)
 {
     (void)state;
     if (!have_kcat())
-        skip();
+        PROFD_SKIP("kcat");
     profd_config c;
     make_cfg(&c, "h1", "profiling.requests");
     profd_bus *b = open_bus(&c, PROFD_BUS_PRODUCE);

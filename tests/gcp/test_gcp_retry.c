@@ -18,13 +18,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/skip.h"
+
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gcp/gcp_internal.h"
+#include "gcp_internal.h"
 #include "profd/gcp.h"
 
 #define MAX_SCRIPT 8
@@ -119,8 +121,7 @@ static json_object *load_matrix(void)
     snprintf(path, sizeof path, "%s/../shared/testdata/gcs/retry_tests.json", src ? src : ".");
     json_object *o = json_object_from_file(path);
     if (!o) {
-        print_message("SKIP: %s not found\n", path);
-        skip();
+        PROFD_SKIP(path);
     }
     return o;
 }

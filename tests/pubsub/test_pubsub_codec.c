@@ -7,36 +7,39 @@
 
 #include <cmocka.h>
 
-#include "bus/pubsub_internal.h"
+#include "pubsub_internal.h"
 
 static void test_names(void **state)
 {
     (void)state;
     char out[PS_NAME_MAX];
     profd_error err = {0};
-    assert_int_equal(
-        ps_resource_name(out, sizeof out, "my-proj", "topics", "profiling.requests", "V", &err), 0);
+    assert_int_equal(bus__ps_resource_name(out, sizeof out, "my-proj", "topics",
+                                           "profiling.requests", "V", &err),
+                     0);
     assert_string_equal(out, "projects/my-proj/topics/profiling.requests");
-    assert_int_equal(ps_resource_name(out, sizeof out, "", "subscriptions",
-                                      "projects/other/subscriptions/workers", "V", &err),
+    assert_int_equal(bus__ps_resource_name(out, sizeof out, "", "subscriptions",
+                                           "projects/other/subscriptions/workers", "V", &err),
                      0);
     assert_string_equal(out, "projects/other/subscriptions/workers");
     assert_int_equal(
-        ps_resource_name(out, sizeof out, "example.com:proj", "topics", "events", "V", &err), 0);
+        bus__ps_resource_name(out, sizeof out, "example.com:proj", "topics", "events", "V", &err),
+        0);
     assert_string_equal(out, "projects/example.com:proj/topics/events");
-    assert_int_equal(ps_resource_name(out, sizeof out, "My/Proj", "topics", "events", "V", &err),
-                     -1);
+    assert_int_equal(
+        bus__ps_resource_name(out, sizeof out, "My/Proj", "topics", "events", "V", &err), -1);
     assert_non_null(strstr(err.msg, "GOOGLE_CLOUD_PROJECT"));
     /* A full name of the wrong kind, a bad short name, no project. */
-    assert_int_equal(ps_resource_name(out, sizeof out, "p", "subscriptions",
-                                      "projects/other/topics/workers", "PROFD_X", &err),
+    assert_int_equal(bus__ps_resource_name(out, sizeof out, "p", "subscriptions",
+                                           "projects/other/topics/workers", "PROFD_X", &err),
                      -1);
     assert_non_null(strstr(err.msg, "PROFD_X"));
     const char *bad[] = {"ab", "1abc", "goog-topic", "has space", "a/b/c", "../../x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(ps_resource_name(out, sizeof out, "p", "topics", bad[i], "V", &err), -1);
-    assert_int_equal(ps_resource_name(out, sizeof out, "", "topics", "events", "PROFD_Y", &err),
-                     -1);
+        assert_int_equal(bus__ps_resource_name(out, sizeof out, "p", "topics", bad[i], "V", &err),
+                         -1);
+    assert_int_equal(
+        bus__ps_resource_name(out, sizeof out, "", "topics", "events", "PROFD_Y", &err), -1);
     assert_non_null(strstr(err.msg, "GOOGLE_CLOUD_PROJECT"));
     assert_non_null(strstr(err.msg, "PROFD_Y"));
 }

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "bus/pubsub_internal.h"
+#include "pubsub_internal.h"
 #include "profd/bus.h"
 #include "profd/config.h"
 #include "profd/log.h"
@@ -36,14 +36,14 @@ static int setup(void **state)
     profd_gcp_opts ao = {.no_auth = true};
     profd_error err;
     admin_gcp = profd_gcp_new(&ao, &err);
-    admin = admin_gcp ? ps_http_new(api, admin_gcp, &err) : NULL;
+    admin = admin_gcp ? bus__ps_http_new(api, admin_gcp, &err) : NULL;
     return admin ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    ps_http_free(admin);
+    bus__ps_http_free(admin);
     profd_gcp_free(admin_gcp);
     return 0;
 }
@@ -59,7 +59,7 @@ static void need_emulator(void)
 static void rest(const char *method, const char *path, const char *body, profd_gcp_resp *r)
 {
     profd_error err = {0};
-    int rc = ps_http_call(admin, method, path, body, 3, 5000, path, r, &err);
+    int rc = bus__ps_http_call(admin, method, path, body, 3, 5000, path, r, &err);
     if (rc != 0)
         fail_msg("%s", err.msg);
 }

@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "profd/render.h"
-#include "render/internal.h"
+#include "internal.h"
 
 static profd_profile *parse(const char *text, bool strict, int *rc, profd_error *err)
 {
@@ -60,7 +60,7 @@ static uint32_t node_of(const profd_profile *p, const char *path)
         for (uint32_t i = 0; i < p->nnames; i++)
             if (strcmp(p->names[i].s, t) == 0)
                 fid = i;
-        node = fid == UINT32_MAX ? UINT32_MAX : profile_find_child(p, node, fid);
+        node = fid == UINT32_MAX ? UINT32_MAX : render__profile_find_child(p, node, fid);
     }
     free(copy);
     return node;
@@ -70,7 +70,7 @@ static uint64_t total_of(const profd_profile *p, const char *path)
 {
     uint32_t n = node_of(p, path);
     assert_int_not_equal(n, UINT32_MAX);
-    return profile_totals(p)[n];
+    return render__profile_totals(p)[n];
 }
 
 static void test_totals_by_hand(void **state)
@@ -87,7 +87,7 @@ static void test_totals_by_hand(void **state)
     assert_int_equal(total_of(p, "a;b;c"), 2);
     assert_int_equal(total_of(p, "a;d"), 5);
     assert_int_equal(total_of(p, "e"), 7);
-    assert_int_equal(profile_totals(p)[0], 27);
+    assert_int_equal(render__profile_totals(p)[0], 27);
     profd_profile_free(p);
 }
 
@@ -221,7 +221,7 @@ static void test_frame_split(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         frame_parts fp;
-        frame_split(cases[i].in, strlen(cases[i].in), &fp);
+        render__frame_split(cases[i].in, strlen(cases[i].in), &fp);
         char func[64], file[64], joined[160];
         snprintf(func, sizeof func, "%.*s", (int)fp.func_len, fp.func);
         snprintf(file, sizeof file, "%.*s", (int)fp.file_len, fp.file);

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sampler/builtin/pysampler.h"
+#include "pysampler.h"
 
 static void test_lnotab(void **state)
 {

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "profd/store.h"
-#include "store/conn.h"
+#include "conn.h"
 #include "support/redis_server.h"
 
 #define TTL (7 * 86400)
@@ -47,16 +47,16 @@ static redisReply *raw_v(const char *url, const char **argv)
 {
     profd_redis_url u;
     profd_error err;
-    assert_int_equal(profd_redis_url_parse(url, &u, &err), 0);
-    profd_conn *c = profd_conn_new(&u, 2000);
+    assert_int_equal(store__redis_url_parse(url, &u, &err), 0);
+    profd_conn *c = store__conn_new(&u, 2000);
     store__cmd cmd;
     store__cmd_init(&cmd, argv[0]);
     for (int i = 1; argv[i]; i++)
         store__cmd_str(&cmd, argv[i]);
     redisReply *rep = NULL;
-    if (profd_conn_exec(c, &cmd, 1, &rep, &err) != 0)
+    if (store__conn_exec(c, &cmd, 1, &rep, &err) != 0)
         fail_msg("%s", err.msg);
-    profd_conn_free(c);
+    store__conn_free(c);
     return rep;
 }
 #define RAW(...) raw_v(srv.url, (const char *[]){__VA_ARGS__, NULL})
@@ -688,23 +688,23 @@ static void test_url_parsing(void **state)
     (void)state;
     profd_redis_url u;
     profd_error err = {0};
-    assert_int_equal(profd_redis_url_parse("redis://localhost", &u, &err), 0);
+    assert_int_equal(store__redis_url_parse("redis://localhost", &u, &err), 0);
     assert_string_equal(u.host, "localhost");
     assert_int_equal(u.port, 6379);
     assert_int_equal(u.db, 0);
-    assert_int_equal(profd_redis_url_parse("redis://:p%40ss@10.0.0.5:6380/2", &u, &err), 0);
+    assert_int_equal(store__redis_url_parse("redis://:p%40ss@10.0.0.5:6380/2", &u, &err), 0);
     assert_string_equal(u.password, "p@ss");
     assert_string_equal(u.host, "10.0.0.5");
     assert_int_equal(u.port, 6380);
     assert_int_equal(u.db, 2);
-    assert_int_equal(profd_redis_url_parse("redis://bob:pw@[::1]:7000", &u, &err), 0);
+    assert_int_equal(store__redis_url_parse("redis://bob:pw@[::1]:7000", &u, &err), 0);
     assert_string_equal(u.user, "bob");
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 7000);
     const char *bad[] = {"http://x",     "redis://:pw@h:99999", "redis://:pw@h:1/x",
                          "redis://:pw@", "redis://h:1?x=1",     "redis://:p%zz@h"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(profd_redis_url_parse(bad[i], &u, &err), -1);
+        assert_int_equal(store__redis_url_parse(bad[i], &u, &err), -1);
         assert_null(strstr(err.msg, "pw"));
         assert_null(strchr(err.msg, '\n'));
     }

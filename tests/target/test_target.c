@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "profd/target.h"
-#include "target/proc.h"
+#include "proc.h"
 
 static char dir[] = "/tmp/profd-target-XXXXXX";
 static pid_t kids[32];
@@ -337,12 +337,12 @@ static void test_stat_parsing(void **state)
     snprintf(line, sizeof line,
              "4242 (a) b (c) S 77 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 "
              "1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n");
-    assert_int_equal(proc_parse_stat(line, &pi), 0);
+    assert_int_equal(target__proc_parse_stat(line, &pi), 0);
     assert_int_equal(pi.state, 'S');
     assert_int_equal(pi.ppid, 77);
     assert_true(pi.start_time == 987654ULL);
-    assert_int_equal(proc_parse_stat("4242 (truncated", &pi), -1);
-    assert_int_equal(proc_parse_stat("4242 (x) S 1 2", &pi), -1);
+    assert_int_equal(target__proc_parse_stat("4242 (truncated", &pi), -1);
+    assert_int_equal(target__proc_parse_stat("4242 (x) S 1 2", &pi), -1);
 
     /* A live process whose name has spaces and ')' in it. */
     int fds[2];
@@ -375,8 +375,8 @@ static void test_stat_parsing(void **state)
     assert_non_null(fgets(stat, sizeof stat, f));
     fclose(f);
     assert_contains(stat, "(x) (y z) S 1) ");
-    assert_true(proc_descends_from(pid, getpid()));
-    assert_false(proc_descends_from(getpid(), pid));
+    assert_true(target__proc_descends_from(pid, getpid()));
+    assert_false(target__proc_descends_from(getpid(), pid));
     reap_all();
     errno = 0;
     assert_int_equal(profd_proc_start_time(pid, &start, NULL, NULL), -1);
