@@ -191,7 +191,8 @@ provision_ft() {
     say "3.13t: configure --disable-gil --enable-shared, make -j$JOBS (CPython $upstream, about 7 min on 2 cores)"
     (cd "$work/build" &&
         "$work/src/tree/configure" --prefix="$FT_PREFIX" --disable-gil --enable-shared \
-            --without-ensurepip LDFLAGS="-Wl,-rpath,$FT_PREFIX/lib" > "$work/configure.log" 2>&1) \
+            --without-ensurepip --disable-test-modules LDFLAGS="-Wl,-rpath,$FT_PREFIX/lib" \
+            > "$work/configure.log" 2>&1) \
         || { tail -30 "$work/configure.log" >&2; die "configure failed (log: $work/configure.log)"; }
     (cd "$work/build" && make -j"$JOBS" > "$work/make.log" 2>&1) \
         || { tail -30 "$work/make.log" >&2; die "make failed (log: $work/make.log)"; }

@@ -33,7 +33,10 @@
 #                             shell around unshare, whose forked child is Python (it forwards
 #                             those signals; SIGKILL on unshare kills its child, --kill-child).
 #         PROFD_PY_RUNDIR     the run directory, host path (put extra files there)
-#         PROFD_PY_RUNDIR_IN  the same directory as the target sees it (pass paths this way)
+#         PROFD_PY_RUNDIR_IN  the same directory as the target sees it
+#       In ARGS, {RUNDIR} stands for PROFD_PY_RUNDIR_IN: pass paths for the target that way
+#       (profd_py_launch 3.14 chroot "$W/pid" fixture.py --out {RUNDIR}/result.json; then read
+#       "$PROFD_PY_RUNDIR/result.json").
 #       Call it in the current shell (not in $(...)), redirecting as needed:
 #         profd_py_launch 3.14 ns "$W/pid" fixture.py 3.6 > "$W/out"
 #   profd_py_wait_pid PIDFILE [SECONDS]   prints the pid once the Python process runs (default
@@ -184,7 +187,9 @@ profd_py_launch() {
     PROFD_PY_RUNDIRS+=("$PROFD_PY_RUNDIR")
     base=$(basename "$script")
     cp "$script" "$PROFD_PY_RUNDIR/$base"
-    _profd_py_exec "$name" "$mode" "$pidfile" "$PROFD_PY_RUNDIR_IN/$base" "$@" &
+    local args=() a
+    for a in "$@"; do args+=("${a//\{RUNDIR\}/$PROFD_PY_RUNDIR_IN}"); done
+    _profd_py_exec "$name" "$mode" "$pidfile" "$PROFD_PY_RUNDIR_IN/$base" ${args[@]+"${args[@]}"} &
     PROFD_PY_LAUNCHER=$!
 }
 

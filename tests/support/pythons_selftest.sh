@@ -4,8 +4,9 @@
 # tests expect: it runs a script that imports what the fixtures use, the pid written to the
 # pid file is the Python process itself, and the host sees it the way the mode promises
 # (chroot: host paths in /proc/PID/maps, /proc/PID/root is the root; ns: paths inside the
-# root, /proc/PID/root leads to them, another mount namespace). 3.13t has the GIL disabled,
-# the d builds are debug builds. Missing interpreters are skipped locally, fatal under CI=true.
+# root, /proc/PID/root leads to them, another mount namespace), a path passed as {RUNDIR}/...
+# reaches the target, 3.13t has the GIL disabled and the d builds are debug builds. Missing
+# interpreters are skipped locally, fatal under CI=true.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/pythons.sh"
@@ -17,7 +18,13 @@ import sys, threading, ctypes, time, os, signal, subprocess, tracemalloc
 gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
 debug = hasattr(sys, "gettotalrefcount")
 print("ready", os.getpid(), sys.version.split()[0], "gil=%s" % gil, "debug=%s" % debug, flush=True)
-time.sleep(60 if sys.argv[1:] == ["wait"] else 0.5)
+# Runs until the file named by its argument appears (the test has looked at it), 30 s at most.
+for _ in range(3000):
+    if os.path.exists(sys.argv[1]):
+        break
+    time.sleep(0.01)
+else:
+    sys.exit(3)
 EOF
 
 passed=0 failed=0 skipped=0
@@ -31,10 +38,11 @@ for name in "${PROFD_PY_EXPECTED[@]}"; do
     for mode in $(profd_py_modes "$name"); do
         what="$name $mode"
         out=$W/out.$name.$mode
-        profd_py_launch "$name" "$mode" "$W/pid" "$W/probe.py" > "$out" 2>&1
+        profd_py_launch "$name" "$mode" "$W/pid" "$W/probe.py" "{RUNDIR}/done" > "$out" 2>&1
         launcher=$PROFD_PY_LAUNCHER
         if ! pid=$(profd_py_wait_pid "$W/pid" 20); then
-            fail "$what: no Python process: $(cat "$out")"; wait "$launcher"; continue
+            fail "$what: no Python process: $(cat "$out")"
+            : > "$PROFD_PY_RUNDIR/done"; wait "$launcher"; continue
         fi
         for _ in $(seq 200); do grep -q ready "$out" && break; sleep 0.05; done
         ok=1
@@ -59,6 +67,7 @@ for name in "${PROFD_PY_EXPECTED[@]}"; do
         esac
         want=$(profd_py_field "$name" version); want=${want%% *}
         [ "$version" = "$want" ] || { fail "$what: runs $version, the manifest says $want"; ok=0; }
+        : > "$PROFD_PY_RUNDIR/done"
         wait "$launcher"; rc=$?
         [ $rc -eq 0 ] || { fail "$what: exited $rc: $(cat "$out")"; ok=0; }
         [ $ok -eq 1 ] && { passed=$((passed + 1)); echo "ok: $what: pid $pid, $version $gil $debug"; }
@@ -68,7 +77,7 @@ done
 
 # ns mode: killing the launcher (unshare) takes the Python child with it.
 if [ -z "$(_profd_py_problem 3.14)" ]; then
-    profd_py_launch 3.14 ns "$W/pid" "$W/probe.py" wait > "$W/out.kill" 2>&1
+    profd_py_launch 3.14 ns "$W/pid" "$W/probe.py" "{RUNDIR}/never" > "$W/out.kill" 2>&1
     launcher=$PROFD_PY_LAUNCHER
     if pid=$(profd_py_wait_pid "$W/pid" 20); then
         kill "$launcher"; wait "$launcher" 2>/dev/null
