@@ -28,6 +28,7 @@
 #define PROFD_E_NOT_FOUND "target_not_found"
 #define PROFD_E_NOT_ALLOWED "target_not_allowed"
 #define PROFD_E_PERMISSION "permission_denied"
+#define PROFD_E_TARGET_BUSY "target_busy" /* another tracer (capture) holds the process */
 #define PROFD_E_SAMPLER_MISSING "sampler_missing"
 #define PROFD_E_SAMPLER_FAILED "sampler_failed"
 #define PROFD_E_TARGET_EXITED "target_exited"
