@@ -71,7 +71,7 @@ int strict_setup(void **state)
     strict_cfg.alert_cooldown = 0;
     strict_cfg.alert_max_running = 4;
     strict_cfg.alert_max_per_service = 4;
-    strict_cfg.lease_seconds = 1; /* the alert caps' "can run" horizon */
+    strict_cfg.lease_seconds = STRICT_LEASE_S; /* the alert caps' "can run" horizon */
     profd_api_opts o = {.cfg = &strict_cfg,
                         .store = store,
                         .bus = bus,

@@ -19,6 +19,7 @@
 #define STRICT_AUD "profd-api"
 #define STRICT_KID "rsa1"
 #define ALERT_TOKEN "alert-token-for-tests"
+#define STRICT_LEASE_S 3 /* PROFD_LEASE_SECONDS of the strict API */
 
 extern profd_api *strict_api;
 extern char strict_base[128];

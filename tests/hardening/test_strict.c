@@ -340,6 +340,7 @@ static void test_alert_unresolvable_do_not_starve(void **state)
     (void)state;
     /* Four alerts for services no worker resolves (there is no worker at
      * all): they fill PROFD_ALERT_MAX_RUNNING=4 while they are fresh ... */
+    int64_t t0 = profd_mono_ms();
     resp r = alert_post(
         "{\"status\":\"firing\",\"labels\":{\"alertname\":\"a\",\"service\":\"ghost-a\"}},"
         "{\"status\":\"firing\",\"labels\":{\"alertname\":\"a\",\"service\":\"ghost-b\"}},"
@@ -350,13 +351,21 @@ static void test_alert_unresolvable_do_not_starve(void **state)
     free(r.body);
     r = alert_post(
         "{\"status\":\"firing\",\"labels\":{\"alertname\":\"b\",\"service\":\"early\"}}");
+    int64_t took = profd_mono_ms() - t0;
     assert_int_equal(r.status, 202);
-    assert_int_equal(started_of(&r), 0);
-    assert_non_null(strstr(r.body, "global_cap"));
+    /* Measured, not assumed: on a machine slow enough that a lease went by
+     * already, the cap has rightly stopped counting the ghosts. */
+    if (took < STRICT_LEASE_S * 1000 - 200) {
+        assert_int_equal(started_of(&r), 0);
+        assert_non_null(strstr(r.body, "global_cap"));
+    } else {
+        printf("note: the first two posts took %lld ms; global_cap not checked\n", (long long)took);
+    }
     free(r.body);
-    /* ... but once nobody has claimed them for a lease (1 s here), they no
-     * longer count, and an alert for a real service is started. */
-    usleep(1500 * 1000);
+    /* ... but once nobody has claimed them for a lease, they no longer
+     * count, and an alert for a real service is started. */
+    while (profd_mono_ms() - t0 < STRICT_LEASE_S * 1000 + 500)
+        usleep(50 * 1000);
     r = alert_post(
         "{\"status\":\"firing\",\"labels\":{\"alertname\":\"c\",\"service\":\"real-svc\"}}");
     assert_int_equal(r.status, 202);
