@@ -100,7 +100,7 @@ void profd_sb_free(profd_sb *b);
 
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
 /* Untrusted text for one-line output (src/core/escape.c): every byte that is
- * not part of well-formed UTF-8 becomes \xHH; with PROFD_ESC_CONTROLS, control
+ * not part of well-formed UTF-8, and every NUL, becomes \xHH; with PROFD_ESC_CONTROLS, control
  * characters (C0, DEL, C1, U+2028/9) and the backslash are escaped as well.
  * Writes at most cap - 1 bytes and a NUL (cut between characters, never inside
  * an escape); returns the bytes written. */

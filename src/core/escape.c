@@ -8,7 +8,8 @@
  *
  *  - a byte that does not start a well-formed UTF-8 sequence (RFC 3629: no
  *    overlong forms, no encoded surrogates, nothing above U+10FFFF) becomes
- *    the four characters \xHH, always;
+ *    the four characters \xHH, always, and so does a NUL (the output is a C
+ *    string: a NUL in it would cut it short);
  *  - with PROFD_ESC_CONTROLS, C0 controls and DEL become \n, \r, \t or \xHH,
  *    the C1 controls and U+2028 / U+2029 become \uHHHH, and a backslash
  *    becomes \\ (so an escape in the output always means an escape). Without
@@ -63,7 +64,7 @@ size_t profd_escape(const char *in, size_t len, unsigned flags, char *out, size_
         unsigned cp;
         size_t k = utf8_len(p + i, len - i, &cp);
         bool ctl = (flags & PROFD_ESC_CONTROLS) != 0;
-        if (k == 0) {
+        if (k == 0 || cp == 0) { /* a NUL too: the output is a C string */
             pl = (size_t)snprintf(esc, sizeof esc, "\\x%02x", p[i]);
             k = 1;
         } else if (ctl && cp == '\\') {

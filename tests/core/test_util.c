@@ -166,6 +166,7 @@ static void test_escape(void **state)
     esc("a\nb", SIZE_MAX, 0, 256, "a\nb"); /* without CONTROLS: left to the JSON encoder */
     esc("\x1b[2J\x7f", SIZE_MAX, C, 256, "\\x1b[2J\\x7f");
     esc("nul\0x", 5, C, 256, "nul\\x00x");
+    esc("nul\0x", 5, 0, 256, "nul\\x00x"); /* a NUL always: the output is a C string */
     /* Valid UTF-8 stays, whatever the flags. */
     esc("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5", SIZE_MAX, C, 256,
         "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5");
