@@ -128,7 +128,10 @@ static const char *alg_of(EVP_PKEY *pkey)
 static int add_key(profd_jwk_set *set, EVP_PKEY *pkey, const char *kid, const char *want_alg)
 {
     const char *alg = pkey ? alg_of(pkey) : NULL;
-    if (!alg || (want_alg && strcmp(want_alg, alg) != 0) || set->n >= PROFD_JWK_MAX) {
+    /* A kid that does not fit whole is skipped, never cut: a cut one would
+     * match a token whose kid is only its prefix. */
+    bool kid_fits = !kid || strlen(kid) < sizeof set->keys[0].kid;
+    if (!alg || !kid_fits || (want_alg && strcmp(want_alg, alg) != 0) || set->n >= PROFD_JWK_MAX) {
         EVP_PKEY_free(pkey);
         return 0;
     }
