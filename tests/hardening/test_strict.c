@@ -483,6 +483,32 @@ static void test_jwks_reload_failure_logged_and_empty_revokes(void **state)
     unlink(path);
 }
 
+/* A JWKS kid too long to keep whole is skipped, not cut to a prefix that a
+ * token could name. */
+static void test_jwks_long_kid_not_cut(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *orig = profd_read_file(strict_jwks, 1 << 16, &n);
+    assert_non_null(orig);
+    char kid[200];
+    memset(kid, 'k', sizeof kid - 1);
+    kid[sizeof kid - 1] = '\0';
+    char *at = strstr(orig, "\"kid\":\"" STRICT_KID "\"");
+    assert_non_null(at);
+    char text[4096], path[400];
+    snprintf(text, sizeof text, "%.*s\"kid\":\"%s\"%s", (int)(at - orig), orig, kid,
+             at + strlen("\"kid\":\"" STRICT_KID "\""));
+    snprintf(path, sizeof path, "%s/long-kid.json", dir);
+    rewrite(path, text, 1000);
+    profd_jwt_settings s = {.public_key_path = path, .admin_role = "admin"};
+    profd_error err;
+    assert_null(profd_jwt_keys_new(&s, &err)); /* its only key is skipped */
+    assert_non_null(strstr(err.msg, "no usable key"));
+    unlink(path);
+    free(orig);
+}
+
 /* ---- item 11 (handler parts): 404 details --------------------------------- */
 
 static void test_404_detail_valid_utf8(void **state)
@@ -519,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_alert_unresolvable_do_not_starve),
         cmocka_unit_test(test_file_link_symlink_not_followed),
         cmocka_unit_test(test_jwks_reload_failure_logged_and_empty_revokes),
+        cmocka_unit_test(test_jwks_long_kid_not_cut),
         cmocka_unit_test(test_404_detail_valid_utf8),
     };
     return cmocka_run_group_tests(tests, strict_setup, strict_teardown);
