@@ -130,6 +130,10 @@ static const row rows[] = {
      SVC_BODY("nul-h5"), E400, 0},
     {"header.name", ROW_RAW, "Authorization: Bearer TOKEN\r\nX-A@b: c\r\n", SVC_BODY("nul-h6"),
      E400, 0},
+    {"body.raw_nul_in_string", ROW_RAW, "Authorization: Bearer TOKEN\r\n",
+     "{\"service_name\":\"nul-rb1@x\",\"duration_seconds\":10}", E400, 0},
+    {"body.raw_nul_after", ROW_RAW, "Authorization: Bearer TOKEN\r\n",
+     "{\"service_name\":\"nul-rb2\",\"duration_seconds\":10}@", E400, 0},
     {"query.limit", ROW_RAW, "GET " P "?limit=5%00 HTTP/1.1\r\nAuthorization: Bearer TOKEN\r\n",
      NULL, E400, 0},
     {"query.service_name", ROW_RAW,
@@ -180,7 +184,7 @@ static char an_id[PROFD_UUID_LEN + 1];
 static size_t expand(const char *tpl, char *out, size_t cap)
 {
     size_t o = 0;
-    for (const char *p = tpl; *p && o + 2048 < cap; p++) {
+    for (const char *p = tpl; *p && o + 1024 < cap; p++) { /* room for a token */
         if (strncmp(p, "TOKEN", 5) == 0) {
             o += (size_t)snprintf(out + o, cap - o, "%s", admin);
             p += 4;
@@ -283,11 +287,15 @@ static long run_row(const row *w)
         memcpy(req, head, hl);
         n = hl;
         n += (size_t)snprintf(req + n, sizeof req - n, "Host: 127.0.0.1\r\nConnection: close\r\n");
-        if (body)
+        if (body) { /* '@' in a body is a raw NUL byte too */
+            char raw_body[4096];
+            size_t bl = expand(body, raw_body, sizeof raw_body);
             n += (size_t)snprintf(req + n, sizeof req - n,
-                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                                  strlen(body), body);
-        else
+                                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                                  bl);
+            memcpy(req + n, raw_body, bl);
+            n += bl;
+        } else
             n += (size_t)snprintf(req + n, sizeof req - n, "\r\n");
         return raw_http(port, req, n, buf, sizeof buf);
     }
