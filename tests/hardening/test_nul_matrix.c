@@ -29,6 +29,7 @@ typedef enum {
     ROW_HS256,     /* HS256 token on the fixture's API: sub, roles */
     ROW_START,     /* body of POST /start on the fixture's API */
     ROW_ALERT,     /* body of an Alertmanager webhook on the strict API */
+    ROW_GCP,       /* a Cloud Monitoring incident on the strict API: a = user labels, b = policy */
     ROW_RAW,       /* raw bytes to the fixture's API ('@' is the NUL byte) */
     ROW_ALERT_RAW, /* raw bytes to the strict API */
 } row_kind;
@@ -114,6 +115,11 @@ static const row rows[] = {
      NULL, E400, 0},
     {"alert.label_name_trick", ROW_ALERT, "\"alertname\":\"a\",\"service\\u0000x\":\"nul-ant\"",
      NULL, E400, 0},
+
+    {"gcp.control", ROW_GCP, "\"service\":\"nul-gcp-ok\"", "cpu", OK_2XX, 1},
+    {"gcp.user_label", ROW_GCP, "\"service\":\"nul-gcp\\u0000x\"", "cpu", E400, 0},
+    {"gcp.user_label_key", ROW_GCP, "\"service\":\"nul-gcp2\",\"e\\u0000\":\"v\"", "cpu", E400, 0},
+    {"gcp.policy_name", ROW_GCP, "\"service\":\"nul-gcp3\"", "cpu\\u0000x", E400, 0},
 
     /* The front: '@' is a raw NUL byte, TOKEN the admin token, LEN the body length. */
     {"raw.control", ROW_RAW, "Authorization: Bearer TOKEN\r\n", SVC_BODY("nul-raw-ok"), OK_2XX, 1},
@@ -256,6 +262,22 @@ static long run_row(const row *w)
         long st = r.status;
         if (st == 202 && w->expect == OK_2XX && !strstr(r.body, "\"started\":[\""))
             st = -202; /* accepted but nothing started: the control did not store */
+        free(r.body);
+        return st;
+    }
+    case ROW_GCP: {
+        snprintf(buf, sizeof buf,
+                 "{\"version\":\"1.2\",\"incident\":{\"incident_id\":\"i-%s\",\"state\":\"open\","
+                 "\"policy_name\":\"%s\",\"resource\":{\"type\":\"gce_instance\",\"labels\":{}},"
+                 "\"metadata\":{\"system_labels\":{},\"user_labels\":{%s}}}}",
+                 w->name, w->b, w->a);
+        char url[256];
+        snprintf(url, sizeof url, "%s/api/v1/monitoring/alerts/gcp", strict_base);
+        const char *h[] = {"Authorization: Bearer " ALERT_TOKEN, NULL};
+        resp r = test_http("POST", url, h, NULL, NULL, buf);
+        long st = r.status;
+        if (st == 202 && w->expect == OK_2XX && !strstr(r.body, "\"started\":[\""))
+            st = -202;
         free(r.body);
         return st;
     }
