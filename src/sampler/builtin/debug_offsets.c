@@ -239,3 +239,17 @@ py_do_result py_debug_offsets_parse(const uint8_t *blob, size_t len, py_debug_of
     out->newer = minor > PY_DEBUG_OFFSETS_NEWEST_MINOR;
     return check(out, col, why, why_len);
 }
+
+int py_debug_offsets_fields(int minor, const char **names, int *pos, int max)
+{
+    if (minor < 13 || minor > PY_DEBUG_OFFSETS_NEWEST_MINOR)
+        return -1;
+    int col = minor - 13, n = 0;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && n < max; i++)
+        if (rows[i].at[col] >= 0) {
+            names[n] = rows[i].name;
+            pos[n] = rows[i].at[col];
+            n++;
+        }
+    return n;
+}

@@ -125,4 +125,9 @@ typedef enum py_do_result {
 py_do_result py_debug_offsets_parse(const uint8_t *blob, size_t len, py_debug_offsets *out,
                                     char *why, size_t why_len);
 
+/* The field list of the layout of 3.minor (13..PY_DEBUG_OFFSETS_NEWEST_MINOR): up to max
+ * names ("thread_state.next") and byte positions, in table order. Returns the count, -1 for an
+ * unknown layout. For tests that check the table against a build's DWARF. */
+int py_debug_offsets_fields(int minor, const char **names, int *pos, int max);
+
 #endif
