@@ -11,6 +11,9 @@
 #     both fail, /proc/PID/map_files reads the mapping (as root); without CAP_SYS_ADMIN and
 #     CAP_CHECKPOINT_RESTORE map_files is refused too, and the sampler must say that it cannot
 #     open the file, naming each candidate and why (not "not a Python process").
+#  2b. The same container on overlayfs (the sid root as an overlay's lower layer): maps shows the
+#     overlay's device and inode, and the file must be read through /proc/PID/root without
+#     map_files' capability.
 #  3. Patch releases (3.8-3.12 tables). A copy of pyenv's libpython3.12 whose _PyRuntime
 #     symbol claims another size (as a patch release that appends a field would) must still be
 #     read, its offsets checked on the live process; a copy of libpython3.11 whose Py_Version
@@ -91,6 +94,35 @@ if profd_py_check 3.14; then
   grep -q "not a Python process" "$WORK/err" && fail "unopenable file reported as not Python"
   kill "$PROFD_PY_LAUNCHER" 2>/dev/null; wait "$PROFD_PY_LAUNCHER" 2>/dev/null
   echo "hidden file: read through map_files; without the capability: $(cat "$WORK/err")"
+else
+  [ "${CI:-}" = true ] && failed=1
+fi
+
+# --- 2b. a container on overlayfs (as docker's overlay2): the sid root as the lower layer of an
+# overlay, pivoted into in its own mount namespace. maps shows the overlay's device and inode,
+# which stat through /proc/PID/root must agree with: read without map_files' capability.
+if profd_py_check 3.14; then
+  ROOT=$(profd_py_field 3.14 root)
+  OV=$WORK/ov; mkdir -p "$OV/up" "$OV/work" "$OV/m"
+  if mount -t overlay overlay -o "lowerdir=$ROOT,upperdir=$OV/up,workdir=$OV/work" "$OV/m" 2>/dev/null; then
+    MNT=$OV/m
+    cp "$WORK/spin.py" "$OV/m/tmp/files_and_builds_spin.py"
+    unshare --mount --propagation private --fork --kill-child -- /bin/sh -c '
+      cd "$1" && mount --bind . . && cd "$1" && mount -t proc proc proc && echo $$ > "$2" &&
+      pivot_root . . && umount -l . && exec chroot . /usr/bin/python3.14 /tmp/files_and_builds_spin.py' \
+      sh "$OV/m" "$WORK/ovpid" & ovl=$!
+    opid=$(profd_py_wait_pid "$WORK/ovpid") || fail "overlay: the target did not start"
+    sleep 0.3
+    setpriv --bounding-set -sys_admin,-checkpoint_restore "$PROFD_BIN" sample record --pid "$opid" \
+      --duration 1 -o "$WORK/ov.txt" 2> "$WORK/err" ||
+      fail "overlay: a container on overlayfs was not read without map_files: $(cat "$WORK/err")"
+    grep -q "files_and_builds_spin" "$WORK/ov.txt" || fail "overlay: no frames of the target"
+    kill "$opid" 2>/dev/null; wait $ovl 2>/dev/null
+    umount -l "$OV/m"; MNT=
+    [ $failed -eq 0 ] && echo "overlay: a container on overlayfs read through /proc/PID/root"
+  else
+    skip_part_optional "this kernel cannot mount overlayfs here: overlay check not run"
+  fi
 else
   [ "${CI:-}" = true ] && failed=1
 fi
