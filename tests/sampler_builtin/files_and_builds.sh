@@ -19,6 +19,8 @@
 #     read, its offsets checked on the live process; a copy of libpython3.11 whose Py_Version
 #     claims 3.12 (so the 3.12 offsets are applied to 3.11 memory) must be refused as an
 #     unsupported build, naming the size and that the offsets do not hold.
+#  4. A future 3.16 with compatible debug offsets (a 3.15 whose version fields say 3.16.0):
+#     read with the 3.15 layout and one warning line.
 # Parts whose interpreter is missing are skipped with how to provision it (failed under CI).
 set -u
 PROFD_BIN=${PROFD_BIN:?PROFD_BIN is not set}
@@ -128,7 +130,10 @@ else
 fi
 
 # --- 3. patch releases: a different _PyRuntime size with the offsets holding, and not holding
-# patch FILE SYMBOL size N | patch FILE SYMBOL value HEX: rewrite a copy of a shared library.
+# patch_elf FILE SYMBOL size N       the symbol's st_size := N
+# patch_elf FILE SYMBOL value HEX     the 4 bytes at the symbol := HEX
+# patch_elf FILE SYMBOL version8 HEX  the 8 bytes 8 into the symbol := HEX (_Py_DebugOffsets.version)
+# in a copy of an ELF file, in its symbol tables or in the initial data its PT_LOAD maps.
 patch_elf() {
   /usr/bin/python3 - "$@" <<'EOF'
 import struct, sys
@@ -155,10 +160,11 @@ for s in secs:
             struct.pack_into("<Q", b, at + 16, val)
             done += 1
         elif done == 0:
+            at_v, fmt = (value + 8, "<Q") if what == "version8" else (value, "<I")
             for i in range(phnum):
                 p = struct.unpack_from("<IIQQQQQQ", b, phoff + i * phentsize)
-                if p[0] == 1 and p[3] <= value < p[3] + p[5]:
-                    struct.pack_into("<I", b, p[2] + value - p[3], val)
+                if p[0] == 1 and p[3] <= at_v < p[3] + p[5]:
+                    struct.pack_into(fmt, b, p[2] + at_v - p[3], val)
                     done += 1
 if not done:
     sys.exit("symbol not found")
@@ -187,6 +193,31 @@ if profd_py_check 3.12 3.11 && [ -f "${PY12%/bin/*}/lib/libpython3.12.so.1.0" ] 
     fail "3.11 posing as 3.12.9: unexpected message: $(cat "$WORK/err")"
   echo "3.11 posing as 3.12.9: $(cat "$WORK/err")"
   kill $p12 $p11; wait $p12 $p11 2>/dev/null
+else
+  [ "${CI:-}" = true ] && failed=1
+fi
+# --- 4. a future 3.16 whose _Py_DebugOffsets are compatible: sid's python3.15 with Py_Version
+# and the block's version field rewritten to 3.16.0 (its structures are 3.15's, so the block
+# fits the 3.15 layout). It must be read, with the one warning line, and show its frames.
+if profd_py_check 3.15; then
+  ROOT=$(profd_py_field 3.15 root)
+  FUT=$(mktemp -d "$ROOT/tmp/profd-316.XXXXXX")
+  DECOY_DIR=$FUT
+  cp "$ROOT/usr/bin/python3.15" "$FUT/python3.16"
+  patch_elf "$FUT/python3.16" Py_Version value 0x031000F0 &&
+    patch_elf "$FUT/python3.16" _PyRuntime version8 0x031000F0 || fail "cannot patch the 3.16 copy"
+  cp "$WORK/spin.py" "$FUT/spin.py"
+  PYTHONHOME=/usr chroot "$ROOT" "${FUT#"$ROOT"}/python3.16" "${FUT#"$ROOT"}/spin.py" & fpid=$!
+  sleep 0.5
+  "$PROFD_BIN" sample record --pid $fpid --duration 1 -o "$WORK/f.txt" 2> "$WORK/err" ||
+    fail "3.16: a compatible future version was refused: $(cat "$WORK/err")"
+  n=$(grep -c "^profd sample: warning: Python 3.16.0 is newer than 3.15, the newest version this sampler knows; its _Py_DebugOffsets fit the 3.15 layout and are used as they are$" "$WORK/err")
+  [ "$n" = 1 ] || fail "3.16: expected the newer-version warning once, got $n: $(cat "$WORK/err")"
+  grep -q "Python 3.16.0, " "$WORK/err" || fail "3.16: the summary does not name 3.16.0"
+  grep -q "files_and_builds_spin" "$WORK/f.txt" || fail "3.16: no frames of the target"
+  kill $fpid; wait $fpid 2>/dev/null
+  rm -rf "$FUT"; DECOY_DIR=
+  [ $failed -eq 0 ] && echo "3.16: read with the 3.15 layout and one warning"
 else
   [ "${CI:-}" = true ] && failed=1
 fi
