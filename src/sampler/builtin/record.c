@@ -291,7 +291,7 @@ static int start(run *r, char *msg, size_t len)
         fprintf(stderr,
                 "profd sample: warning: --gil has no meaning for free-threaded Python %s (it has "
                 "no GIL); every thread is sampled\n",
-                r->t.build);
+                r->t.version);
     r->file = fopen(r->o->out, "w");
     if (!r->file) {
         snprintf(msg, len, "profd sample: cannot write %s: %s", r->o->out, strerror(errno));
