@@ -102,7 +102,11 @@ static void test_real_builds(void **state)
         uint8_t blob[PY_DEBUG_OFFSETS_READ];
         py_symbols s;
         if (!load(b, blob, &s)) {
-            print_message("SKIP: CPython %s is not provisioned\n", b->name);
+            char what[128];
+            snprintf(what, sizeof(what), "CPython %s (scripts/provision-pythons.sh)", b->name);
+            if (profd_test_in_ci())
+                fail_msg("%s is missing, and CI=true provides it", what);
+            print_message("SKIP: %s is missing\n", what);
             continue;
         }
         seen++;
