@@ -43,7 +43,8 @@ static void fuzz_block(const uint8_t *data, size_t size, bool cookie)
     if (py_layout_from_debug_offsets(&d, &L, why, sizeof(why)) != 0)
         return;
     if (L.ts_read > PY_TS_MAX || L.if_read > PY_FRAME_MAX ||
-        py_code_header_size(&L) > PY_CODE_HDR_MAX || L.str_state + 4 > 64 || L.if_owner < 0)
+        py_code_header_size(&L) > PY_CODE_HDR_MAX || L.str_state + 4 > 64 ||
+        L.str_length + 8 > 64 || L.if_owner < 0)
         abort();
 }
 

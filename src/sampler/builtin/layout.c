@@ -280,7 +280,7 @@ int py_layout_from_debug_offsets(const py_debug_offsets *d, py_layout *L, char *
     NEED(d->pyobject.ob_type, 64)
     NEED(d->bytes_object.ob_size, 64)
     NEED(d->bytes_object.ob_sval, 64)
-    NEED(d->unicode_object.length, 60)
+    NEED(d->unicode_object.length, 57)
     NEED(d->unicode_object.state, 60)
     NEED(d->unicode_object.asciiobject_size, 128)
 #undef NEED
