@@ -10,7 +10,8 @@
  * never freed before the end, so a frame of the current sample can keep
  * pointing at its entry (the table only grows with distinct code objects). When PyCode_Type's
  * address is known the object's type is checked too, which rejects the non-code executables a 3.13
- * frame may carry and garbage from a torn read. */
+ * frame may carry and garbage from a torn read. Names longer than NAME_CUT bytes (filenames:
+ * FILENAME_CUT) are cut with a visible "[...cut]" at the end, never silently. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,9 @@
 
 #define CACHE_SLOTS 4096 /* power of two */
 #define MAX_TABLE (1 << 20)
+#define NAME_CUT 1000     /* bytes of a function name kept */
+#define FILENAME_CUT 4000 /* bytes of a filename kept */
+#define CUT_MARK "[...cut]"
 
 typedef struct entry {
     py_code code;
@@ -92,11 +96,20 @@ void py_short_filename(pid_t pid, const char *filename, char *out, size_t len)
     snprintf(out, len, "%s", filename + keep);
 }
 
-static char *read_str_dup(const py_target *t, uint64_t addr)
+/* Read a name (at most `cut` bytes kept) as a new string. A longer one is cut on a UTF-8
+ * character boundary and ends in CUT_MARK, so the cut is visible in every output. */
+static char *read_str_dup(const py_target *t, uint64_t addr, size_t cut)
 {
-    char buf[1024];
+    static char buf[8192];
     if (py_read_str(t, addr, buf, sizeof(buf)) != 0)
         return NULL;
+    size_t n = strlen(buf);
+    if (n > cut) {
+        n = cut;
+        while (n > 0 && ((unsigned char)buf[n] & 0xC0) == 0x80)
+            n--; /* back to the start of a character */
+        snprintf(buf + n, sizeof(buf) - n, "%s", CUT_MARK);
+    }
     return strdup(buf);
 }
 
@@ -109,8 +122,8 @@ static int load(py_code *c, const py_target *t, uint64_t addr, const uint64_t ke
     memcpy(c->key, key, sizeof(c->key));
     c->first_line = first;
     c->first_traceable = traceable;
-    c->name = read_str_dup(t, key[1]);
-    c->filename = read_str_dup(t, key[0]);
+    c->name = read_str_dup(t, key[1], NAME_CUT);
+    c->filename = read_str_dup(t, key[0], FILENAME_CUT);
     uint64_t tab = key[2];
     int64_t tlen;
     if (!c->name || !c->filename || py_read(t->pid, tab + 16, &tlen, 8) != 0 || tlen < 0 ||

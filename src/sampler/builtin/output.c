@@ -9,6 +9,15 @@
  * speedscope: a "sampled" profile per thread named `Thread TID ""`, weights of
  *   1/rate seconds, frames shared (name, full filename, line), sorted by name,
  *   exporter/name fields like py-spy's.
+ * Names in raw lines. py-spy writes names verbatim (its flamegraph.rs joins
+ * "name (file:line)" with ';' and adds " COUNT"), so a ';' or a newline in a
+ * function or file name would split a frame or a line there. We keep the
+ * format parseable instead: ';' becomes ':' (what render's own collapsed
+ * writer does), newline, CR and tab become \n, \r, \t and other control
+ * characters \xHH, so the frame stays one frame and the damage is visible.
+ * speedscope keeps the names as they are (JSON escapes them). A stack cut at
+ * PY_MAX_DEPTH gets a marker frame at its root (TRUNCATED_FRAME).
+ *
  * Stacks are kept as strings in a hash table (raw) and as frame-index lists
  * per thread (speedscope), so memory grows with distinct stacks and samples,
  * not with frames read. */
@@ -44,6 +53,9 @@ typedef struct memo {
 } memo;
 
 #define MEMO_SLOTS 4096
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define TRUNCATED_FRAME "[truncated: stack deeper than " STR(PY_MAX_DEPTH) " frames]"
 
 struct py_output {
     memo memo[MEMO_SLOTS];
@@ -176,9 +188,13 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
 
 static int frame_index(py_output *o, const char *name, const char *file, int line)
 {
-    char key[3000];
-    snprintf(key, sizeof(key), "%s\x1f%s\x1f%d", name, file, line);
+    size_t room = strlen(name) + strlen(file) + 16;
+    char *key = malloc(room);
+    if (!key)
+        return -1;
+    snprintf(key, room, "%s\x1f%s\x1f%d", name, file, line);
     long j = map_slot(&o->frames, key, (long)o->frames.n);
+    free(key);
     return j < 0 ? -1 : (int)o->frames.vals[j];
 }
 
@@ -226,19 +242,52 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
+/* Copy s into out (room bytes, NUL-terminated), escaped for a raw line (see the top). */
+static size_t raw_escape(const char *s, char *out, size_t room)
+{
+    size_t o = 0;
+    for (; *s && o + 5 < room; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == ';')
+            out[o++] = ':';
+        else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(out + o, room - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The raw text of a frame: "name (file:line)", or "name (file)" without a line. */
+static char *frame_text(const py_code *c, int ln)
+{
+    size_t room = 4 * (strlen(c->name) + strlen(c->short_filename)) + 32;
+    char *text = malloc(room);
+    if (!text)
+        return NULL;
+    size_t o = raw_escape(c->name, text, room);
+    text[o++] = ' ';
+    text[o++] = '(';
+    o += raw_escape(c->short_filename, text + o, room - o);
+    if (ln)
+        snprintf(text + o, room - o, ":%d)", ln);
+    else
+        snprintf(text + o, room - o, ")");
+    return text;
+}
+
 static const memo *frame_memo(py_output *o, const py_code *c, int line)
 {
     int ln = line > 0 ? line : 0;
     memo *m = &o->memo[(((uintptr_t)c >> 4) * 31 + (unsigned)ln) & (MEMO_SLOTS - 1)];
     if (m->text && m->code == c && m->line == ln)
         return m;
-    char frame[2600];
-    if (ln)
-        snprintf(frame, sizeof(frame), "%s (%s:%d)", c->name, c->short_filename, ln);
-    else
-        snprintf(frame, sizeof(frame), "%s (%s)", c->name, c->short_filename);
     int index = frame_index(o, c->name, c->filename, ln);
-    char *text = strdup(frame);
+    char *text = frame_text(c, ln);
     if (index < 0 || !text) {
         free(text);
         return NULL;
@@ -266,6 +315,12 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
         snprintf(frame, sizeof(frame), "thread (%s)", label);
         rc |= append(&line, &len, &cap, frame);
         rc |= push_index(t, frame_index(o, frame, "", 0));
+    }
+    if (th->truncated && rc == 0) {
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
+        rc |= append(&line, &len, &cap, TRUNCATED_FRAME);
+        rc |= push_index(t, frame_index(o, TRUNCATED_FRAME, "", 0));
     }
     for (int i = th->depth - 1; i >= 0 && rc == 0; i--) {
         const memo *m = frame_memo(o, th->frames[i].code, th->frames[i].line);

@@ -147,7 +147,9 @@ typedef struct py_thread {
     uint64_t tstate, thread_id;
     long tid; /* kernel thread id, 0 unknown */
     bool holds_gil;
-    int depth; /* frames, innermost first */
+    bool skipped;   /* declined by the filter: no frames read */
+    bool truncated; /* deeper than PY_MAX_DEPTH: the newest PY_MAX_DEPTH frames are kept */
+    int depth;      /* frames, innermost first */
     py_frame *frames;
 } py_thread;
 
@@ -160,30 +162,67 @@ typedef struct py_stacks {
 
 int py_stacks_init(py_stacks *s);
 void py_stacks_free(py_stacks *s);
-/* Read every thread's stack. 0 ok, -1 when a read failed (torn or target gone); with verify,
- * also -1 when a thread's newest frame moved during the walk (nonblocking mode). */
-int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify);
+/* Which threads to read: fn sees each thread (tstate, thread_id, tid, holds_gil set) before its
+ * frames are walked; false leaves it with no frames and skipped set. NULL: read all. */
+typedef struct py_filter {
+    bool (*fn)(void *ctx, const py_thread *th);
+    void *ctx;
+} py_filter;
+
+/* Read the stacks of the threads the filter wants (all threads are listed). 0 ok, -1 when a
+ * read failed (torn or target gone); with verify, also -1 when a thread's newest frame moved
+ * during the walk (nonblocking mode). A stack deeper than PY_MAX_DEPTH is cut, not an error. */
+int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify,
+                   const py_filter *want);
 /* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
 int py_tid_calibrate(py_target *t);
 
 /* ---- pausing (pause.c) ---- */
+enum py_held { PY_HELD_WAITING, PY_HELD_STOPPED, PY_HELD_GONE };
+
 typedef struct py_pauser {
     pid_t pid;
-    int n;
-    pid_t tids[1024];
-    bool seized[1024];
+    int n; /* threads seized for the current sample */
+    pid_t tids[PY_MAX_THREADS];
+    int sig[PY_MAX_THREADS]; /* signal to hand back at the detach, 0 none */
+    enum py_held state[PY_MAX_THREADS];
+    int nlate; /* seized in an earlier sample, stop still to come: detached when it does */
+    pid_t late[PY_MAX_THREADS];
 } py_pauser;
 
-/* Seize every thread of pid (PTRACE_SEIZE: resumes automatically if we die). 0 / -errno. */
-int py_pause_attach(py_pauser *p, pid_t pid);
-/* Stop all seized threads (seizing new ones first). 0 ok; -ESRCH when the process is gone. */
-int py_pause_stop(py_pauser *p);
-void py_pause_resume(py_pauser *p);
-void py_pause_detach(py_pauser *p);
+/* Blocks SIGCHLD in the caller (tracee stops then queue it for the waits). */
+void py_pause_init(py_pauser *p, pid_t pid);
+/* Seize and interrupt the n threads, wait up to timeout_ms for their stops. Returns how many are
+ * stopped (threads that are gone are skipped), or -EPERM when none could be seized for lack of
+ * permission. Every seized thread is traced until py_pause_release. */
+int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms);
+bool py_pause_is_stopped(const py_pauser *p, pid_t tid);
+/* Detach every stopped thread, re-injecting a signal that arrived during the sample. */
+void py_pause_release(py_pauser *p);
+/* Release, then wait up to timeout_ms for the stops of late threads and detach them. */
+void py_pause_finish(py_pauser *p, int timeout_ms);
 
 /* ---- thread states from /proc (procmaps.c) ---- */
 /* State letter of /proc/PID/task/TID/stat ('R', 'S', ...), or 0 if gone. */
 char py_task_state(pid_t pid, long tid);
+
+/* ---- thread states, cached descriptors (tasks.c) ---- */
+typedef struct py_tasks {
+    pid_t pid;
+    int n;
+    long tid[1024];
+    int fd[1024]; /* /proc/PID/task/TID/stat, re-read with pread */
+    unsigned used[1024], tick;
+} py_tasks;
+
+void py_tasks_init(py_tasks *c, pid_t pid);
+void py_tasks_free(py_tasks *c);
+/* State letter of the thread, as py_task_state, from a descriptor kept open. */
+char py_tasks_state(py_tasks *c, long tid);
+/* Once per tick: close the descriptors of threads not asked about for 100 ticks. */
+void py_tasks_sweep(py_tasks *c);
+/* The thread ids of pid (with live_only, not the zombie or dead ones). Count, -1 if gone. */
+int py_tasks_list(pid_t pid, pid_t *tids, int max, bool live_only);
 
 /* ---- output (output.c) ---- */
 typedef struct py_output py_output;

@@ -18,10 +18,21 @@
  * headers of the stack (code.c then answers from its cache).
  *
  * Without pausing, the target keeps running while we read, so a stack can be
- * torn. Every read failure, a code pointer that is not a code object, or a
- * chain longer than PY_MAX_DEPTH makes the whole read fail; with `verify` the
- * walker also re-reads each thread's newest-frame pointer after the walk and
- * fails if it moved. The caller retries (record.c). */
+ * torn. Every read failure or a code pointer that is not a code object makes
+ * the whole read fail; with `verify` the walker also re-reads each thread's
+ * newest-frame pointer after the walk and fails if it moved. The caller
+ * retries (record.c).
+ *
+ * Depth. A chain longer than PY_MAX_DEPTH frames is cut there: the newest
+ * PY_MAX_DEPTH frames are kept (they carry the time), the thread is marked
+ * truncated, and output.c writes a marker frame at its root. A deep thread
+ * never costs the other threads of the tick their samples.
+ *
+ * Which threads. The caller's filter sees each thread once its state is read
+ * (tstate address, kernel tid) and before any frame is walked; a thread it
+ * declines is listed with no frames. That is how idle threads cost one small
+ * read, and how pausing mode learns which threads to stop before it reads
+ * them. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +88,7 @@ typedef struct walk {
     uint64_t addrs[PY_MAX_DEPTH];
     uint8_t hdrs[PY_MAX_DEPTH * 256];   /* code headers, py_code_header_size() apart */
     const py_code *codes[PY_MAX_DEPTH]; /* the code object at addrs[k] */
+    bool truncated;                     /* the chain went on past PY_MAX_DEPTH */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
     uint8_t chunk[64 * 1024];
     uint64_t chunk_lo, chunk_hi;
@@ -84,10 +96,13 @@ typedef struct walk {
 
 static walk W; /* one sampler thread: static scratch keeps the stack small */
 
+/* 1 when the walk is full (the frame is not added and the stack is truncated). */
 static int add_raw(uint64_t code, int off, int owner)
 {
-    if (W.n >= PY_MAX_DEPTH)
-        return -1;
+    if (W.n >= PY_MAX_DEPTH) {
+        W.truncated = true;
+        return 1;
+    }
     W.raw[W.n].code = code;
     W.raw[W.n].off = off;
     W.raw[W.n].owner = owner;
@@ -99,8 +114,12 @@ static int walk_objects(const py_target *t, uint64_t f)
 {
     const py_layout *L = t->L;
     uint8_t b[128];
-    for (int n = 0; f; n++) {
-        if (n >= PY_MAX_DEPTH || py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
+    while (f) {
+        if (W.n >= PY_MAX_DEPTH) {
+            W.truncated = true;
+            return 0;
+        }
+        if (py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
             return -1;
         uint64_t code, back;
         int32_t lasti;
@@ -108,7 +127,7 @@ static int walk_objects(const py_target *t, uint64_t f)
         memcpy(&back, b + L->fo_back, 8);
         memcpy(&lasti, b + L->fo_lasti, 4);
         if (add_raw(code, L->lasti_in_units && lasti >= 0 ? lasti * 2 : lasti, 0) != 0)
-            return -1;
+            return 0;
         f = back;
     }
     return 0;
@@ -144,8 +163,11 @@ static int walk_interpreter_frames(const py_target *t, uint64_t f)
     const py_layout *L = t->L;
     uint8_t scratch[80];
     for (int n = 0; f; n++) {
-        const uint8_t *b =
-            n < PY_MAX_DEPTH ? frame_bytes(t, f, (size_t)L->if_owner + 1, scratch) : NULL;
+        if (n >= 4 * PY_MAX_DEPTH || W.n >= PY_MAX_DEPTH) {
+            W.truncated = true; /* (shims are skipped, so count the links too) */
+            return 0;
+        }
+        const uint8_t *b = frame_bytes(t, f, (size_t)L->if_owner + 1, scratch);
         if (!b)
             return -1;
         uint64_t code, prev, instr;
@@ -159,7 +181,7 @@ static int walk_interpreter_frames(const py_target *t, uint64_t f)
         uint64_t start = code + (uint64_t)L->co_code_adaptive;
         int off = instr >= start && instr - start < (1u << 30) ? (int)(instr - start) : -1;
         if (add_raw(code, off, owner) != 0)
-            return -1;
+            return 0;
     }
     return 0;
 }
@@ -229,7 +251,7 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
 }
 
 static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, py_thread *th,
-                       uint64_t holder, uint64_t *next, uint64_t *top)
+                       uint64_t holder, uint64_t *next, uint64_t *top, const py_filter *want)
 {
     const py_layout *L = t->L;
     uint8_t ts[320];
@@ -250,7 +272,13 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
     }
     th->holds_gil = holder && holder == ts_addr;
     th->depth = 0;
+    th->truncated = false;
+    th->skipped = want && want->fn && !want->fn(want->ctx, th);
+    *top = 0;
+    if (th->skipped)
+        return 0;
     W.n = 0;
+    W.truncated = false;
     if (newest_frame(t, ts, top) != 0)
         return -1;
     if (L->ts_frame >= 0) {
@@ -261,6 +289,7 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
         if (walk_interpreter_frames(t, *top) != 0)
             return -1;
     }
+    th->truncated = W.truncated;
     return resolve(t, cc, th);
 }
 
@@ -280,7 +309,8 @@ static uint64_t gil_holder(const py_target *t, uint64_t interp)
     return locked ? holder : 0;
 }
 
-int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify)
+int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify,
+                   const py_filter *want)
 {
     const py_layout *L = t->L;
     uint64_t interp, tops[PY_MAX_THREADS];
@@ -296,7 +326,7 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
             py_thread *th = &s->threads[s->nthreads];
             th->frames = s->pool + (size_t)s->nthreads * PY_MAX_DEPTH;
             uint64_t next;
-            if (read_thread(t, cc, ts, th, holder, &next, &tops[s->nthreads]) != 0)
+            if (read_thread(t, cc, ts, th, holder, &next, &tops[s->nthreads], want) != 0)
                 return -1;
             s->nthreads++;
             ts = next;
@@ -308,6 +338,8 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     for (int i = 0; i < s->nthreads; i++) {
         uint8_t ts[320];
         uint64_t top;
+        if (s->threads[i].skipped)
+            continue;
         if (py_read(t->pid, s->threads[i].tstate, ts, (size_t)L->ts_read) != 0 ||
             newest_frame(t, ts, &top) != 0 || top != tops[i])
             return -1;

@@ -1,0 +1,106 @@
+/* tasks.c - the state of the target's threads, read cheaply and often.
+ *
+ * Without --idle every sample asks, per thread, whether it is running ('R' in
+ * /proc/PID/task/TID/stat). Opening, reading and closing that file for every
+ * thread at every tick made the sampler's cost grow with idle threads (path
+ * lookup, a new file, a procfs inode). Instead each thread's stat file is
+ * opened once and re-read with one pread at offset 0 (procfs regenerates it on
+ * every read from the start). A pread that fails means the thread is gone: its
+ * descriptor is closed. Descriptors of threads not asked about for a while
+ * are closed by py_tasks_sweep, so a target that starts and ends threads all
+ * the time does not make us keep descriptors. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pysampler.h"
+
+#define NTASKS ((int)(sizeof(((py_tasks *)0)->tid) / sizeof(long)))
+
+void py_tasks_init(py_tasks *c, pid_t pid)
+{
+    memset(c, 0, sizeof(*c));
+    c->pid = pid;
+}
+
+static void drop(py_tasks *c, int i)
+{
+    close(c->fd[i]);
+    c->n--;
+    c->tid[i] = c->tid[c->n];
+    c->fd[i] = c->fd[c->n];
+    c->used[i] = c->used[c->n];
+}
+
+void py_tasks_free(py_tasks *c)
+{
+    while (c->n > 0)
+        drop(c, c->n - 1);
+}
+
+static int slot(py_tasks *c, long tid)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->tid[i] == tid)
+            return i;
+    if (c->n >= NTASKS)
+        return -1;
+    char name[96];
+    snprintf(name, sizeof(name), "/proc/%d/task/%ld/stat", (int)c->pid, tid);
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    c->tid[c->n] = tid;
+    c->fd[c->n] = fd;
+    return c->n++;
+}
+
+char py_tasks_state(py_tasks *c, long tid)
+{
+    int i = slot(c, tid);
+    if (i < 0)
+        return py_task_state(c->pid, tid); /* table full: the slow way */
+    char buf[512];
+    ssize_t n = pread(c->fd[i], buf, sizeof(buf) - 1, 0);
+    if (n <= 0) {
+        drop(c, i);
+        return 0;
+    }
+    c->used[i] = c->tick;
+    buf[n] = '\0';
+    /* "tid (comm) S ...": comm may hold spaces and parentheses, so use the last ')'. */
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+void py_tasks_sweep(py_tasks *c)
+{
+    c->tick++;
+    for (int i = c->n - 1; i >= 0; i--)
+        if (c->tick - c->used[i] > 100)
+            drop(c, i);
+}
+
+int py_tasks_list(pid_t pid, pid_t *tids, int max, bool live_only)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL && n < max) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid <= 0)
+            continue;
+        char st = live_only ? py_task_state(pid, tid) : 'R';
+        if (st != 0 && st != 'Z' && st != 'X')
+            tids[n++] = tid;
+    }
+    closedir(d);
+    return n;
+}
