@@ -174,8 +174,9 @@ typedef struct py_filter {
  * during the walk (nonblocking mode). A stack deeper than PY_MAX_DEPTH is cut, not an error. */
 int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify,
                    const py_filter *want);
-/* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
-int py_tid_calibrate(py_target *t);
+/* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread, whose
+ * tid field is found as the word that equals main_tid, the process id). */
+int py_tid_calibrate(py_target *t, pid_t main_tid);
 
 /* ---- pausing (pause.c) ---- */
 enum py_held { PY_HELD_WAITING, PY_HELD_STOPPED, PY_HELD_GONE };

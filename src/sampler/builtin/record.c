@@ -435,7 +435,12 @@ static int start(run *r, char *msg, size_t len)
                  (int)pid);
         return -1;
     }
-    int rc = py_locate(pid, &r->t, msg, len);
+    /* An exited main thread has no address space left to show (its maps are empty): locate and
+     * read through a live thread, which shares it. */
+    pid_t reader = pid;
+    if (dead_state(py_task_state(pid, pid)) && py_tasks_list(pid, &reader, 1, true) != 1)
+        reader = pid;
+    int rc = py_locate(reader, &r->t, msg, len);
     if (rc != PY_OK)
         return -1;
     r->file = fopen(r->o->out, "w");
@@ -446,7 +451,7 @@ static int start(run *r, char *msg, size_t len)
     if (!r->o->nonblocking && probe_pause(r, msg, len) != 0)
         return -1;
     py_tasks_init(&r->tasks, pid);
-    py_tid_calibrate(&r->t);
+    py_tid_calibrate(&r->t, pid);
     r->cc = py_code_cache_new();
     r->out = py_output_new();
     if (!r->cc || !r->out || py_stacks_init(&r->s) != 0) {

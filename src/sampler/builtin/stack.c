@@ -347,7 +347,7 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     return 0;
 }
 
-int py_tid_calibrate(py_target *t)
+int py_tid_calibrate(py_target *t, pid_t main_tid)
 {
     if (t->L->ts_native_thread_id >= 0)
         return 0;
@@ -359,7 +359,7 @@ int py_tid_calibrate(py_target *t)
     /* glibc's struct pthread (the pthread_t) holds the kernel tid; for the main
      * thread that equals the pid. Its offset is the first word equal to the pid. */
     for (int i = 0; i < 512; i++)
-        if (words[i] == (int32_t)t->pid) {
+        if (words[i] == (int32_t)main_tid) {
             t->tid_off = i * 4;
             return 0;
         }
