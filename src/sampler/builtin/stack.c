@@ -80,6 +80,8 @@ typedef struct raw_frame {
     int owner; /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
 } raw_frame;
 
+#define OLD_CHUNKS 256
+#define OLD_BYTES (4u << 20)
 #define DISTINCT_SLOTS 8192 /* power of two, > 2 * PY_MAX_DEPTH */
 
 typedef struct walk {
@@ -91,7 +93,14 @@ typedef struct walk {
     bool truncated;                     /* the chain went on past PY_MAX_DEPTH */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
     uint8_t chunk[64 * 1024];
-    uint64_t chunk_lo, chunk_hi;
+    uint64_t chunk_lo, chunk_hi, chunk_prev; /* chunk_prev: the previous (older) chunk */
+    /* older chunks, loaded as the walk reaches them (deep stacks) */
+    uint8_t old[OLD_BYTES];
+    size_t old_used;
+    int nold;
+    uint64_t old_lo[OLD_CHUNKS], old_hi[OLD_CHUNKS];
+    size_t old_at[OLD_CHUNKS];
+    uint64_t old_next; /* the next older chunk to load, 0 none */
 } walk;
 
 static walk W; /* one sampler thread: static scratch keeps the stack small */
@@ -139,6 +148,9 @@ static void load_chunk(const py_target *t, const uint8_t *ts)
     const py_layout *L = t->L;
     uint64_t chunk, top;
     W.chunk_lo = W.chunk_hi = 0;
+    W.nold = 0;
+    W.old_used = 0;
+    W.old_next = 0;
     if (L->ts_datastack_chunk < 0)
         return;
     memcpy(&chunk, ts + L->ts_datastack_chunk, 8);
@@ -148,13 +160,57 @@ static void load_chunk(const py_target *t, const uint8_t *ts)
     if (py_read(t->pid, chunk, W.chunk, (size_t)(top - chunk)) == 0) {
         W.chunk_lo = chunk;
         W.chunk_hi = top;
+        memcpy(&W.old_next, W.chunk, 8); /* _PyStackChunk.previous */
     }
+}
+
+/* Load the next older data-stack chunk: a _PyStackChunk is {previous, size (bytes), top (used
+ * slots, saved when a newer chunk was pushed), data[]}. Two reads per chunk of ~16 KiB, where
+ * the frames in it would cost one read each. 0 when there is none left (or it looks wrong). */
+static int load_older(const py_target *t)
+{
+    uint64_t hdr[3], c = W.old_next;
+    W.old_next = 0;
+    if (!c || W.nold >= OLD_CHUNKS || py_read(t->pid, c, hdr, sizeof(hdr)) != 0)
+        return 0;
+    uint64_t used = 24 + hdr[2] * 8;
+    if (used > hdr[1] || used > OLD_BYTES - W.old_used || used > (1u << 24))
+        return 0;
+    if (py_read(t->pid, c, W.old + W.old_used, (size_t)used) != 0)
+        return 0;
+    W.old_lo[W.nold] = c;
+    W.old_hi[W.nold] = c + used;
+    W.old_at[W.nold] = W.old_used;
+    W.nold++;
+    W.old_used += (size_t)used;
+    W.old_next = hdr[0];
+    return 1;
+}
+
+/* Frame bytes from an older chunk, loading older chunks while the walk goes down; NULL when
+ * no chunk holds it (a generator's frame lives in the generator object). */
+static const uint8_t *older_bytes(const py_target *t, uint64_t f, size_t len)
+{
+    if (!W.chunk_hi)
+        return NULL;
+    for (int k = W.nold - 1; k >= 0; k--)
+        if (f >= W.old_lo[k] && f + len <= W.old_hi[k])
+            return W.old + W.old_at[k] + (f - W.old_lo[k]);
+    while (load_older(t)) {
+        int k = W.nold - 1;
+        if (f >= W.old_lo[k] && f + len <= W.old_hi[k])
+            return W.old + W.old_at[k] + (f - W.old_lo[k]);
+    }
+    return NULL;
 }
 
 static const uint8_t *frame_bytes(const py_target *t, uint64_t f, size_t len, uint8_t *scratch)
 {
     if (f >= W.chunk_lo && f + len <= W.chunk_hi)
         return W.chunk + (f - W.chunk_lo);
+    const uint8_t *old = older_bytes(t, f, len);
+    if (old)
+        return old;
     return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
 }
 
