@@ -212,7 +212,10 @@ typedef struct py_tasks {
     pid_t pid;
     int n;
     long tid[1024];
-    int fd[1024]; /* /proc/PID/task/TID/stat, re-read with pread */
+    int fd[1024];         /* /proc/PID/task/TID/stat, re-read with pread */
+    int sfd[1024];        /* .../schedstat, -1 if absent */
+    uint64_t sched[1024]; /* hash of the schedstat line at the last stat read */
+    char last[1024];      /* state at the last stat read */
     unsigned used[1024], tick;
 } py_tasks;
 

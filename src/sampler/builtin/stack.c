@@ -306,12 +306,44 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
     return 0;
 }
 
+/* Thread states of the previous read, read again in one batch at the start of the next: the
+ * thread list rarely changes between samples, and a list of 100 threads then costs one
+ * process_vm_readv instead of 100. The list is still followed through the fresh bytes' next
+ * pointers; an address that is not the expected one is read on its own. */
+#define TS_MAX 320
+static struct {
+    int n, got, at;
+    uint64_t addr[PY_MAX_THREADS];
+    uint8_t bytes[PY_MAX_THREADS * TS_MAX];
+} TS;
+
+static void tstates_prefetch(const py_target *t)
+{
+    TS.got = TS.n ? py_read_many(t->pid, TS.addr, (size_t)t->L->ts_read, TS.bytes, TS.n) : 0;
+    TS.at = 0;
+}
+
+static int tstate_bytes(const py_target *t, uint64_t addr, uint8_t *out)
+{
+    size_t len = (size_t)t->L->ts_read;
+    int k = TS.at++;
+    if (k < PY_MAX_THREADS) {
+        if (k < TS.got && TS.addr[k] == addr) {
+            memcpy(out, TS.bytes + (size_t)k * len, len);
+            return 0;
+        }
+        TS.addr[k] = addr; /* for the next sample's batch */
+        TS.got = k;        /* later entries are out of step now */
+    }
+    return py_read(t->pid, addr, out, len);
+}
+
 static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, py_thread *th,
                        uint64_t holder, uint64_t *next, uint64_t *top, const py_filter *want)
 {
     const py_layout *L = t->L;
-    uint8_t ts[320];
-    if (py_read(t->pid, ts_addr, ts, (size_t)L->ts_read) != 0)
+    uint8_t ts[TS_MAX];
+    if (tstate_bytes(t, ts_addr, ts) != 0)
         return -1;
     memcpy(next, ts + L->ts_next, 8);
     th->tstate = ts_addr;
@@ -371,6 +403,7 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     const py_layout *L = t->L;
     uint64_t interp, tops[PY_MAX_THREADS];
     s->nthreads = 0;
+    tstates_prefetch(t);
     if (py_read_ptr(t->pid, t->runtime + (uint64_t)L->rt_interp_head, &interp) != 0)
         return -1;
     for (int ni = 0; interp && ni < 64; ni++) {
@@ -389,6 +422,7 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
         }
         interp = next_interp;
     }
+    TS.n = TS.at < PY_MAX_THREADS ? TS.at : PY_MAX_THREADS;
     if (!verify)
         return 0;
     for (int i = 0; i < s->nthreads; i++) {

@@ -6,10 +6,20 @@
  * lookup, a new file, a procfs inode). Instead each thread's stat file is
  * opened once and re-read with one pread at offset 0 (procfs regenerates it on
  * every read from the start). A pread that fails means the thread is gone: its
- * descriptor is closed. Descriptors of threads not asked about for a while
+ * descriptor is closed.
+ *
+ * Even so, stat costs ~15 us per thread on a loaded machine (the kernel fills in
+ * 52 fields), while schedstat (run time, run-queue wait, times scheduled: 3 numbers) costs
+ * ~3 us. So schedstat is read first: a thread that was not running at its last check and whose
+ * schedstat has not changed since has not been on a CPU since, and is still idle; only the
+ * others have their stat read. The one case judged differently from a fresh stat is a thread
+ * woken a moment ago that waits for a CPU and has not run yet (runnable, 'R'): it reads as idle
+ * until it runs, which is at most the scheduling latency. A kernel without schedstats
+ * (all zeros) gets stat every time. Descriptors of threads not asked about for a while
  * are closed by py_tasks_sweep, so a target that starts and ends threads all
  * the time does not make us keep descriptors. */
 #include <dirent.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +39,14 @@ void py_tasks_init(py_tasks *c, pid_t pid)
 static void drop(py_tasks *c, int i)
 {
     close(c->fd[i]);
+    if (c->sfd[i] >= 0)
+        close(c->sfd[i]);
     c->n--;
     c->tid[i] = c->tid[c->n];
     c->fd[i] = c->fd[c->n];
+    c->sfd[i] = c->sfd[c->n];
+    c->sched[i] = c->sched[c->n];
+    c->last[i] = c->last[c->n];
     c->used[i] = c->used[c->n];
 }
 
@@ -53,9 +68,31 @@ static int slot(py_tasks *c, long tid)
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    snprintf(name, sizeof(name), "/proc/%d/task/%ld/schedstat", (int)c->pid, tid);
     c->tid[c->n] = tid;
     c->fd[c->n] = fd;
+    c->sfd[c->n] = open(name, O_RDONLY | O_CLOEXEC);
+    c->sched[c->n] = 0;
+    c->last[c->n] = 0;
     return c->n++;
+}
+
+/* A hash of the thread's schedstat line; 0 when unknown (no schedstats), 1 when it is gone. */
+static uint64_t schedstat(py_tasks *c, int i)
+{
+    char buf[128];
+    if (c->sfd[i] < 0)
+        return 0;
+    ssize_t n = pread(c->sfd[i], buf, sizeof(buf), 0);
+    if (n <= 0)
+        return 1;
+    uint64_t h = 1469598103934665603ULL;
+    bool zeros = true;
+    for (ssize_t k = 0; k < n; k++) {
+        zeros &= buf[k] == '0' || buf[k] == ' ' || buf[k] == '\n';
+        h = (h ^ (uint8_t)buf[k]) * 1099511628211ULL;
+    }
+    return zeros ? 0 : h | 2;
 }
 
 char py_tasks_state(py_tasks *c, long tid)
@@ -63,17 +100,27 @@ char py_tasks_state(py_tasks *c, long tid)
     int i = slot(c, tid);
     if (i < 0)
         return py_task_state(c->pid, tid); /* table full: the slow way */
+    c->used[i] = c->tick;
+    uint64_t sched = schedstat(c, i);
+    if (sched == 1) { /* gone */
+        drop(c, i);
+        return 0;
+    }
+    char last = c->last[i];
+    if (sched && sched == c->sched[i] && last && last != 'R')
+        return last; /* not on a CPU since the last check: still idle */
     char buf[512];
     ssize_t n = pread(c->fd[i], buf, sizeof(buf) - 1, 0);
     if (n <= 0) {
         drop(c, i);
         return 0;
     }
-    c->used[i] = c->tick;
     buf[n] = '\0';
     /* "tid (comm) S ...": comm may hold spaces and parentheses, so use the last ')'. */
     char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' ? p[2] : 0;
+    c->sched[i] = sched;
+    c->last[i] = p && p[1] == ' ' ? p[2] : 0;
+    return c->last[i];
 }
 
 void py_tasks_sweep(py_tasks *c)
