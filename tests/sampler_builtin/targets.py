@@ -19,8 +19,9 @@
 #                            its JSON and exits the process); the main thread exits at once
 #                            (SYS_exit, the thread alone), leaving a zombie thread-group leader.
 #                            -> {"loops": n, "cpu_s": thread_cpu}
-#   idle N SECONDS           one busy thread (busy_spin) plus N threads blocked on an Event;
-#                            -> {"loops_per_cpu_s": ..., "cpu_s": ...} of the busy thread
+#   idle N SECONDS           one busy thread (busy_spin, prints "busy TID") plus N threads
+#                            blocked on an Event; -> {"loops_per_cpu_s", "cpu_s", "loops"} of
+#                            the busy thread
 #   deep DEPTH SECONDS       main thread recursing DEPTH frames in deep_rec, spinning at the
 #                            bottom; a second thread spins shallow in shallow_spin.
 #   names SECONDS            spins in functions whose names hold ';' and a newline, and one
@@ -152,6 +153,7 @@ def mainexit(seconds):
 
 
 def busy_spin(seconds, out):
+    print("busy", threading.get_native_id(), flush=True)
     loops, c0, end = 0, time.thread_time(), perf() + seconds
     while perf() < end:
         loops += 1
@@ -164,9 +166,9 @@ def idle(n, seconds):
     idlers = [threading.Thread(target=stop.wait, daemon=True) for _ in range(n)]
     for t in idlers:
         t.start()
-    ready()
     busy = threading.Thread(target=busy_spin, args=(seconds, out))
     busy.start()
+    ready()
     busy.join()
     stop.set()
     print(json.dumps(out), flush=True)
