@@ -177,6 +177,8 @@ static bool thread_active(run *r, const py_thread *th)
         return false;
     if (th->tid <= 0)
         return true;
+    if (r->o->idle && th->tid != r->o->pid)
+        return true; /* only the main thread can linger as a zombie; others vanish at exit */
     char st = py_tasks_state(&r->tasks, th->tid);
     if (dead_state(st))
         return false; /* an exited thread's state lingers in the list: nothing to read */

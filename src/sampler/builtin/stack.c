@@ -274,6 +274,28 @@ static int distinct(uint64_t a, int *n)
     return (*n)++;
 }
 
+/* Line of an instruction, memoised by (code entry, offset): decoding a location table costs
+ * more than the rest of the frame's work, and a sampled stack is mostly the same frames at the
+ * same instructions as the sample before. Code entries live until the end of the capture, so a
+ * pointer is a stable key. */
+#define LINE_SLOTS 8192
+static int line_of(const py_target *t, const py_code *c, int off)
+{
+    static struct {
+        const py_code *code;
+        int off, line;
+    } memo[LINE_SLOTS];
+    unsigned h =
+        (unsigned)(((uintptr_t)c >> 4) * 2654435761u ^ (unsigned)off * 40503u) & (LINE_SLOTS - 1);
+    if (memo[h].code == c && memo[h].off == off)
+        return memo[h].line;
+    int line = py_code_line(t, c, off);
+    memo[h].code = c;
+    memo[h].off = off;
+    memo[h].line = line;
+    return line;
+}
+
 /* Resolve the collected frames' code objects, the headers of the distinct ones read in one
  * batch; drop 3.11+ frames that have not reached their first traceable instruction
  * (incomplete frames). */
@@ -300,7 +322,7 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
         if (L->minor >= 11 && r->owner != PY_FRAME_OWNED_BY_GENERATOR &&
             r->off < 2 * c->first_traceable)
             continue;
-        if (push(th, c, py_code_line(t, c, r->off)) != 0)
+        if (push(th, c, line_of(t, c, r->off)) != 0)
             return -1;
     }
     return 0;
@@ -315,6 +337,8 @@ static struct {
     int n, got, at;
     uint64_t addr[PY_MAX_THREADS];
     uint8_t bytes[PY_MAX_THREADS * TS_MAX];
+    uint64_t vaddr[PY_MAX_THREADS]; /* the verify pass's batch */
+    uint8_t vbytes[PY_MAX_THREADS * TS_MAX];
 } TS;
 
 static void tstates_prefetch(const py_target *t)
@@ -425,13 +449,19 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     TS.n = TS.at < PY_MAX_THREADS ? TS.at : PY_MAX_THREADS;
     if (!verify)
         return 0;
-    for (int i = 0; i < s->nthreads; i++) {
-        uint8_t ts[320];
+    /* One batch for the threads read: their newest frame must not have moved. */
+    int n = 0, idx[PY_MAX_THREADS];
+    for (int i = 0; i < s->nthreads; i++)
+        if (!s->threads[i].skipped) {
+            idx[n] = i;
+            TS.vaddr[n++] = s->threads[i].tstate;
+        }
+    if (py_read_many(t->pid, TS.vaddr, (size_t)L->ts_read, TS.vbytes, n) != n)
+        return -1;
+    for (int k = 0; k < n; k++) {
         uint64_t top;
-        if (s->threads[i].skipped)
-            continue;
-        if (py_read(t->pid, s->threads[i].tstate, ts, (size_t)L->ts_read) != 0 ||
-            newest_frame(t, ts, &top) != 0 || top != tops[i])
+        if (newest_frame(t, TS.vbytes + (size_t)k * (size_t)L->ts_read, &top) != 0 ||
+            top != tops[idx[k]])
             return -1;
     }
     return 0;
