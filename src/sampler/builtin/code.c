@@ -26,12 +26,27 @@
 
 typedef struct entry {
     py_code code;
+    unsigned seen; /* the cache's tick at its last header check */
     struct entry *next;
 } entry;
 
 struct py_code_cache {
     entry *slots[CACHE_SLOTS];
+    unsigned tick;
 };
+
+void py_code_cache_tick(py_code_cache *cc)
+{
+    cc->tick++;
+}
+
+const py_code *py_code_recent(py_code_cache *cc, uint64_t addr)
+{
+    for (entry *e = cc->slots[(addr >> 4) & (CACHE_SLOTS - 1)]; e; e = e->next)
+        if (e->code.addr == addr && e->seen == cc->tick)
+            return &e->code;
+    return NULL;
+}
 
 py_code_cache *py_code_cache_new(void)
 {
@@ -172,13 +187,16 @@ const py_code *py_code_from_header(py_code_cache *cc, const py_target *t, uint64
     key[3] = (uint64_t)(uint32_t)first;
     entry **slot = &cc->slots[(addr >> 4) & (CACHE_SLOTS - 1)];
     for (entry *e = *slot; e; e = e->next)
-        if (e->code.addr == addr && memcmp(e->code.key, key, sizeof(key)) == 0)
+        if (e->code.addr == addr && memcmp(e->code.key, key, sizeof(key)) == 0) {
+            e->seen = cc->tick;
             return &e->code;
+        }
     entry *e = calloc(1, sizeof(*e));
     if (!e || load(&e->code, t, addr, key, first, traceable) != 0) {
         free(e);
         return NULL;
     }
+    e->seen = cc->tick;
     e->next = *slot;
     *slot = e;
     return &e->code;

@@ -33,6 +33,7 @@ typedef struct strmap {
     long *vals;
     size_t cap, n;
     size_t *order; /* insertion order */
+    unsigned gen;  /* bumped when slots move (growth) */
 } strmap;
 
 typedef struct tprof {
@@ -42,6 +43,13 @@ typedef struct tprof {
     size_t nidx, capidx;
     size_t *starts; /* start of each sample in idx; count = nsamples */
     size_t nsamples, capsamples;
+    /* the previous sample of this thread: a repeat of it costs a compare, not a line */
+    py_frame *last;
+    int last_depth, last_cap;
+    bool last_trunc, last_tframe;
+    long last_slot; /* its raw line's slot in stacks, -1 none */
+    unsigned last_gen;
+    size_t last_start, last_n; /* its indices in idx */
 } tprof;
 
 /* (code, line) -> its frame text and speedscope index: most frames repeat every sample. */
@@ -103,6 +111,7 @@ static int map_grow(strmap *m)
     m->vals = vals;
     m->order = order;
     m->cap = cap;
+    m->gen++;
     return 0;
 }
 
@@ -150,6 +159,7 @@ void py_output_free(py_output *o)
     for (size_t i = 0; i < o->nthreads; i++) {
         free(o->threads[i].idx);
         free(o->threads[i].starts);
+        free(o->threads[i].last);
     }
     free(o->threads);
     free(o);
@@ -180,6 +190,7 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
     t = &o->threads[o->nthreads++];
     memset(t, 0, sizeof(*t));
     t->thread_id = th->thread_id;
+    t->last_slot = -1;
     char label[32];
     thread_label(th, label, sizeof(label));
     snprintf(t->name, sizeof(t->name), "Thread %s \"\"", label);
@@ -300,12 +311,61 @@ static const memo *frame_memo(py_output *o, const py_code *c, int line)
     return m;
 }
 
+static bool same_as_last(const py_output *o, const tprof *t, const py_thread *th, bool tframe)
+{
+    if (t->last_slot < 0 || t->last_gen != o->stacks.gen || t->last_depth != th->depth ||
+        t->last_trunc != th->truncated || t->last_tframe != tframe)
+        return false;
+    for (int i = 0; i < th->depth; i++)
+        if (t->last[i].code != th->frames[i].code || t->last[i].line != th->frames[i].line)
+            return false;
+    return true;
+}
+
+/* The sample repeats the thread's previous one: count its line again, copy its indices. */
+static int repeat_last(py_output *o, tprof *t)
+{
+    size_t from = t->last_start, start = t->nidx;
+    for (size_t k = 0; k < t->last_n; k++)
+        if (push_index(t, t->idx[from + k]) != 0)
+            return -1;
+    t->last_start = start;
+    o->stacks.vals[t->last_slot]++;
+    o->samples++;
+    return 0;
+}
+
+static void remember(const py_output *o, tprof *t, const py_thread *th, bool tframe, long slot,
+                     size_t start)
+{
+    t->last_slot = -1;
+    if (th->depth > t->last_cap) {
+        py_frame *p = realloc(t->last, (size_t)th->depth * sizeof(*p));
+        if (!p)
+            return;
+        t->last = p;
+        t->last_cap = th->depth;
+    }
+    for (int i = 0; i < th->depth; i++)
+        t->last[i] = th->frames[i];
+    t->last_depth = th->depth;
+    t->last_trunc = th->truncated;
+    t->last_tframe = tframe;
+    t->last_slot = slot;
+    t->last_gen = o->stacks.gen;
+    t->last_start = start;
+    t->last_n = t->nidx - start;
+}
+
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
 {
     (void)pid;
     tprof *t = thread_prof(o, th);
     if (!t || start_sample(t) != 0)
         return -1;
+    if (same_as_last(o, t, th, with_thread_frame))
+        return repeat_last(o, t);
+    size_t start = t->nidx;
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
@@ -339,6 +399,8 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
             rc = -1;
         else
             o->stacks.vals[j]++;
+        if (j >= 0)
+            remember(o, t, th, with_thread_frame, j, start);
     }
     free(line);
     o->samples++;

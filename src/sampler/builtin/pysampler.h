@@ -23,6 +23,8 @@ int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out);
 /* Read n (addr, len) pieces into bufs with one syscall per 512 pieces. Returns how many
  * leading pieces were read in full. */
 int py_read_many(pid_t pid, const uint64_t *addrs, size_t len, uint8_t *bufs, int n);
+/* The same with a length and a buffer per piece (one syscall per 64 pieces). */
+int py_read_vec(pid_t pid, const uint64_t *addrs, const size_t *lens, uint8_t *const *bufs, int n);
 
 /* ---- per-version layout (layout.c) ---- */
 enum { LT_LNOTAB, LT_PEP626, LT_LOCATIONS };
@@ -126,6 +128,11 @@ py_code_cache *py_code_cache_new(void);
 void py_code_cache_free(py_code_cache *c);
 /* Look the code object at addr up (reading it on a miss). NULL if it is not readable code. */
 const py_code *py_code_get(py_code_cache *c, const py_target *t, uint64_t addr);
+/* Start of a sample: entries checked from here on count as recent. */
+void py_code_cache_tick(py_code_cache *c);
+/* The entry for addr if its header was checked since the last tick (it is the same object
+ * within one sample), else NULL: then read the header and use py_code_from_header. */
+const py_code *py_code_recent(py_code_cache *c, uint64_t addr);
 /* The same from a header already read (py_code_header_size bytes at addr). */
 const py_code *py_code_from_header(py_code_cache *c, const py_target *t, uint64_t addr,
                                    const uint8_t *hdr);

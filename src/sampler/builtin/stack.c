@@ -80,6 +80,8 @@ typedef struct raw_frame {
     int owner; /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
 } raw_frame;
 
+#define CHUNK_MAX (64 * 1024)
+#define CHUNK_BATCH 16 /* threads whose chunks are read in one batch */
 #define OLD_CHUNKS 256
 #define OLD_BYTES (4u << 20)
 #define DISTINCT_SLOTS 8192 /* power of two, > 2 * PY_MAX_DEPTH */
@@ -92,7 +94,8 @@ typedef struct walk {
     const py_code *codes[PY_MAX_DEPTH]; /* the code object at addrs[k] */
     bool truncated;                     /* the chain went on past PY_MAX_DEPTH */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
-    uint8_t chunk[64 * 1024];
+    uint8_t chunk[CHUNK_MAX];
+    const uint8_t *chunkp;                   /* chunk, or the batch's copy of this thread's chunk */
     uint64_t chunk_lo, chunk_hi, chunk_prev; /* chunk_prev: the previous (older) chunk */
     /* older chunks, loaded as the walk reaches them (deep stacks) */
     uint8_t old[OLD_BYTES];
@@ -143,11 +146,56 @@ static int walk_objects(const py_target *t, uint64_t f)
 }
 
 /* Copy [chunk, top) of the thread's data stack, where most 3.11+ frames live. */
-static void load_chunk(const py_target *t, const uint8_t *ts)
+/* The used part [chunk, top) of a thread's current data-stack chunk; 0 if none or too big. */
+static size_t chunk_span(const py_target *t, const uint8_t *ts, uint64_t *chunk)
+{
+    const py_layout *L = t->L;
+    uint64_t top;
+    if (L->ts_datastack_chunk < 0)
+        return 0;
+    memcpy(chunk, ts + L->ts_datastack_chunk, 8);
+    memcpy(&top, ts + L->ts_datastack_top, 8);
+    if (!*chunk || top <= *chunk || top - *chunk > CHUNK_MAX)
+        return 0;
+    return (size_t)(top - *chunk);
+}
+
+/* The chunks of the first CHUNK_BATCH walked threads, read in one process_vm_readv. */
+static struct {
+    uint8_t buf[CHUNK_BATCH][CHUNK_MAX];
+    uint64_t addr[CHUNK_BATCH];
+    size_t len[CHUNK_BATCH];
+    int got;
+} CB;
+
+static void chunks_prefetch(const py_target *t, const uint8_t *ts, size_t stride, int n)
+{
+    static uint8_t *bufs[CHUNK_BATCH];
+    int m = n < CHUNK_BATCH ? n : CHUNK_BATCH;
+    for (int k = 0; k < m; k++) {
+        CB.len[k] = chunk_span(t, ts + (size_t)k * stride, &CB.addr[k]);
+        bufs[k] = CB.buf[k];
+    }
+    CB.got = 0;
+    while (CB.got < m && CB.len[CB.got])
+        CB.got++; /* a thread without one ends the batch (rare: no Python frame yet) */
+    CB.got = CB.got ? py_read_vec(t->pid, CB.addr, CB.len, bufs, CB.got) : 0;
+}
+
+static void load_chunk(const py_target *t, const uint8_t *ts, int k)
 {
     const py_layout *L = t->L;
     uint64_t chunk, top;
     W.chunk_lo = W.chunk_hi = 0;
+    if (k < CB.got) {
+        W.nold = 0;
+        W.old_used = 0;
+        W.chunkp = CB.buf[k];
+        W.chunk_lo = CB.addr[k];
+        W.chunk_hi = CB.addr[k] + CB.len[k];
+        memcpy(&W.old_next, W.chunkp, 8); /* _PyStackChunk.previous */
+        return;
+    }
     W.nold = 0;
     W.old_used = 0;
     W.old_next = 0;
@@ -158,6 +206,7 @@ static void load_chunk(const py_target *t, const uint8_t *ts)
     if (!chunk || top <= chunk || top - chunk > sizeof(W.chunk))
         return; /* none, or unusually big: read frame by frame */
     if (py_read(t->pid, chunk, W.chunk, (size_t)(top - chunk)) == 0) {
+        W.chunkp = W.chunk;
         W.chunk_lo = chunk;
         W.chunk_hi = top;
         memcpy(&W.old_next, W.chunk, 8); /* _PyStackChunk.previous */
@@ -207,7 +256,7 @@ static const uint8_t *older_bytes(const py_target *t, uint64_t f, size_t len)
 static const uint8_t *frame_bytes(const py_target *t, uint64_t f, size_t len, uint8_t *scratch)
 {
     if (f >= W.chunk_lo && f + len <= W.chunk_hi)
-        return W.chunk + (f - W.chunk_lo);
+        return W.chunkp + (f - W.chunk_lo);
     const uint8_t *old = older_bytes(t, f, len);
     if (old)
         return old;
@@ -304,13 +353,21 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
     const py_layout *L = t->L;
     size_t hlen = py_code_header_size(L);
     static int which[PY_MAX_DEPTH];
-    int n = 0;
+    static uint64_t unread[PY_MAX_DEPTH];
+    static int slot[PY_MAX_DEPTH];
+    int n = 0, m = 0;
     for (int i = 0; i < W.n; i++)
         which[i] = distinct(W.raw[i].code, &n);
-    int got = py_read_many(t->pid, W.addrs, hlen, W.hdrs, n);
-    for (int k = 0; k < n; k++)
-        W.codes[k] = k < got ? py_code_from_header(cc, t, W.addrs[k], W.hdrs + (size_t)k * hlen)
-                             : py_code_get(cc, t, W.addrs[k]);
+    for (int k = 0; k < n; k++) /* checked by another thread of this sample: no read */
+        if ((W.codes[k] = py_code_recent(cc, W.addrs[k])) == NULL) {
+            slot[m] = k;
+            unread[m++] = W.addrs[k];
+        }
+    int got = py_read_many(t->pid, unread, hlen, W.hdrs, m);
+    for (int j = 0; j < m; j++)
+        W.codes[slot[j]] = j < got
+                               ? py_code_from_header(cc, t, unread[j], W.hdrs + (size_t)j * hlen)
+                               : py_code_get(cc, t, unread[j]);
     for (int i = 0; i < W.n; i++) {
         const raw_frame *r = &W.raw[i];
         const py_code *c = W.codes[which[i]];
@@ -337,7 +394,8 @@ static struct {
     int n, got, at;
     uint64_t addr[PY_MAX_THREADS];
     uint8_t bytes[PY_MAX_THREADS * TS_MAX];
-    uint64_t vaddr[PY_MAX_THREADS]; /* the verify pass's batch */
+    uint8_t cur[PY_MAX_THREADS * TS_MAX]; /* this read's states of the threads walked */
+    uint64_t vaddr[PY_MAX_THREADS];       /* the verify pass's batch */
     uint8_t vbytes[PY_MAX_THREADS * TS_MAX];
 } TS;
 
@@ -362,11 +420,11 @@ static int tstate_bytes(const py_target *t, uint64_t addr, uint8_t *out)
     return py_read(t->pid, addr, out, len);
 }
 
-static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, py_thread *th,
-                       uint64_t holder, uint64_t *next, uint64_t *top, const py_filter *want)
+/* The thread's state (into ts) and identity; the filter decides whether it is walked. */
+static int thread_head(const py_target *t, uint64_t ts_addr, py_thread *th, uint64_t holder,
+                       uint64_t *next, const py_filter *want, uint8_t *ts)
 {
     const py_layout *L = t->L;
-    uint8_t ts[TS_MAX];
     if (tstate_bytes(t, ts_addr, ts) != 0)
         return -1;
     memcpy(next, ts + L->ts_next, 8);
@@ -386,19 +444,51 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
     th->depth = 0;
     th->truncated = false;
     th->skipped = want && want->fn && !want->fn(want->ctx, th);
-    *top = 0;
-    if (th->skipped)
+    return 0;
+}
+
+/* Newest frames of n threads from their state bytes; on 3.11-3.12 the pointer sits in the
+ * thread's current _PyCFrame, elsewhere: one batch for all of them. */
+static int newest_frames(const py_target *t, const uint8_t *ts, size_t stride, int n,
+                         uint64_t *tops)
+{
+    const py_layout *L = t->L;
+    if (L->ts_frame >= 0 || L->ts_current_frame >= 0) {
+        for (int k = 0; k < n; k++)
+            newest_frame(t, ts + (size_t)k * stride, &tops[k]);
         return 0;
+    }
+    static uint64_t addrs[PY_MAX_THREADS];
+    static int at[PY_MAX_THREADS];
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        uint64_t cframe;
+        memcpy(&cframe, ts + (size_t)k * stride + L->ts_cframe, 8);
+        tops[k] = 0;
+        if (cframe) {
+            at[m] = k;
+            addrs[m++] = cframe + (uint64_t)L->cf_current_frame;
+        }
+    }
+    uint64_t got[PY_MAX_THREADS];
+    if (py_read_many(t->pid, addrs, 8, (uint8_t *)got, m) != m)
+        return -1;
+    for (int j = 0; j < m; j++)
+        tops[at[j]] = got[j];
+    return 0;
+}
+
+static int thread_walk(const py_target *t, py_code_cache *cc, py_thread *th, const uint8_t *ts,
+                       uint64_t top, int k)
+{
     W.n = 0;
     W.truncated = false;
-    if (newest_frame(t, ts, top) != 0)
-        return -1;
-    if (L->ts_frame >= 0) {
-        if (walk_objects(t, *top) != 0)
+    if (t->L->ts_frame >= 0) {
+        if (walk_objects(t, top) != 0)
             return -1;
     } else {
-        load_chunk(t, ts);
-        if (walk_interpreter_frames(t, *top) != 0)
+        load_chunk(t, ts, k);
+        if (walk_interpreter_frames(t, top) != 0)
             return -1;
     }
     th->truncated = W.truncated;
@@ -425,11 +515,16 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
                    const py_filter *want)
 {
     const py_layout *L = t->L;
-    uint64_t interp, tops[PY_MAX_THREADS];
+    static uint64_t tops[PY_MAX_THREADS];
+    static int walked[PY_MAX_THREADS];
+    uint64_t interp;
     s->nthreads = 0;
+    py_code_cache_tick(cc);
     tstates_prefetch(t);
     if (py_read_ptr(t->pid, t->runtime + (uint64_t)L->rt_interp_head, &interp) != 0)
         return -1;
+    /* 1: every thread's state, and which ones to walk */
+    int n = 0;
     for (int ni = 0; interp && ni < 64; ni++) {
         uint64_t holder = gil_holder(t, interp), ts, next_interp;
         if (py_read_ptr(t->pid, interp + (uint64_t)L->is_tstate_head, &ts) != 0 ||
@@ -439,31 +534,36 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
             py_thread *th = &s->threads[s->nthreads];
             th->frames = s->pool + (size_t)s->nthreads * PY_MAX_DEPTH;
             uint64_t next;
-            if (read_thread(t, cc, ts, th, holder, &next, &tops[s->nthreads], want) != 0)
+            if (thread_head(t, ts, th, holder, &next, want, TS.cur + (size_t)n * TS_MAX) != 0)
                 return -1;
+            if (!th->skipped)
+                walked[n++] = s->nthreads;
             s->nthreads++;
             ts = next;
         }
         interp = next_interp;
     }
     TS.n = TS.at < PY_MAX_THREADS ? TS.at : PY_MAX_THREADS;
+    /* 2: their newest frames, in one batch; 3: the walks */
+    if (newest_frames(t, TS.cur, TS_MAX, n, tops) != 0)
+        return -1;
+    chunks_prefetch(t, TS.cur, TS_MAX, n);
+    for (int k = 0; k < n; k++)
+        if (thread_walk(t, cc, &s->threads[walked[k]], TS.cur + (size_t)k * TS_MAX, tops[k], k) !=
+            0)
+            return -1;
     if (!verify)
         return 0;
-    /* One batch for the threads read: their newest frame must not have moved. */
-    int n = 0, idx[PY_MAX_THREADS];
-    for (int i = 0; i < s->nthreads; i++)
-        if (!s->threads[i].skipped) {
-            idx[n] = i;
-            TS.vaddr[n++] = s->threads[i].tstate;
-        }
-    if (py_read_many(t->pid, TS.vaddr, (size_t)L->ts_read, TS.vbytes, n) != n)
+    /* The walked threads' newest frames must not have moved: two batches. */
+    for (int k = 0; k < n; k++)
+        TS.vaddr[k] = s->threads[walked[k]].tstate;
+    uint64_t now[PY_MAX_THREADS];
+    if (py_read_many(t->pid, TS.vaddr, (size_t)L->ts_read, TS.vbytes, n) != n ||
+        newest_frames(t, TS.vbytes, (size_t)L->ts_read, n, now) != 0)
         return -1;
-    for (int k = 0; k < n; k++) {
-        uint64_t top;
-        if (newest_frame(t, TS.vbytes + (size_t)k * (size_t)L->ts_read, &top) != 0 ||
-            top != tops[idx[k]])
+    for (int k = 0; k < n; k++)
+        if (now[k] != tops[k])
             return -1;
-    }
     return 0;
 }
 
