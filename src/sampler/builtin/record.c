@@ -255,24 +255,32 @@ static int read_nonblocking(run *r)
     return rc;
 }
 
+/* How a sample ended. */
+enum sample_result {
+    SAMPLE_OK,
+    SAMPLE_FAILED, /* a read failed (torn, or a thread went away): counted as an error */
+    SAMPLE_GONE,   /* the process has exited */
+    SAMPLE_RETRY,  /* the main thread has exited: reading through a live thread now */
+};
+
 /* After a failed read: the target is gone, or its main thread has exited (its address space
  * is then read through a live thread), or the read was torn. */
-static int after_failure(run *r)
+static enum sample_result after_failure(run *r)
 {
     pid_t pid = (pid_t)r->o->pid;
     if (!alive(pid))
-        return -ESRCH;
+        return SAMPLE_GONE;
     if (r->t.pid == pid && dead_state(py_task_state(pid, pid))) {
         pid_t live;
         if (py_tasks_list(pid, &live, 1, true) == 1) {
             r->t.pid = live;
-            return -EAGAIN;
+            return SAMPLE_RETRY;
         }
     }
-    return -EIO;
+    return SAMPLE_FAILED;
 }
 
-static int sample_once(run *r)
+static enum sample_result sample_once(run *r)
 {
     const opts *o = r->o;
     pid_t pid = (pid_t)o->pid;
@@ -281,19 +289,19 @@ static int sample_once(run *r)
     int rc = o->nonblocking ? read_nonblocking(r) : read_paused(r);
     r->st.read_us_sum += (double)(now_ns() - t0) / 1000.0;
     if (rc != 0) {
-        rc = after_failure(r);
-        if (rc != -EAGAIN)
-            return rc;
+        enum sample_result why = after_failure(r);
+        if (why != SAMPLE_RETRY)
+            return why;
         rc = o->nonblocking ? read_nonblocking(r) : read_paused(r);
         if (rc != 0)
-            return alive(pid) ? -EIO : -ESRCH;
+            return alive(pid) ? SAMPLE_FAILED : SAMPLE_GONE;
     }
     for (int i = 0; i < r->s.nthreads; i++) {
         const py_thread *th = &r->s.threads[i];
         if (!th->skipped && th->depth > 0)
             py_output_add(r->out, pid, th, o->threads);
     }
-    return 0;
+    return SAMPLE_OK;
 }
 
 /* The next interval: uniform in [T/2, 3T/2] (mean T), xorshift64*. See docs/builtin-sampler.md
@@ -339,12 +347,12 @@ static void loop(run *r)
         r->st.lag_sum_ms += ms;
         if (ms > r->st.lag_max_ms)
             r->st.lag_max_ms = ms;
-        int rc = sample_once(r);
-        if (rc == -ESRCH) {
+        enum sample_result rc = sample_once(r);
+        if (rc == SAMPLE_GONE) {
             r->exited = true;
             break;
         }
-        if (rc == 0)
+        if (rc == SAMPLE_OK)
             r->st.taken++;
         else
             r->st.errors++;

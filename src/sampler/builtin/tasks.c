@@ -77,22 +77,25 @@ static int slot(py_tasks *c, long tid)
     return c->n++;
 }
 
-/* A hash of the thread's schedstat line; 0 when unknown (no schedstats), 1 when it is gone. */
-static uint64_t schedstat(py_tasks *c, int i)
+/* A hash of the thread's schedstat line into *h (0: unknown, no schedstats); false when the
+ * thread is gone. */
+static bool schedstat(py_tasks *c, int i, uint64_t *out)
 {
     char buf[128];
+    *out = 0;
     if (c->sfd[i] < 0)
-        return 0;
+        return true;
     ssize_t n = pread(c->sfd[i], buf, sizeof(buf), 0);
     if (n <= 0)
-        return 1;
+        return false;
     uint64_t h = 1469598103934665603ULL;
     bool zeros = true;
     for (ssize_t k = 0; k < n; k++) {
         zeros &= buf[k] == '0' || buf[k] == ' ' || buf[k] == '\n';
         h = (h ^ (uint8_t)buf[k]) * 1099511628211ULL;
     }
-    return zeros ? 0 : h | 2;
+    *out = zeros ? 0 : h | 1;
+    return true;
 }
 
 char py_tasks_state(py_tasks *c, long tid)
@@ -101,8 +104,8 @@ char py_tasks_state(py_tasks *c, long tid)
     if (i < 0)
         return py_task_state(c->pid, tid); /* table full: the slow way */
     c->used[i] = c->tick;
-    uint64_t sched = schedstat(c, i);
-    if (sched == 1) { /* gone */
+    uint64_t sched;
+    if (!schedstat(c, i, &sched)) { /* gone */
         drop(c, i);
         return 0;
     }
