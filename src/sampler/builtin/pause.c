@@ -26,8 +26,10 @@
  * waitpid(WNOHANG) drains the statuses and sigtimedwait sleeps until the next
  * one or the deadline. A thread whose stop has not come by the deadline (it
  * may be stuck in uninterruptible I/O, or starved of CPU) is not read this
- * time; it stays "late" and is detached as soon as its stop arrives, in a
- * later call. At the end py_pause_finish waits a little for late threads; if
+ * time; it stays "late" and is detached as soon as its stop arrives: every
+ * tick polls for it (py_pause_poll), whether or not that tick stops anything,
+ * because a late thread, stopped by us, reads as not running ('t') and would
+ * otherwise never be wanted again. At the end py_pause_finish waits a little for late threads; if
  * any is still pending when we exit, the kernel's exit-time detach frees it. */
 #include <errno.h>
 #include <signal.h>
@@ -136,6 +138,12 @@ static void collect(py_pauser *p, int pending, int64_t deadline)
         struct timespec ts = {(time_t)(left / 1000000000LL), (long)(left % 1000000000LL)};
         sigtimedwait(&chld, NULL, &ts);
     }
+}
+
+void py_pause_poll(py_pauser *p)
+{
+    if (p->nlate > 0)
+        collect(p, 0, 0);
 }
 
 int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms)

@@ -205,6 +205,8 @@ void py_pause_init(py_pauser *p, pid_t pid);
  * permission. Every seized thread is traced until py_pause_release. */
 int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms);
 bool py_pause_is_stopped(const py_pauser *p, pid_t tid);
+/* Detach late threads whose stop has come since (no wait). Call once per tick. */
+void py_pause_poll(py_pauser *p);
 /* Detach every stopped thread, re-injecting a signal that arrived during the sample. */
 void py_pause_release(py_pauser *p);
 /* Release, then wait up to timeout_ms for the stops of late threads and detach them. */

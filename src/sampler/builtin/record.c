@@ -228,6 +228,7 @@ static int stop_timeout_ms(const run *r)
 static int read_paused(run *r)
 {
     py_filter plan = {plan_stop, r}, held = {want_stopped, r};
+    py_pause_poll(&r->pz);
     r->nwant = 0;
     r->want_all = false;
     if (py_read_stacks(&r->t, r->cc, &r->s, false, &plan) != 0)
