@@ -394,7 +394,8 @@ static struct {
     int n, got, at;
     uint64_t addr[PY_MAX_THREADS];
     uint8_t bytes[PY_MAX_THREADS * TS_MAX];
-    uint8_t cur[PY_MAX_THREADS * TS_MAX]; /* this read's states of the threads walked */
+    uint8_t all[PY_MAX_THREADS * TS_MAX]; /* this read's states of every thread */
+    uint8_t cur[PY_MAX_THREADS * TS_MAX]; /* ... of the threads walked, in walk order */
     uint64_t vaddr[PY_MAX_THREADS];       /* the verify pass's batch */
     uint8_t vbytes[PY_MAX_THREADS * TS_MAX];
 } TS;
@@ -420,9 +421,10 @@ static int tstate_bytes(const py_target *t, uint64_t addr, uint8_t *out)
     return py_read(t->pid, addr, out, len);
 }
 
-/* The thread's state (into ts) and identity; the filter decides whether it is walked. */
+/* The thread's state (into ts) and identity; before 3.11 the kernel tid is read afterwards,
+ * for all threads at once (tids_batch). */
 static int thread_head(const py_target *t, uint64_t ts_addr, py_thread *th, uint64_t holder,
-                       uint64_t *next, const py_filter *want, uint8_t *ts)
+                       uint64_t *next, uint8_t *ts)
 {
     const py_layout *L = t->L;
     if (tstate_bytes(t, ts_addr, ts) != 0)
@@ -435,16 +437,31 @@ static int thread_head(const py_target *t, uint64_t ts_addr, py_thread *th, uint
         uint64_t tid;
         memcpy(&tid, ts + L->ts_native_thread_id, 8);
         th->tid = (long)tid;
-    } else if (t->tid_off >= 0 && th->thread_id) {
-        int32_t tid;
-        if (py_read(t->pid, th->thread_id + (uint64_t)t->tid_off, &tid, 4) == 0)
-            th->tid = tid;
     }
     th->holds_gil = holder && holder == ts_addr;
     th->depth = 0;
     th->truncated = false;
-    th->skipped = want && want->fn && !want->fn(want->ctx, th);
+    th->skipped = false;
     return 0;
+}
+
+/* 3.8-3.10: the kernel tids from glibc's struct pthread of each thread, in one batch. */
+static void tids_batch(const py_target *t, py_stacks *s)
+{
+    static uint64_t addrs[PY_MAX_THREADS];
+    static int at[PY_MAX_THREADS];
+    int32_t tids[PY_MAX_THREADS];
+    if (t->L->ts_native_thread_id >= 0 || t->tid_off < 0)
+        return;
+    int m = 0;
+    for (int i = 0; i < s->nthreads; i++)
+        if (s->threads[i].thread_id) {
+            at[m] = i;
+            addrs[m++] = s->threads[i].thread_id + (uint64_t)t->tid_off;
+        }
+    int got = py_read_many(t->pid, addrs, 4, (uint8_t *)tids, m);
+    for (int j = 0; j < got; j++)
+        s->threads[at[j]].tid = tids[j];
 }
 
 /* Newest frames of n threads from their state bytes; on 3.11-3.12 the pointer sits in the
@@ -534,16 +551,23 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
             py_thread *th = &s->threads[s->nthreads];
             th->frames = s->pool + (size_t)s->nthreads * PY_MAX_DEPTH;
             uint64_t next;
-            if (thread_head(t, ts, th, holder, &next, want, TS.cur + (size_t)n * TS_MAX) != 0)
+            if (thread_head(t, ts, th, holder, &next, TS.all + (size_t)s->nthreads * TS_MAX) != 0)
                 return -1;
-            if (!th->skipped)
-                walked[n++] = s->nthreads;
             s->nthreads++;
             ts = next;
         }
         interp = next_interp;
     }
     TS.n = TS.at < PY_MAX_THREADS ? TS.at : PY_MAX_THREADS;
+    tids_batch(t, s);
+    for (int i = 0; i < s->nthreads; i++) {
+        py_thread *th = &s->threads[i];
+        th->skipped = want && want->fn && !want->fn(want->ctx, th);
+        if (th->skipped)
+            continue;
+        memcpy(TS.cur + (size_t)n * TS_MAX, TS.all + (size_t)i * TS_MAX, TS_MAX);
+        walked[n++] = i;
+    }
     /* 2: their newest frames, in one batch; 3: the walks */
     if (newest_frames(t, TS.cur, TS_MAX, n, tops) != 0)
         return -1;
