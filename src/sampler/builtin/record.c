@@ -416,15 +416,41 @@ static bool is_zombie(pid_t pid)
     return (st == 'Z' || st == 'X') && !alive(pid);
 }
 
-/* Pausing mode: can we trace it? One stop and release of a live thread. */
+/* The tracer of a thread (TracerPid in its status), 0 if none or unknown. */
+static long tracer_of(pid_t pid, pid_t tid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    long tracer = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %ld", &tracer) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return tracer;
+}
+
+/* Pausing mode: can we trace it? One stop and release of a live thread. Another sampler that
+ * also traces one sample at a time (a second profd) holds a thread for a millisecond or so: a
+ * refusal while some tracer holds the thread is retried for up to 250 ms, and only a tracer that
+ * stays (a debugger, strace, a sampler holding the whole capture) makes it fail. */
 static int probe_pause(run *r, char *msg, size_t len)
 {
     pid_t pid = (pid_t)r->o->pid, live;
     py_pause_init(&r->pz, pid);
     if (py_tasks_list(pid, &live, 1, true) != 1)
         live = pid;
-    int e = py_pause_stop(&r->pz, &live, 1, 1000);
-    py_pause_release(&r->pz);
+    int e = -EPERM;
+    for (int tries = 0; e == -EPERM && tries < 50; tries++) {
+        if (tries > 0) {
+            if (tracer_of(pid, live) <= 0)
+                break; /* refused with no tracer: not ours to trace */
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
+        }
+        e = py_pause_stop(&r->pz, &live, 1, 1000);
+        py_pause_release(&r->pz);
+    }
     if (e == -EPERM) {
         snprintf(msg, len, "%s", PROFD_PERMISSION_DENIED);
         return -1;
