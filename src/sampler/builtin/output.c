@@ -3,10 +3,13 @@
  * raw: py-spy's collapsed format, one line per distinct stack:
  *   "root;...;leaf COUNT", each frame "name (file:line)" (or "name (file)"
  *   when the line is unknown), file being py-spy's short filename; with
- *   --threads a root frame "thread (TID)" (decimal kernel tid, or the
- *   pthread id as "0x7F..." when the tid is unknown), as py-spy's
- *   format_threadid does.
- * speedscope: a "sampled" profile per thread named `Thread TID ""`, weights of
+ *   --threads a root frame "thread (TID): NAME" (decimal kernel tid, or the
+ *   pthread id as "0x7F..." when the tid is unknown, as py-spy's
+ *   format_threadid does; NAME is threading.Thread.name, and a thread without
+ *   one is "thread (TID)"); with --subprocesses the process frames
+ *   `process PID:"cmdline"` of children.c come first (th->roots).
+ * speedscope: a "sampled" profile per thread named `Thread TID "NAME"` (with
+ *   --subprocesses `Process PID Thread TID "NAME"`, as py-spy), weights of
  *   1/rate seconds, frames shared (name, full filename, line), sorted by name,
  *   exporter/name fields like py-spy's.
  * Stacks are kept as strings in a hash table (raw) and as frame-index lists
@@ -28,7 +31,8 @@ typedef struct strmap {
 
 typedef struct tprof {
     uint64_t thread_id;
-    char name[64];
+    pid_t pid;
+    char name[192];
     int *idx; /* concatenated stacks, root first */
     size_t nidx, capidx;
     size_t *starts; /* start of each sample in idx; count = nsamples */
@@ -156,10 +160,10 @@ static void thread_label(const py_thread *th, char *out, size_t len)
         snprintf(out, len, "0x%" PRIX64, th->thread_id);
 }
 
-static tprof *thread_prof(py_output *o, const py_thread *th)
+static tprof *thread_prof(py_output *o, pid_t pid, const py_thread *th)
 {
     for (size_t i = 0; i < o->nthreads; i++)
-        if (o->threads[i].thread_id == th->thread_id)
+        if (o->threads[i].thread_id == th->thread_id && o->threads[i].pid == pid)
             return &o->threads[i];
     tprof *t = realloc(o->threads, (o->nthreads + 1) * sizeof(*t));
     if (!t)
@@ -168,9 +172,14 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
     t = &o->threads[o->nthreads++];
     memset(t, 0, sizeof(*t));
     t->thread_id = th->thread_id;
+    t->pid = pid;
     char label[32];
     thread_label(th, label, sizeof(label));
-    snprintf(t->name, sizeof(t->name), "Thread %s \"\"", label);
+    if (th->roots)
+        snprintf(t->name, sizeof(t->name), "Process %d Thread %s \"%.128s\"", (int)pid, label,
+                 th->name ? th->name : "");
+    else
+        snprintf(t->name, sizeof(t->name), "Thread %s \"%.128s\"", label, th->name ? th->name : "");
     return t;
 }
 
@@ -253,17 +262,30 @@ static const memo *frame_memo(py_output *o, const py_code *c, int line)
 
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
 {
-    (void)pid;
-    tprof *t = thread_prof(o, th);
+    tprof *t = thread_prof(o, pid, th);
     if (!t || start_sample(t) != 0)
         return -1;
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
+    for (const char *r = th->roots; r && *r && rc == 0;) {
+        size_t n = strcspn(r, "\n"); /* children.c: one process frame a line, root first */
+        snprintf(frame, sizeof(frame), "%.*s", (int)n, r);
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
+        rc |= append(&line, &len, &cap, frame);
+        rc |= push_index(t, frame_index(o, frame, "", 0));
+        r += n + (r[n] == '\n');
+    }
     if (with_thread_frame) {
         char label[32];
         thread_label(th, label, sizeof(label));
-        snprintf(frame, sizeof(frame), "thread (%s)", label);
+        if (th->name)
+            snprintf(frame, sizeof(frame), "thread (%s): %.1024s", label, th->name);
+        else
+            snprintf(frame, sizeof(frame), "thread (%s)", label);
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
         rc |= push_index(t, frame_index(o, frame, "", 0));
     }

@@ -102,6 +102,11 @@ static bool task_gone(pid_t pid, pid_t tid)
 static int on_status(const py_pauser *p, pid_t tid, int st, bool *stopped, bool *gone)
 {
     int i = index_of(p, tid);
+    if (i < 0 && WIFSTOPPED(st) && (st >> 16) == 0) {
+        /* a tracee of another pauser (--subprocesses) got a signal: pass it on now */
+        ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(st));
+        return 0;
+    }
     if (i < 0 || stopped[i] || gone[i])
         return 0;
     if (WIFEXITED(st) || WIFSIGNALED(st)) {

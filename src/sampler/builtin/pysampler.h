@@ -138,6 +138,7 @@ void py_short_filename(pid_t pid, const char *filename, char *out, size_t len);
 typedef struct py_frame {
     const py_code *code;
     int line;
+    bool entry; /* the oldest frame of one eval-loop call (for --native's merge) */
 } py_frame;
 
 #define PY_MAX_DEPTH 4096
@@ -149,6 +150,8 @@ typedef struct py_thread {
     bool holds_gil;
     int depth; /* frames, innermost first */
     py_frame *frames;
+    const char *name;  /* threading.Thread.name with --threads (threadnames.c), else NULL */
+    const char *roots; /* --subprocesses: process frames, root first, one a line, else NULL */
 } py_thread;
 
 typedef struct py_stacks {
@@ -165,6 +168,71 @@ void py_stacks_free(py_stacks *s);
 int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify);
 /* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
 int py_tid_calibrate(py_target *t);
+
+/* ---- thread names (threadnames.c) ---- */
+/* Object layouts the name reader needs: sys.modules, type fields, dicts, ints. A table gives
+ * them for 3.8-3.13; 3.13+ debug offsets can fill the same fields. */
+enum { PY_DICT_OLD, PY_DICT_NEW };                                        /* 3.8-3.10, 3.11+ */
+enum { PY_MANAGED_NONE, PY_MANAGED_311, PY_MANAGED_312, PY_MANAGED_313 }; /* instance dicts */
+enum { PY_LONG_OB_SIZE, PY_LONG_LV_TAG };                                 /* int: ob_size, lv_tag */
+typedef struct py_objlayout {
+    int minor;
+    int is_modules;                            /* PyInterpreterState: sys.modules (dict *) */
+    int tp_flags, tp_dictoffset, tp_basicsize; /* PyTypeObject */
+    int ht_cached_keys;                        /* PyHeapTypeObject: shared keys of instances */
+    int ma_keys, ma_values;                    /* PyDictObject */
+    int dict, managed, long_;                  /* the PY_DICT_*, PY_MANAGED_*, PY_LONG_* shapes */
+} py_objlayout;
+/* 0 and *out filled when the target's version is known here; -1 otherwise (no names). */
+int py_objlayout_for(const py_target *t, py_objlayout *out);
+
+typedef struct py_names {
+    int n;
+    uint64_t ids[PY_MAX_THREADS]; /* threading ident = PyThreadState.thread_id */
+    char names[PY_MAX_THREADS][128];
+    int64_t at; /* CLOCK_MONOTONIC ns of the last lookup, 0 never */
+    long refreshes;
+} py_names;
+
+void py_names_init(py_names *nm);
+/* threading.Thread.name of the thread with that ident, or NULL (no Thread object). Looks the
+ * names up again when they are a second old, or when the id is unknown (at most every 200 ms). */
+const char *py_names_get(py_names *nm, const py_target *t, uint64_t thread_id);
+
+/* ---- native frames, --native (native.c, libdw) ---- */
+typedef struct py_native py_native;
+typedef struct py_native_stats {
+    long unwinds, frames, merged, failed;
+    double unwind_us; /* time spent unwinding stopped threads */
+} py_native_stats;
+/* An unwinder for pid's threads (which pause.c stops). NULL when libdw cannot attach. */
+py_native *py_native_new(pid_t pid);
+void py_native_free(py_native *n);
+/* Per sample: begin, then unwind each thread to be written while it is stopped (0 ok, -1 no
+ * frames), then, running again, merge: th->frames becomes the merged stack (valid until the
+ * next merge). -1 leaves th untouched (no unwind, or py-spy's merge rule failed). */
+void py_native_begin(py_native *n);
+int py_native_unwind(py_native *n, long tid);
+int py_native_merge(py_native *n, py_thread *th);
+const py_native_stats *py_native_stats_of(const py_native *n);
+
+/* ---- descendants, --subprocesses (children.c) ---- */
+typedef struct py_family py_family;
+typedef struct py_output py_output;
+typedef struct py_family_opts {
+    bool nonblocking, idle, gil, threads, native;
+} py_family_opts;
+typedef struct py_family_stats {
+    long found, python, exited, stacks, errors;
+} py_family_stats;
+py_family *py_family_new(pid_t root, const py_family_opts *o);
+void py_family_free(py_family *f);
+/* The target's own root frame, `process PID:"cmdline"`, for its stacks' th->roots. */
+const char *py_family_root_frames(const py_family *f);
+/* Once per tick: look for new descendants (every 100 ms), drop exited ones, sample each Python
+ * one into out, using s as scratch. */
+void py_family_tick(py_family *f, py_stacks *s, py_output *out);
+const py_family_stats *py_family_stats_of(const py_family *f);
 
 /* ---- pausing (pause.c) ---- */
 typedef struct py_pauser {
@@ -189,8 +257,9 @@ char py_task_state(pid_t pid, long tid);
 typedef struct py_output py_output;
 py_output *py_output_new(void);
 void py_output_free(py_output *o);
-/* Record one thread's stack (th->frames innermost first); with_thread_frame adds the
- * "thread (TID)" root frame of --threads. */
+/* Record one thread's stack (th->frames innermost first) of process pid; with_thread_frame
+ * adds the "thread (TID): NAME" frame of --threads (th->name, or "thread (TID)" without one),
+ * under th->roots when set. */
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame);
 /* Write raw collapsed stacks or speedscope JSON; 0 ok, -1 with errno. */
 int py_output_write_raw(const py_output *o, FILE *f);

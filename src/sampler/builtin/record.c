@@ -13,7 +13,13 @@
  * to output.c. In --nonblocking mode a torn read is retried up to
  * TORN_RETRIES times and counted. SIGINT/SIGTERM end the loop early and the
  * collected samples are still written (exit 0), as py-spy does; so does the
- * target exiting ("Stopped sampling because process exited"). */
+ * target exiting ("Stopped sampling because process exited").
+ *
+ * Hooks of the py-spy features that live in their own files: thread names
+ * for --threads (threadnames.c), --native (native.c: unwound while the
+ * threads are stopped, merged after they run again), --subprocesses
+ * (children.c: sampled after the target each tick, and the target's stacks
+ * rooted at its process frame). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +37,7 @@
 typedef struct opts {
     long pid, rate, duration;
     const char *format, *out;
-    bool nonblocking, idle, threads, gil;
+    bool nonblocking, idle, threads, gil, subprocesses, native;
 } opts;
 
 typedef struct stats {
@@ -102,12 +108,10 @@ static int parse(int argc, char **argv, opts *o)
             o->threads = true;
         } else if (strcmp(a, "--gil") == 0 || strcmp(a, "-g") == 0) {
             o->gil = true;
-        } else if (strcmp(a, "--subprocesses") == 0 || strcmp(a, "-s") == 0 ||
-                   strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
-            fprintf(stderr,
-                    "profd sample: warning: %s is not supported by the built-in sampler "
-                    "and is ignored\n",
-                    a);
+        } else if (strcmp(a, "--subprocesses") == 0 || strcmp(a, "-s") == 0) {
+            o->subprocesses = true;
+        } else if (strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
+            o->native = true;
         } else {
             return profd_usage_error("sample", "unknown flag '%s'", a);
         }
@@ -116,6 +120,10 @@ static int parse(int argc, char **argv, opts *o)
         return profd_usage_error("sample", "--pid is required");
     if (!o->out)
         return profd_usage_error("sample", "-o FILE is required");
+    if (o->native && o->nonblocking)
+        return profd_usage_error("sample",
+                                 "can't get native stack traces with the --nonblocking option "
+                                 "(--native unwinds stopped threads: drop --nonblocking)");
     return 0;
 }
 
@@ -148,6 +156,9 @@ typedef struct run {
     py_pauser pz;
     py_output *out;
     stats st;
+    py_names names; /* --threads */
+    py_native *nat; /* --native */
+    py_family *fam; /* --subprocesses */
     bool exited;
     FILE *file; /* -o, opened before sampling so a bad path fails at once */
 } run;
@@ -158,6 +169,16 @@ typedef struct states {
     long tid[PY_MAX_THREADS];
     char st[PY_MAX_THREADS];
 } states;
+
+/* Names, process root and native frames of the features' files, then the output. */
+static void emit(run *r, py_thread *th)
+{
+    th->name = r->o->threads ? py_names_get(&r->names, &r->t, th->thread_id) : NULL;
+    th->roots = r->fam ? py_family_root_frames(r->fam) : NULL;
+    if (r->nat)
+        py_native_merge(r->nat, th);
+    py_output_add(r->out, (pid_t)r->o->pid, th, r->o->threads);
+}
 
 static int sample_once(run *r)
 {
@@ -181,13 +202,19 @@ static int sample_once(run *r)
         r->st.torn++;
         rc = py_read_stacks(&r->t, r->cc, &r->s, true);
     }
+    if (rc == 0 && r->nat) {
+        py_native_begin(r->nat);
+        for (int i = 0; i < r->s.nthreads; i++)
+            if (r->s.threads[i].depth > 0)
+                py_native_unwind(r->nat, r->s.threads[i].tid);
+    }
     if (!o->nonblocking)
         py_pause_resume(&r->pz);
     r->st.read_us_sum += (double)(now_ns() - t0) / 1000.0;
     if (rc != 0)
         return alive(pid) ? -EIO : -ESRCH;
     for (int i = 0; i < r->s.nthreads; i++) {
-        const py_thread *th = &r->s.threads[i];
+        py_thread *th = &r->s.threads[i];
         if (th->depth == 0 || (o->gil && !th->holds_gil))
             continue;
         bool act = true;
@@ -199,7 +226,7 @@ static int sample_once(run *r)
             act = active(o, pid, th);
         }
         if (act)
-            py_output_add(r->out, pid, th, o->threads);
+            emit(r, th);
     }
     return 0;
 }
@@ -235,6 +262,8 @@ static void loop(run *r)
             r->exited = true;
             break;
         }
+        if (r->fam)
+            py_family_tick(r->fam, &r->s, r->out);
         if (rc == 0)
             r->st.taken++;
         else
@@ -266,6 +295,22 @@ static void summary(const run *r)
     else
         snprintf(cost, sizeof(cost), "%.1f us per sample with the target paused (%.1f stopping it)",
                  s->read_us_sum / n, s->stop_us_sum / n);
+    if (r->nat) {
+        const py_native_stats *ns = py_native_stats_of(r->nat);
+        fprintf(stderr,
+                "profd sample: native: %ld thread stacks unwound, %.1f us each with the target "
+                "paused, %.1f native frames each, %ld merged, %ld kept Python-only\n",
+                ns->unwinds, ns->unwinds ? ns->unwind_us / (double)ns->unwinds : 0.0,
+                ns->unwinds ? (double)ns->frames / (double)ns->unwinds : 0.0, ns->merged,
+                ns->failed);
+    }
+    if (r->fam) {
+        const py_family_stats *fs = py_family_stats_of(r->fam);
+        fprintf(stderr,
+                "profd sample: subprocesses: %ld found, %ld Python, %ld exited, %ld stacks "
+                "written\n",
+                fs->found, fs->python, fs->exited, fs->stacks);
+    }
     if (r->exited)
         fprintf(stderr, "Stopped sampling because process exited\n");
     else if (stop_requested)
@@ -302,6 +347,19 @@ static int start(run *r, char *msg, size_t len)
         }
     }
     py_tid_calibrate(&r->t);
+    py_names_init(&r->names);
+    if (r->o->native && !(r->nat = py_native_new(pid))) {
+        snprintf(msg, len, "profd sample: --native: libdw cannot read the modules of pid %d",
+                 (int)pid);
+        return -1;
+    }
+    if (r->o->subprocesses) {
+        py_family_opts fo = {r->o->nonblocking, r->o->idle, r->o->gil, r->o->threads, r->o->native};
+        if (!(r->fam = py_family_new(pid, &fo))) {
+            snprintf(msg, len, "profd sample: out of memory");
+            return -1;
+        }
+    }
     r->cc = py_code_cache_new();
     r->out = py_output_new();
     if (!r->cc || !r->out || py_stacks_init(&r->s) != 0) {
@@ -341,6 +399,8 @@ int profd_sample_main(int argc, char **argv)
     }
     if (r->file)
         fclose(r->file);
+    py_family_free(r->fam);
+    py_native_free(r->nat);
     py_code_cache_free(r->cc);
     py_output_free(r->out);
     py_stacks_free(&r->s);
