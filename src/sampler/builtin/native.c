@@ -312,10 +312,22 @@ static bool ignored(const char *func, const char *module)
            (strcmp(func, "start_thread") == 0 && strstr(module, "/libpthread"));
 }
 
+static bool ignored_versioned(const char *func, const char *module)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(func, "@"), func);
+    return ignored(name, module);
+}
+
 static void set_frame(py_native *n, sym *s, const char *name, const char *file)
 {
     char shortname[1024];
-    py_short_filename(n->pid, file, shortname, sizeof(shortname));
+    if (file[0] == '/') {
+        py_short_filename(n->pid, file, shortname, sizeof(shortname));
+    } else { /* a source path relative to its build directory: its last part */
+        const char *slash = strrchr(file, '/');
+        snprintf(shortname, sizeof(shortname), "%s", slash ? slash + 1 : file);
+    }
     s->code.name = strdup(name);
     s->code.filename = strdup(file);
     s->code.short_filename = strdup(shortname[0] ? shortname : file);
@@ -361,18 +373,19 @@ static const sym *lookup(py_native *n, uint64_t pc)
                 else if (kept_prefix(a))
                     s->kind = SYM_NATIVE;
             }
-        } else if (func && ignored(func, module)) {
+        } else if (func && ignored_versioned(func, module)) {
             s->kind = SYM_IGNORE;
         }
         if (s->kind == SYM_NATIVE) {
-            const char *file = module;
             Dwfl_Line *ln = func ? dwfl_module_getsrc(mod, pc) : NULL;
             int line = 0;
             const char *src = ln ? dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
-            if (src && src[0] == '/')
-                file = src;
             s->line = src ? line : 0;
-            set_frame(n, s, func ? func : addr, file);
+            char name[512];
+            /* "__libc_start_main@@GLIBC_2.34": the version is not part of the name */
+            snprintf(name, sizeof(name), "%.*s", func ? (int)strcspn(func, "@") : 0,
+                     func ? func : "");
+            set_frame(n, s, func ? name : addr, src ? src : module);
         }
     }
     s->next = n->syms[h];
