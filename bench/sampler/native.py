@@ -68,7 +68,7 @@ def main():
         runs = {"none": [], "pausing": [], "native": []}
         for _ in range(pairs):
             for mode in runs:
-                runs[mode].append(run_once(py, profd, mode, 6_000_000, threads))
+                runs[mode].append(run_once(py, profd, mode, 20_000_000, threads))
         med = {m: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
                for m, rs in runs.items()}
         base = med["none"]["target_cpu"]

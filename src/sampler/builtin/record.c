@@ -180,6 +180,16 @@ static void emit(run *r, py_thread *th)
     py_output_add(r->out, (pid_t)r->o->pid, th, r->o->threads);
 }
 
+/* Pausing mode: whether the thread was running before we stopped it. */
+static bool was_running(const states *ss, const py_thread *th)
+{
+    bool act = true;
+    for (int k = 0; k < ss->n; k++)
+        if (ss->tid[k] == th->tid)
+            act = ss->st[k] == 'R';
+    return act;
+}
+
 static int sample_once(run *r)
 {
     const opts *o = r->o;
@@ -202,11 +212,13 @@ static int sample_once(run *r)
         r->st.torn++;
         rc = py_read_stacks(&r->t, r->cc, &r->s, true);
     }
-    if (rc == 0 && r->nat) {
+    if (rc == 0 && r->nat) { /* --native (pausing only): unwind the threads to be written */
         py_native_begin(r->nat);
-        for (int i = 0; i < r->s.nthreads; i++)
-            if (r->s.threads[i].depth > 0)
-                py_native_unwind(r->nat, r->s.threads[i].tid);
+        for (int i = 0; i < r->s.nthreads; i++) {
+            const py_thread *th = &r->s.threads[i];
+            if (th->depth > 0 && (!o->gil || th->holds_gil) && (o->idle || was_running(&ss, th)))
+                py_native_unwind(r->nat, th->tid);
+        }
     }
     if (!o->nonblocking)
         py_pause_resume(&r->pz);
@@ -217,14 +229,7 @@ static int sample_once(run *r)
         py_thread *th = &r->s.threads[i];
         if (th->depth == 0 || (o->gil && !th->holds_gil))
             continue;
-        bool act = true;
-        if (!o->idle && !o->nonblocking) {
-            for (int k = 0; k < ss.n; k++)
-                if (ss.tid[k] == th->tid)
-                    act = ss.st[k] == 'R';
-        } else {
-            act = active(o, pid, th);
-        }
+        bool act = !o->idle && !o->nonblocking ? was_running(&ss, th) : active(o, pid, th);
         if (act)
             emit(r, th);
     }
