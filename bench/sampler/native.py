@@ -7,7 +7,9 @@
 # ...), so that load on the machine hits all three alike. Per configuration, the median of:
 #   target CPU s    the workload's own process_time for its fixed work (its slowdown against the
 #                   unsampled runs: the interference of sampling, independent of wall-clock noise)
-#   paused us       how long the target is held stopped per sample (the sampler's summary)
+#   paused us       how long the target is held stopped per sample (the sampler's summary), and
+#   held us         the part of it after all threads have stopped: reading (and unwinding); the
+#                   rest, waiting for the threads to stop, grows with the load on the machine
 #   sampler CPU us  the sampler's user+sys time (wait4 rusage) per sample taken
 #   unwind us       --native only: time spent unwinding one stopped thread (its summary line)
 # and the ratios native / pausing. Not a test: nothing is asserted.
@@ -40,8 +42,9 @@ def run_once(py, profd, mode, iters, threads):
         _, _, ru = os.wait4(sampler.pid, 0)
         err = sampler.stderr.read()
         taken = int(re.search(r"(\d+) samples taken", err).group(1))
-        out["paused_us"] = float(re.search(r"([\d.]+) us per sample with the target paused",
-                                           err).group(1))
+        m = re.search(r"([\d.]+) us per sample with the target paused \(([\d.]+) stopping", err)
+        out["paused_us"], out["stop_us"] = float(m.group(1)), float(m.group(2))
+        out["held_us"] = out["paused_us"] - out["stop_us"]
         out["cpu_us"] = 1e6 * (ru.ru_utime + ru.ru_stime) / max(taken, 1)
         m = re.search(r"native: \d+ thread stacks unwound, ([\d.]+) us each", err)
         if m:
@@ -74,19 +77,22 @@ def main():
         base = med["none"]["target_cpu"]
         print("\n## CPython %s (%s): %d thread(s) x 50 frames, 100 Hz, %d interleaved runs each"
               % (ver, py, threads, pairs))
-        print("\n| mode | target CPU s | CPU slowdown | paused us per sample | sampler CPU us per "
-              "sample | unwind us per thread |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("\n| mode | target CPU s | CPU slowdown | paused us per sample | held us (read, "
+              "unwind) | sampler CPU us per sample | unwind us per thread |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         for m in runs:
             r = med[m]
-            print("| %s | %.3f | %+.2f %% | %s | %s | %s |" % (
+            print("| %s | %.3f | %+.2f %% | %s | %s | %s | %s |" % (
                 m, r["target_cpu"], 100 * (r["target_cpu"] - base) / base,
                 "%.0f" % r["paused_us"] if "paused_us" in r else "-",
+                "%.0f" % r["held_us"] if "held_us" in r else "-",
                 "%.0f" % r["cpu_us"] if "cpu_us" in r else "-",
                 "%.0f" % r["unwind_us"] if "unwind_us" in r else "-"))
         p, n = med["pausing"], med["native"]
-        print("\nnative / pausing: paused time per sample x%.2f, sampler CPU per sample x%.2f"
-              % (n["paused_us"] / p["paused_us"], n["cpu_us"] / p["cpu_us"]))
+        print("\nnative / pausing: paused time per sample x%.2f, held (read, unwind) x%.2f, "
+              "sampler CPU per sample x%.2f" % (n["paused_us"] / p["paused_us"],
+                                                n["held_us"] / p["held_us"],
+                                                n["cpu_us"] / p["cpu_us"]))
 
 
 main()

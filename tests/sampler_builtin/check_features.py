@@ -3,6 +3,9 @@
 #       every thread of the fixture has its root frame: "thread (TID): NAME" for the named
 #       ones (MainThread, worker-one, renamed-ü, renamed after it started) and "thread (TID)"
 #       for the one with no threading.Thread object.
+#   check_features.py speedscope JSON THREADS_JSON
+#       the speedscope profiles are named `Thread TID "NAME"` (NAME empty for the thread with no
+#       threading.Thread object).
 #   check_features.py native RAW
 #       some stack has run_qsort (Python), then a frame of libc's qsort (native), then
 #       compare_ints (Python), in that order from the root.
@@ -39,6 +42,17 @@ def names(raw, threads_json):
         if want not in roots:
             fail("no stack rooted at %r (roots: %s)" % (want, sorted(roots)), raw)
     print("ok: %d thread roots with their names" % len(ids))
+
+
+def speedscope(path, threads_json):
+    ids = json.load(open(threads_json, encoding="utf-8"))
+    got = [p["name"] for p in json.load(open(path, encoding="utf-8"))["profiles"]]
+    for name, tid in ids.items():
+        want = 'Thread %d "%s"' % (tid, name)
+        if want not in got:
+            print("FAIL: no speedscope profile %r (profiles: %s)" % (want, got))
+            sys.exit(1)
+    print("ok: %d speedscope profiles named by thread" % len(ids))
 
 
 def native(raw):
@@ -84,4 +98,4 @@ def family(raw, family_json, parent_pid, cmdline_file, sampler_start):
 
 
 if __name__ == "__main__":
-    {"names": names, "native": native, "family": family}[sys.argv[1]](*sys.argv[2:])
+    {"names": names, "speedscope": speedscope, "native": native, "family": family}[sys.argv[1]](*sys.argv[2:])

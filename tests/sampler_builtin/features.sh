@@ -67,11 +67,19 @@ run_one() { # run_one LABEL NAME MODE MINOR
   # 1. thread names
   start "$name" "$mode" names 30 {RUNDIR} || { fail "fixture (names) did not start"; return; }
   record --duration 1 --threads --idle $flags
+  if [ $RC -eq 0 ]; then
+    cp "$WORK/raw.txt" "$WORK/names.txt"
+    record --duration 1 --threads --idle --format speedscope $flags
+    cp "$WORK/raw.txt" "$WORK/names.json"
+    cp "$WORK/names.txt" "$WORK/raw.txt"
+  fi
   stop_fixture
   if [ $RC -ne 0 ] && refused "$mode"; then skip_part_optional "$label: $(tail -1 "$WORK/err")"; return; fi
   ran=$((ran + 1))
   [ $RC -eq 0 ] || fail "names: sampler exited $RC: $(cat "$WORK/err")"
   "$CHECK" "$HERE/check_features.py" names "$WORK/raw.txt" "$TOUT/threads.json" || fail "thread names"
+  "$CHECK" "$HERE/check_features.py" speedscope "$WORK/names.json" "$TOUT/threads.json" ||
+    fail "speedscope profile names"
   # 2. --native (pausing only)
   start "$name" "$mode" native 30 || { fail "fixture (native) did not start"; return; }
   record --duration 1 --native
