@@ -177,10 +177,16 @@ enum { PY_MANAGED_NONE, PY_MANAGED_311, PY_MANAGED_312, PY_MANAGED_313 }; /* ins
 enum { PY_LONG_OB_SIZE, PY_LONG_LV_TAG };                                 /* int: ob_size, lv_tag */
 typedef struct py_objlayout {
     int minor;
+    bool free_threaded;
+    int ob_type;                               /* PyObject */
     int is_modules;                            /* PyInterpreterState: sys.modules (dict *) */
     int tp_flags, tp_dictoffset, tp_basicsize; /* PyTypeObject */
     int ht_cached_keys;                        /* PyHeapTypeObject: shared keys of instances */
     int ma_keys, ma_values;                    /* PyDictObject */
+    int values_header;                         /* bytes before _dictvalues.values[] */
+    int managed_dict;                          /* MANAGED_DICT_OFFSET (from the object) */
+    int str_length, str_state, str_data;       /* PyASCIIObject, sizeof(PyASCIIObject) */
+    int long_size, long_digits;                /* PyLongObject: ob_size / lv_tag, ob_digit */
     int dict, managed, long_;                  /* the PY_DICT_*, PY_MANAGED_*, PY_LONG_* shapes */
 } py_objlayout;
 /* 0 and *out filled when the target's version is known here; -1 otherwise (no names). */

@@ -32,21 +32,127 @@
 #define MISS_NS 200000000LL
 #define MAX_ENTRIES 4096 /* entries of one dict we look through */
 
+/* Checked against the DWARF of the pyenv builds 3.8.18-3.13.0, of Debian sid's 3.14.10 and 3.15.2
+ * (release builds: their debug files under /usr/lib/debug/.build-id; the -dbg builds have the
+ * same numbers) and of the free-threaded 3.13.15 (gdb: &((T *)0)->field). */
+#define GIL_BUILD .ob_type = 8, .str_length = 16, .str_state = 32, .managed_dict = -24
+#define DICTS                                                                                      \
+    .tp_flags = 168, .tp_dictoffset = 288, .tp_basicsize = 32, .ma_keys = 32, .ma_values = 40
+#define LONG_OLD .long_ = PY_LONG_OB_SIZE, .long_size = 16, .long_digits = 24
+#define LONG_TAG .long_ = PY_LONG_LV_TAG, .long_size = 16, .long_digits = 24
 static const py_objlayout objlayouts[] = {
-    /* minor, is_modules, tp_flags, tp_dictoffset, tp_basicsize, ht_cached_keys, ma_keys,
-     * ma_values, dict, managed, long; checked against the DWARF of the pyenv builds */
-    {8, 56, 168, 288, 32, 872, 32, 40, PY_DICT_OLD, PY_MANAGED_NONE, PY_LONG_OB_SIZE},
-    {9, 856, 168, 288, 32, 864, 32, 40, PY_DICT_OLD, PY_MANAGED_NONE, PY_LONG_OB_SIZE},
-    {10, 856, 168, 288, 32, 872, 32, 40, PY_DICT_OLD, PY_MANAGED_NONE, PY_LONG_OB_SIZE},
-    {11, 888, 168, 288, 32, 872, 32, 40, PY_DICT_NEW, PY_MANAGED_311, PY_LONG_OB_SIZE},
-    {12, 944, 168, 288, 32, 880, 32, 40, PY_DICT_NEW, PY_MANAGED_312, PY_LONG_LV_TAG},
-    {13, 7656, 168, 288, 32, 880, 32, 40, PY_DICT_NEW, PY_MANAGED_313, PY_LONG_LV_TAG},
+    {.minor = 8,
+     .is_modules = 56,
+     .ht_cached_keys = 872,
+     .dict = PY_DICT_OLD,
+     .managed = PY_MANAGED_NONE,
+     .str_data = 48,
+     DICTS,
+     GIL_BUILD,
+     LONG_OLD},
+    {.minor = 9,
+     .is_modules = 856,
+     .ht_cached_keys = 864,
+     .dict = PY_DICT_OLD,
+     .managed = PY_MANAGED_NONE,
+     .str_data = 48,
+     DICTS,
+     GIL_BUILD,
+     LONG_OLD},
+    {.minor = 10,
+     .is_modules = 856,
+     .ht_cached_keys = 872,
+     .dict = PY_DICT_OLD,
+     .managed = PY_MANAGED_NONE,
+     .str_data = 48,
+     DICTS,
+     GIL_BUILD,
+     LONG_OLD},
+    {.minor = 11,
+     .is_modules = 888,
+     .ht_cached_keys = 872,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_311,
+     .str_data = 48,
+     DICTS,
+     GIL_BUILD,
+     LONG_OLD},
+    {.minor = 12,
+     .is_modules = 944,
+     .ht_cached_keys = 880,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_312,
+     .str_data = 40,
+     DICTS,
+     GIL_BUILD,
+     LONG_TAG},
+    {.minor = 13,
+     .is_modules = 7656,
+     .ht_cached_keys = 880,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_313,
+     .values_header = 8,
+     .str_data = 40,
+     DICTS,
+     GIL_BUILD,
+     LONG_TAG},
+    /* free-threaded 3.13t: a 32-byte object header (ob_tid, flags, mutex, gc bits, local and
+     * shared refcounts before ob_type), the managed dict at obj-8 */
+    {.minor = 13,
+     .free_threaded = true,
+     .is_modules = 7664,
+     .ht_cached_keys = 896,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_313,
+     .values_header = 8,
+     .str_data = 56,
+     .tp_flags = 184,
+     .tp_dictoffset = 304,
+     .tp_basicsize = 48,
+     .ma_keys = 48,
+     .ma_values = 56,
+     .ob_type = 24,
+     .str_length = 32,
+     .str_state = 48,
+     .managed_dict = -8,
+     .long_ = PY_LONG_LV_TAG,
+     .long_size = 32,
+     .long_digits = 40},
+    {.minor = 14,
+     .is_modules = 7688,
+     .ht_cached_keys = 880,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_313,
+     .values_header = 8,
+     .str_data = 40,
+     DICTS,
+     GIL_BUILD,
+     LONG_TAG},
+    {.minor = 15,
+     .is_modules = 7592,
+     .ht_cached_keys = 888,
+     .dict = PY_DICT_NEW,
+     .managed = PY_MANAGED_313,
+     .values_header = 8,
+     .str_data = 40,
+     DICTS,
+     GIL_BUILD,
+     LONG_TAG},
 };
+
+/* 3.13+: the free_threaded flag of the _Py_DebugOffsets that open _PyRuntime. */
+static bool free_threaded(const py_target *t)
+{
+    uint64_t d[3];
+    return t->L->minor >= 13 && py_read(t->pid, t->runtime, d, sizeof(d)) == 0 &&
+           memcmp(d, "xdebugpy", 8) == 0 && d[2] != 0;
+}
 
 int py_objlayout_for(const py_target *t, py_objlayout *out)
 {
+    bool ft = free_threaded(t);
     for (size_t i = 0; i < sizeof(objlayouts) / sizeof(objlayouts[0]); i++)
-        if (objlayouts[i].minor == t->L->minor) {
+        if (objlayouts[i].minor == t->L->minor && objlayouts[i].free_threaded == ft) {
             *out = objlayouts[i];
             return 0;
         }
@@ -113,8 +219,8 @@ static int dict_view(const py_target *t, const py_objlayout *O, uint64_t dict, d
     if (py_read_ptr(t->pid, dict + (uint64_t)O->ma_keys, &keys) != 0 ||
         py_read_ptr(t->pid, dict + (uint64_t)O->ma_values, &values) != 0)
         return -1;
-    if (O->minor >= 13 && values)
-        values += 8; /* 3.13 _dictvalues: capacity, size, embedded, valid, then values[] */
+    if (values)
+        values += (uint64_t)O->values_header; /* 3.13+: capacity, size, embedded, valid */
     return keys_view(t, O, keys, values, v);
 }
 
@@ -123,15 +229,15 @@ static int instance_view(const py_target *t, const py_objlayout *O, uint64_t obj
 {
     uint64_t type, flags;
     int64_t dictoffset, basicsize;
-    if (py_read_ptr(t->pid, obj + 8, &type) != 0 ||
+    if (py_read_ptr(t->pid, obj + (uint64_t)O->ob_type, &type) != 0 ||
         py_read_ptr(t->pid, type + (uint64_t)O->tp_flags, &flags) != 0 ||
         py_read(t->pid, type + (uint64_t)O->tp_dictoffset, &dictoffset, 8) != 0 ||
         py_read(t->pid, type + (uint64_t)O->tp_basicsize, &basicsize, 8) != 0)
         return -1;
     uint64_t dict = 0, values = 0;
     if (O->managed != PY_MANAGED_NONE && (flags & TPFLAGS_MANAGED_DICT)) {
-        uint64_t pre[2]; /* obj-32, obj-24 */
-        if (py_read(t->pid, obj - 32, pre, sizeof(pre)) != 0)
+        uint64_t pre[2]; /* the words at managed_dict - 8 and managed_dict (obj-32, obj-24) */
+        if (py_read(t->pid, obj + (uint64_t)(int64_t)O->managed_dict - 8, pre, sizeof(pre)) != 0)
             return -1;
         if (O->managed == PY_MANAGED_311) {
             values = pre[0];
@@ -144,7 +250,7 @@ static int instance_view(const py_target *t, const py_objlayout *O, uint64_t obj
         } else {
             dict = pre[1];
             if (!dict && (flags & TPFLAGS_INLINE_VALUES))
-                values = obj + (uint64_t)basicsize + 8;
+                values = obj + (uint64_t)basicsize + (uint64_t)O->values_header;
         }
         if (values) {
             uint64_t keys;
@@ -160,12 +266,13 @@ static int instance_view(const py_target *t, const py_objlayout *O, uint64_t obj
 }
 
 /* Value of the str key `name` in the view; 0 if found. Keys are read in one batch. */
-static int view_find(const py_target *t, const dview *v, const char *name, uint64_t *value)
+static int view_find(const py_target *t, const py_objlayout *O, const dview *v, const char *name,
+                     uint64_t *value)
 {
     static uint8_t ents[MAX_ENTRIES * 24];
     static uint8_t keys[MAX_ENTRIES * 64];
     static uint64_t addrs[MAX_ENTRIES];
-    size_t nlen = strlen(name), klen = (size_t)t->L->ascii_size + 16;
+    size_t nlen = strlen(name), klen = (size_t)O->str_data + 16;
     if (v->n <= 0 || nlen > 15 || py_read(t->pid, v->entries, ents, (size_t)v->n * v->stride) != 0)
         return -1;
     int n = 0, idx[MAX_ENTRIES];
@@ -184,16 +291,16 @@ static int view_find(const py_target *t, const dview *v, const char *name, uint6
         uint8_t one[64];
         const uint8_t *h = keys + (size_t)j * klen;
         if (j >= got) {
-            if (py_read(t->pid, addrs[j], one, (size_t)t->L->ascii_size + nlen) != 0)
+            if (py_read(t->pid, addrs[j], one, (size_t)O->str_data + nlen) != 0)
                 continue;
             h = one;
         }
         int64_t len;
         uint32_t state;
-        memcpy(&len, h + 16, 8);
-        memcpy(&state, h + 32, 4);
+        memcpy(&len, h + O->str_length, 8);
+        memcpy(&state, h + O->str_state, 4);
         bool ascii_compact = ((state >> 5) & 1) && ((state >> 6) & 1);
-        if (!ascii_compact || len != (int64_t)nlen || memcmp(h + t->L->ascii_size, name, nlen) != 0)
+        if (!ascii_compact || len != (int64_t)nlen || memcmp(h + O->str_data, name, nlen) != 0)
             continue;
         int i = idx[j];
         if (v->values)
@@ -207,11 +314,11 @@ static int view_find(const py_target *t, const dview *v, const char *name, uint6
 /* An int object's value (the idents are pthread ids: positive, up to 64 bits). */
 static int read_long(const py_target *t, const py_objlayout *O, uint64_t addr, uint64_t *out)
 {
-    uint8_t b[48];
-    if (py_read(t->pid, addr, b, sizeof(b)) != 0)
+    uint8_t b[64];
+    if (py_read(t->pid, addr, b, (size_t)O->long_digits + 12) != 0)
         return -1;
     int64_t size;
-    memcpy(&size, b + 16, 8);
+    memcpy(&size, b + O->long_size, 8);
     int64_t ndigits = O->long_ == PY_LONG_OB_SIZE ? size : (int64_t)((uint64_t)size >> 3);
     bool negative = O->long_ == PY_LONG_OB_SIZE ? size < 0 : (size & 3) == 2;
     if (negative || ndigits < 0 || ndigits > 3)
@@ -219,7 +326,7 @@ static int read_long(const py_target *t, const py_objlayout *O, uint64_t addr, u
     uint64_t v = 0;
     for (int64_t i = ndigits - 1; i >= 0; i--) {
         uint32_t d;
-        memcpy(&d, b + 24 + 4 * i, 4);
+        memcpy(&d, b + O->long_digits + 4 * i, 4);
         v = (v << 30) | (d & 0x3fffffff);
     }
     *out = v;
@@ -233,13 +340,13 @@ static uint64_t find_active(const py_target *t, const py_objlayout *O, uint64_t 
     int64_t dictoffset;
     dview v;
     if (py_read_ptr(t->pid, interp + (uint64_t)O->is_modules, &modules) != 0 || !modules ||
-        dict_view(t, O, modules, &v) != 0 || view_find(t, &v, "threading", &threading) != 0 ||
-        py_read_ptr(t->pid, threading + 8, &mtype) != 0 ||
+        dict_view(t, O, modules, &v) != 0 || view_find(t, O, &v, "threading", &threading) != 0 ||
+        py_read_ptr(t->pid, threading + (uint64_t)O->ob_type, &mtype) != 0 ||
         py_read(t->pid, mtype + (uint64_t)O->tp_dictoffset, &dictoffset, 8) != 0 || dictoffset <= 0)
         return 0;
     uint64_t mdict;
     if (py_read_ptr(t->pid, threading + (uint64_t)dictoffset, &mdict) != 0 ||
-        dict_view(t, O, mdict, &v) != 0 || view_find(t, &v, "_active", &active) != 0)
+        dict_view(t, O, mdict, &v) != 0 || view_find(t, O, &v, "_active", &active) != 0)
         return 0;
     return active;
 }
@@ -257,7 +364,7 @@ static void add_names(py_names *nm, const py_target *t, const py_objlayout *O, u
         memcpy(&thread, ents + (size_t)i * v.stride + v.value_at, 8);
         dview tv;
         if (!key || !thread || read_long(t, O, key, &ident) != 0 ||
-            instance_view(t, O, thread, &tv) != 0 || view_find(t, &tv, "_name", &name) != 0 ||
+            instance_view(t, O, thread, &tv) != 0 || view_find(t, O, &tv, "_name", &name) != 0 ||
             py_read_str(t, name, nm->names[nm->n], sizeof(nm->names[0])) != 0)
             continue;
         nm->ids[nm->n++] = ident;
