@@ -322,10 +322,16 @@ static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
     int rc = py_read_stacks(&c->t, c->cc, s, !pausing);
     for (int k = 0; rc != 0 && !pausing && k < 5; k++)
         rc = py_read_stacks(&c->t, c->cc, s, true);
-    if (rc == 0 && c->nat) {
+    bool want[PY_MAX_THREADS];
+    for (int i = 0; rc == 0 && i < s->nthreads; i++) {
+        const py_thread *th = &s->threads[i];
+        want[i] =
+            th->depth > 0 && (!f->o.gil || th->holds_gil) && active(f, c, th, states, tids, ns);
+    }
+    if (rc == 0 && c->nat) { /* unwound while stopped: only the stacks to be written */
         py_native_begin(c->nat);
         for (int i = 0; i < s->nthreads; i++)
-            if (s->threads[i].depth > 0)
+            if (want[i])
                 py_native_unwind(c->nat, s->threads[i].tid);
     }
     if (pausing)
@@ -336,7 +342,7 @@ static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
     }
     for (int i = 0; i < s->nthreads; i++) {
         py_thread *th = &s->threads[i];
-        if (th->depth == 0 || (f->o.gil && !th->holds_gil) || !active(f, c, th, states, tids, ns))
+        if (!want[i])
             continue;
         th->name = f->o.threads ? py_names_get(&c->names, &c->t, th->thread_id) : NULL;
         th->roots = c->roots;

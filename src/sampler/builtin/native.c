@@ -66,8 +66,10 @@ struct py_native {
     Dwfl *dwfl;
     bool attached;
     char exe[4096];
-    /* the thread being unwound and a copy of the top of its stack */
+    /* the thread being unwound: its registers and a copy of the top of its stack */
     pid_t tid;
+    struct user_regs_struct regs;
+    bool have_regs;
     uint64_t stack_lo;
     size_t stack_len;
     uint8_t stack[STACK_COPY];
@@ -143,12 +145,14 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
     return py_read(n->pid, addr, result, 8) == 0;
 }
 
+static py_native *unwinding; /* the py_native inside dwfl_getthread_frames (one thread) */
+
 static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 {
     pid_t tid = (pid_t)(intptr_t)thread_arg;
-    struct user_regs_struct r;
-    if (ptrace(PTRACE_GETREGS, tid, NULL, &r) != 0)
+    if (!unwinding || unwinding->tid != tid || !unwinding->have_regs)
         return false;
+    const struct user_regs_struct r = unwinding->regs; /* PTRACE_GETREGS of the stopped thread */
     /* DWARF numbering on x86_64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15, then the RA (rip). */
     Dwarf_Word regs[17] = {r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8,
                            r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rip};
@@ -250,9 +254,10 @@ int py_native_unwind(py_native *n, long tid)
     n->tids[slot] = tid;
     n->npcs[slot] = 0;
     /* The top of the stack in one read: most of the unwinder's reads land there. */
-    struct user_regs_struct r;
     n->stack_len = 0;
-    if (ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, &r) == 0) {
+    n->have_regs = ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, &n->regs) == 0;
+    if (n->have_regs) {
+        const struct user_regs_struct r = n->regs;
         n->stack_lo = r.rsp >= 128 ? r.rsp - 128 : 0; /* the red zone below rsp */
         struct iovec local = {n->stack, STACK_COPY};
         struct iovec remote = {(void *)(uintptr_t)n->stack_lo, STACK_COPY};
@@ -262,7 +267,10 @@ int py_native_unwind(py_native *n, long tid)
     n->tid = (pid_t)tid;
     current_pid = n->pid;
     unwind_ctx c = {n, slot};
-    dwfl_getthread_frames(n->dwfl, (pid_t)tid, on_frame, &c);
+    unwinding = n;
+    if (n->have_regs)
+        dwfl_getthread_frames(n->dwfl, (pid_t)tid, on_frame, &c);
+    unwinding = NULL;
     n->st.unwinds++;
     n->st.frames += n->npcs[slot];
     n->st.unwind_us += (double)(now_ns() - t0) / 1000.0;
