@@ -344,7 +344,7 @@ static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
         py_thread *th = &s->threads[i];
         if (!want[i])
             continue;
-        th->name = f->o.threads ? py_names_get(&c->names, &c->t, th->thread_id) : NULL;
+        th->name = py_names_get(&c->names, &c->t, th->thread_id);
         th->roots = c->roots;
         if (c->nat)
             py_native_merge(c->nat, th);

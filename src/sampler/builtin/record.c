@@ -173,7 +173,7 @@ typedef struct states {
 /* Names, process root and native frames of the features' files, then the output. */
 static void emit(run *r, py_thread *th)
 {
-    th->name = r->o->threads ? py_names_get(&r->names, &r->t, th->thread_id) : NULL;
+    th->name = py_names_get(&r->names, &r->t, th->thread_id); /* speedscope names them always */
     th->roots = r->fam ? py_family_root_frames(r->fam) : NULL;
     if (r->nat)
         py_native_merge(r->nat, th);
