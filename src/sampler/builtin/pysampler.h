@@ -150,7 +150,7 @@ typedef struct py_thread {
     bool holds_gil;
     int depth; /* frames, innermost first */
     py_frame *frames;
-    const char *name;  /* threading.Thread.name with --threads (threadnames.c), else NULL */
+    const char *name;  /* threading.Thread.name (threadnames.c), NULL if none */
     const char *roots; /* --subprocesses: process frames, root first, one a line, else NULL */
 } py_thread;
 
