@@ -3,9 +3,11 @@
  * Unwinding uses libdw (elfutils). The target's threads are already
  * ptrace-stopped by pause.c, so libdw is given its own thread callbacks
  * (dwfl_attach_state) instead of dwfl_linux_proc_attach: registers come from
- * PTRACE_GETREGS on the stopped thread, and memory from process_vm_readv,
- * with the top 64 KiB of the thread's stack copied in one read when the
- * unwind starts (libdw's own /proc attach reads memory a word at a time with
+ * PTRACE_GETREGS on the stopped thread, and memory from process_vm_readv in
+ * aligned 32 KiB blocks, each read once per unwind when the unwinder first
+ * reaches it (up to 16: a 50-frame stack of 3.8-3.10, a C frame or more per
+ * Python frame, spans several), so an unwind costs a handful of reads
+ * (libdw's own /proc attach reads memory a word at a time with
  * PTRACE_PEEKDATA). libdw then does what libunwind would not: CFI from
  * .eh_frame and .debug_frame, separate debuginfo by build id, symbol names
  * from .symtab/.dynsym and source lines, all cached per module.
@@ -48,7 +50,9 @@
 #include "pysampler.h"
 
 #define MAX_NATIVE 512
-#define STACK_COPY (64 * 1024)
+#define BLOCK (32 * 1024) /* the stack is copied in aligned blocks, as the unwinder reaches them   \
+                           */
+#define MAX_BLOCKS 16
 #define SYM_SLOTS 8192 /* power of two */
 
 enum { SYM_IGNORE, SYM_NATIVE, SYM_EVAL };
@@ -70,9 +74,10 @@ struct py_native {
     pid_t tid;
     struct user_regs_struct regs;
     bool have_regs;
-    uint64_t stack_lo;
-    size_t stack_len;
-    uint8_t stack[STACK_COPY];
+    int nblocks;
+    uint64_t block_at[MAX_BLOCKS];
+    size_t block_len[MAX_BLOCKS];
+    uint8_t block[MAX_BLOCKS][BLOCK];
     /* per thread of the current sample: its program counters */
     int count;
     long tids[PY_MAX_THREADS];
@@ -138,8 +143,20 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 {
     (void)dwfl;
     py_native *n = arg;
-    if (addr >= n->stack_lo && addr + 8 <= n->stack_lo + n->stack_len) {
-        memcpy(result, n->stack + (addr - n->stack_lo), 8);
+    uint64_t at = addr & ~(uint64_t)(BLOCK - 1);
+    int b = 0;
+    while (b < n->nblocks && n->block_at[b] != at)
+        b++;
+    if (b == n->nblocks && b < MAX_BLOCKS && addr % 8 == 0) { /* a stack block not read yet */
+        struct iovec local = {n->block[b], BLOCK};
+        struct iovec remote = {(void *)(uintptr_t)at, BLOCK};
+        ssize_t got = process_vm_readv(n->pid, &local, 1, &remote, 1, 0);
+        n->block_at[b] = at;
+        n->block_len[b] = got > 0 ? (size_t)got : 0;
+        n->nblocks++;
+    }
+    if (b < n->nblocks && addr - at + 8 <= n->block_len[b]) {
+        memcpy(result, n->block[b] + (addr - at), 8);
         return true;
     }
     return py_read(n->pid, addr, result, 8) == 0;
@@ -253,17 +270,8 @@ int py_native_unwind(py_native *n, long tid)
     int slot = n->count++;
     n->tids[slot] = tid;
     n->npcs[slot] = 0;
-    /* The top of the stack in one read: most of the unwinder's reads land there. */
-    n->stack_len = 0;
+    n->nblocks = 0;
     n->have_regs = ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, &n->regs) == 0;
-    if (n->have_regs) {
-        const struct user_regs_struct r = n->regs;
-        n->stack_lo = r.rsp >= 128 ? r.rsp - 128 : 0; /* the red zone below rsp */
-        struct iovec local = {n->stack, STACK_COPY};
-        struct iovec remote = {(void *)(uintptr_t)n->stack_lo, STACK_COPY};
-        ssize_t got = process_vm_readv(n->pid, &local, 1, &remote, 1, 0);
-        n->stack_len = got > 0 ? (size_t)got : 0;
-    }
     n->tid = (pid_t)tid;
     current_pid = n->pid;
     unwind_ctx c = {n, slot};
