@@ -50,12 +50,11 @@
 #include "pysampler.h"
 
 #define MAX_NATIVE 512
-#define BLOCK (32 * 1024) /* the stack is copied in aligned blocks, as the unwinder reaches them   \
-                           */
+#define BLOCK                                                                                      \
+    (32 * 1024) /* the stack is copied in aligned blocks, as the unwinder reaches them             \
+                 */
 #define MAX_BLOCKS 16
 #define SYM_SLOTS 8192 /* power of two */
-
-enum { SYM_IGNORE, SYM_NATIVE, SYM_EVAL };
 
 typedef struct sym {
     uint64_t pc;
@@ -328,11 +327,20 @@ static bool ignored(const char *func, const char *module)
            (strcmp(func, "start_thread") == 0 && strstr(module, "/libpthread"));
 }
 
-static bool ignored_versioned(const char *func, const char *module)
+int py_native_kind(const char *func, const char *module, bool in_python)
 {
-    char name[256];
-    snprintf(name, sizeof(name), "%.*s", (int)strcspn(func, "@"), func);
-    return ignored(name, module);
+    if (!func)
+        return in_python ? PY_NATIVE_IGNORE : PY_NATIVE_KEEP;
+    char name[256], a[64], b[64];
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(func, "@"), func); /* no @@GLIBC_2.34 */
+    if (!in_python)
+        return ignored(name, module) ? PY_NATIVE_IGNORE : PY_NATIVE_KEEP;
+    tokens(name, a, b, sizeof(a));
+    if (strcmp(a, "PyEval") == 0)
+        return strcmp(b, "EvalFrameDefault") == 0 || strcmp(b, "EvalFrameEx") == 0
+                   ? PY_NATIVE_EVAL
+                   : PY_NATIVE_IGNORE;
+    return kept_prefix(a) ? PY_NATIVE_KEEP : PY_NATIVE_IGNORE;
 }
 
 static void set_frame(py_native *n, sym *s, const char *name, const char *file)
@@ -366,7 +374,7 @@ static const sym *lookup(py_native *n, uint64_t pc)
     if (!s)
         return NULL;
     s->pc = pc;
-    s->kind = SYM_NATIVE;
+    s->kind = PY_NATIVE_KEEP;
     char addr[32];
     snprintf(addr, sizeof(addr), "0x%" PRIx64, pc);
     if (!mod) {
@@ -377,22 +385,8 @@ static const sym *lookup(py_native *n, uint64_t pc)
         GElf_Off off;
         GElf_Sym esym;
         const char *func = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
-        if (is_python_module(n, module)) {
-            char a[64], b[64];
-            s->kind = SYM_IGNORE;
-            if (func) {
-                tokens(func, a, b, sizeof(a));
-                if (strcmp(a, "PyEval") == 0)
-                    s->kind = strcmp(b, "EvalFrameDefault") == 0 || strcmp(b, "EvalFrameEx") == 0
-                                  ? SYM_EVAL
-                                  : SYM_IGNORE;
-                else if (kept_prefix(a))
-                    s->kind = SYM_NATIVE;
-            }
-        } else if (func && ignored_versioned(func, module)) {
-            s->kind = SYM_IGNORE;
-        }
-        if (s->kind == SYM_NATIVE) {
+        s->kind = py_native_kind(func, module, is_python_module(n, module));
+        if (s->kind == PY_NATIVE_KEEP) {
             Dwfl_Line *ln = func ? dwfl_module_getsrc(mod, pc) : NULL;
             int line = 0;
             const char *src = ln ? dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
@@ -409,19 +403,46 @@ static const sym *lookup(py_native *n, uint64_t pc)
     return s;
 }
 
-static int put(py_native *n, int *k, const py_code *code, int line, bool entry)
+static void put(py_frame *out, int max, int *k, const py_code *code, int line, bool entry)
 {
-    if (*k >= PY_MAX_DEPTH)
-        return -1;
-    n->merged[*k].code = code;
-    n->merged[*k].line = line;
-    n->merged[*k].entry = entry;
+    if (*k >= max)
+        return;
+    out[*k].code = code;
+    out[*k].line = line;
+    out[*k].entry = entry;
     (*k)++;
-    return 0;
+}
+
+int py_merge_stacks(const py_native_frame *nat, int nn, const py_frame *py, int depth,
+                    py_frame *out, int max)
+{
+    int k = 0, pi = 0;
+    for (int i = 0; i < nn; i++) {
+        if (nat[i].kind == PY_NATIVE_KEEP) {
+            put(out, max, &k, nat[i].code, nat[i].line, true);
+        } else if (nat[i].kind == PY_NATIVE_EVAL) {
+            /* the Python frames this eval-loop call runs: up to and including an entry frame */
+            while (pi < depth) {
+                put(out, max, &k, py[pi].code, py[pi].line, py[pi].entry);
+                if (py[pi].entry)
+                    break;
+                pi++;
+            }
+            pi++;
+        }
+    }
+    if (pi == 0) { /* no eval frame seen (a short native stack): Python frames after */
+        for (int i = 0; i < depth; i++)
+            put(out, max, &k, py[i].code, py[i].line, py[i].entry);
+    } else if (pi != depth && pi != depth + 1) {
+        return -1; /* one eval frame too many is allowed: the Python stack already unwound */
+    }
+    return k;
 }
 
 int py_native_merge(py_native *n, py_thread *th)
 {
+    static py_native_frame nat[MAX_NATIVE];
     int slot = -1;
     for (int i = 0; i < n->count; i++)
         if (n->tids[i] == th->tid)
@@ -432,32 +453,20 @@ int py_native_merge(py_native *n, py_thread *th)
         n->st.failed++;
         return -1;
     }
-    int k = 0, pi = 0, depth = th->depth;
+    int nn = 0;
     for (int i = 0; i < n->npcs[slot]; i++) {
         const sym *s = lookup(n, n->pcs[slot][i]);
-        if (!s || s->kind == SYM_IGNORE)
+        if (!s)
             continue;
-        if (s->kind == SYM_NATIVE) {
-            if (put(n, &k, &s->code, s->line, true) != 0)
-                break;
-            continue;
-        }
-        while (pi < depth) {
-            put(n, &k, th->frames[pi].code, th->frames[pi].line, th->frames[pi].entry);
-            if (th->frames[pi].entry)
-                break;
-            pi++;
-        }
-        pi++;
+        nat[nn].kind = s->kind;
+        nat[nn].code = &s->code;
+        nat[nn].line = s->line;
+        nn++;
     }
-    if (pi != depth) {
-        if (pi == 0) {
-            for (int i = 0; i < depth; i++)
-                put(n, &k, th->frames[i].code, th->frames[i].line, th->frames[i].entry);
-        } else if (pi != depth + 1) {
-            n->st.failed++;
-            return -1;
-        }
+    int k = py_merge_stacks(nat, nn, th->frames, th->depth, n->merged, PY_MAX_DEPTH);
+    if (k < 0) {
+        n->st.failed++;
+        return -1;
     }
     th->frames = n->merged;
     th->depth = k;

@@ -222,6 +222,25 @@ int py_native_unwind(py_native *n, long tid);
 int py_native_merge(py_native *n, py_thread *th);
 const py_native_stats *py_native_stats_of(const py_native *n);
 
+/* py-spy's merge rule, apart from libdw so it can be tested. A native frame is dropped, kept, or
+ * an eval-loop call (PyEval_EvalFrameDefault / PyEval_EvalFrameEx after splitting on '_' and '.')
+ * that stands for the Python frames it runs. */
+enum { PY_NATIVE_IGNORE, PY_NATIVE_KEEP, PY_NATIVE_EVAL };
+/* The kind of a native frame: func may be NULL (no symbol), module is the file's path, in_python
+ * whether it is the python executable or libpython. */
+int py_native_kind(const char *func, const char *module, bool in_python);
+typedef struct py_native_frame {
+    int kind;
+    const py_code *code; /* name and file of a kept frame */
+    int line;
+} py_native_frame;
+/* Merge nn native frames and depth Python frames (both innermost first) into out (max frames):
+ * each eval frame takes the Python frames up to and including the next entry frame. Returns the
+ * merged depth, or -1 when the two do not pair up (more than one eval frame beyond the Python
+ * frames, or fewer eval frames than entry groups but at least one). */
+int py_merge_stacks(const py_native_frame *nat, int nn, const py_frame *py, int depth,
+                    py_frame *out, int max);
+
 /* ---- descendants, --subprocesses (children.c) ---- */
 typedef struct py_family py_family;
 typedef struct py_output py_output;
