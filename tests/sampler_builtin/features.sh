@@ -5,7 +5,7 @@
 #   --native (a libc qsort frame between two Python frames, through a ctypes callback), and
 #   --native with --nonblocking refused;
 #   --subprocesses (a Python child started mid-capture appears under its process root frame,
-#   the child exits mid-capture and the capture goes on, no hang).
+#   the child exits mid-capture, is dropped, and the capture goes on, no hang).
 # Every host interpreter (pyenv 3.8-3.13, /usr/bin/python3.11), and the provisioned ones of
 # tests/support/pythons.sh (sid 3.14/3.15 and -dbg under chroot, 3.14 also in its own mount
 # namespace, free-threaded 3.13t) when their manifest is there. A build the sampler refuses
@@ -96,8 +96,18 @@ run_one() { # run_one LABEL NAME MODE MINOR
   wait "$TPID" 2>/dev/null
   [ $RC -eq 0 ] || fail "subprocesses: sampler exited $RC: $(cat "$WORK/err")"
   grep 'subprocesses:' "$WORK/err"
-  grep -q 'subprocesses: 1 found, 1 Python, 1 exited' "$WORK/err" ||
-    fail "subprocesses: the child was not found, sampled and dropped once: $(cat "$WORK/err")"
+  grep -q 'subprocesses: 1 found, 1 Python, ' "$WORK/err" ||
+    fail "subprocesses: the child was not found and sampled once: $(cat "$WORK/err")"
+  # The child exits ~1 s into the 2 s capture; under heavy load it may outlive it, and then its
+  # exit cannot be checked here (the fixture says when it reaped it).
+  if [ -s "$TOUT/family.json" ] && "$CHECK" -c 'import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))["reaped"] < float(sys.argv[2]) - 0.2 else 1)' \
+      "$TOUT/family.json" "$t1"; then
+    grep -q 'subprocesses: 1 found, 1 Python, 1 exited' "$WORK/err" ||
+      fail "subprocesses: the child exited mid-capture but was not dropped: $(cat "$WORK/err")"
+  else
+    skip_part_optional "$label: the child outlived the capture (load); its exit was not checked"
+  fi
   awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 5) }' ||
     fail "subprocesses: a 2 s capture took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
   if [ -s "$TOUT/family.json" ]; then

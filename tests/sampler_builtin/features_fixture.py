@@ -8,7 +8,7 @@
 #   native  the main thread sorts with libc's qsort through a ctypes CFUNCTYPE comparator, so a
 #           C frame (qsort) sits between Python frames: run_qsort -> qsort -> compare_ints.
 #   family  after 0.5 s starts a Python child (this file, mode "child"), which runs child_work
-#           for 0.6 s and exits; the parent works on; writes OUTDIR/family.json with the child's
+#           for 0.4 s and exits; the parent works on; writes OUTDIR/family.json with the child's
 #           pid and the wall-clock times it was started and reaped.
 # Prints "ready" once everything runs; every thread spins in a function of its own.
 import ctypes
@@ -103,7 +103,7 @@ def family(seconds, out):
     print("ready", flush=True)
     parent_work(0.5)
     started = time.time()
-    argv = [sys.executable, os.path.abspath(__file__), "child", "0.6", out]
+    argv = [sys.executable, os.path.abspath(__file__), "child", "0.4", out]
     child = subprocess.Popen(argv)
     child_cmdline = " ".join(argv)
     parent_work(0.8)

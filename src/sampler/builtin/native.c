@@ -115,7 +115,10 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
     return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
 }
 
-static char *debuginfo_path;
+/* Separate debuginfo (by build id) of the target's own root first: a container's or chroot's
+ * /usr/lib/debug, then the host's. Set per pid with the current one (use_pid). */
+static char debuginfo_dirs[160] = ":.debug:/usr/lib/debug";
+static char *debuginfo_path = debuginfo_dirs;
 static const Dwfl_Callbacks callbacks = {
     .find_elf = find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
@@ -182,9 +185,18 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
     .set_initial_registers = set_initial_registers,
 };
 
+static void use_pid(pid_t pid)
+{
+    if (current_pid == pid)
+        return;
+    current_pid = pid;
+    snprintf(debuginfo_dirs, sizeof(debuginfo_dirs),
+             ":.debug:/proc/%d/root/usr/lib/debug:/usr/lib/debug", (int)pid);
+}
+
 static int report(py_native *n)
 {
-    current_pid = n->pid;
+    use_pid(n->pid);
     dwfl_report_begin(n->dwfl);
     int rc = dwfl_linux_proc_report(n->dwfl, n->pid);
     dwfl_report_end(n->dwfl, NULL, NULL);
@@ -272,7 +284,7 @@ int py_native_unwind(py_native *n, long tid)
     n->nblocks = 0;
     n->have_regs = ptrace(PTRACE_GETREGS, (pid_t)tid, NULL, &n->regs) == 0;
     n->tid = (pid_t)tid;
-    current_pid = n->pid;
+    use_pid(n->pid);
     unwind_ctx c = {n, slot};
     unwinding = n;
     if (n->have_regs)
@@ -448,7 +460,7 @@ int py_native_merge(py_native *n, py_thread *th)
         if (n->tids[i] == th->tid)
             slot = i;
     n->reload = false;
-    current_pid = n->pid;
+    use_pid(n->pid);
     if (slot < 0 || n->npcs[slot] == 0) {
         n->st.failed++;
         return -1;
