@@ -17,9 +17,9 @@ start_worker w1 PROFD_HOST=node-1
 start_worker w2 PROFD_HOST=node-2
 a=$(uuid)
 b=$(uuid)
-produce "$(request "$a" shared-app 4 node-1)" "$a"
+produce "$(request "$a" shared-app 8 node-1)" "$a" # long enough for w2 to join its group
 wait_until 20 status_is "$a" running || fail "the first capture did not start: $(field "$a" status)"
-produce "$(request "$b" shared-app 4 node-2)" "$b"
+produce "$(request "$b" shared-app 2 node-2)" "$b"
 wait_until 40 finished "$a" || fail "session $a stuck at $(field "$a" status)"
 wait_until 40 finished "$b" || fail "session $b stuck at $(field "$b" status)"
 status_is "$a" completed || fail "the first capture is $(field "$a" status): $(field "$a" error_message)"
