@@ -160,7 +160,10 @@ static const row rows[] = {
 /* THE LIST: rows today's libmicrohttpd front cannot pass (it cuts header and
  * query values at a NUL, or decodes %00 into one, before a handler sees
  * them). They are skipped, with this reason, until the strict front
- * (wip-front) lands; then delete their names here. */
+ * (wip-front) lands; then delete their names here. Checked on a trial merge
+ * with wip-front at 24b1728: all 54 rows pass there with this list empty, and
+ * with the list as it is the test reports these 11 as STALE and fails - the
+ * reminder to empty it. */
 static const char *const needs_strict_front[] = {
     "header.authorization_tail",
     "header.idempotency_key",
