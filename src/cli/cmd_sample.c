@@ -13,11 +13,11 @@ static int run(int argc, char **argv)
 }
 
 const profd_command profd_cmd_sample = {
-    "sample", run, "record stacks of a live CPython 3.8-3.13 process (built-in, like py-spy)",
+    "sample", run, "record stacks of a live CPython 3.8-3.15 process (built-in, like py-spy)",
     "Usage: profd sample record --pid PID [--rate HZ] [--duration S] [--format raw|speedscope]\n"
     "                           -o FILE [--nonblocking] [--idle] [--threads] [--gil]\n"
     "                           [--native] [--subprocesses]\n\n"
-    "Samples the Python stacks of a running CPython 3.8-3.13 process (x86_64) and writes\n"
+    "Samples the Python stacks of a running CPython 3.8-3.15 process (x86_64) and writes\n"
     "them like `py-spy record`.\n\n"
     "  -p, --pid PID        process to sample (required)\n"
     "  -r, --rate HZ        samples per second [100]\n"
@@ -28,7 +28,7 @@ const profd_command profd_cmd_sample = {
     "  -i, --idle           include idle threads (default: only threads in state R)\n"
     "  -t, --threads        add a root frame \"thread (TID): NAME\" per stack (NAME is\n"
     "                       threading.Thread.name; \"thread (TID)\" for a thread without one)\n"
-    "  -g, --gil            only the thread holding the GIL\n"
+    "  -g, --gil            only the thread holding the GIL (not on free-threaded builds)\n"
     "  -n, --native         native frames between the Python frames, as py-spy (libdw;\n"
     "                       needs pausing: refused with --nonblocking)\n"
     "  -s, --subprocesses   sample the target's descendants too, started before or during\n"
