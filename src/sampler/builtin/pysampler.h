@@ -207,6 +207,9 @@ int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms);
 bool py_pause_is_stopped(const py_pauser *p, pid_t tid);
 /* Detach late threads whose stop has come since (no wait). Call once per tick. */
 void py_pause_poll(py_pauser *p);
+/* While late threads remain, wait for their stops (and detach them) until until_ns
+ * (CLOCK_MONOTONIC): call it before sleeping to the next tick. */
+void py_pause_linger(py_pauser *p, int64_t until_ns);
 /* Detach every stopped thread, re-injecting a signal that arrived during the sample. */
 void py_pause_release(py_pauser *p);
 /* Release, then wait up to timeout_ms for the stops of late threads and detach them. */
