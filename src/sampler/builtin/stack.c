@@ -122,16 +122,48 @@ static int add_raw(uint64_t code, int off, int owner)
     return 0;
 }
 
+/* 3.8-3.10 frames are heap objects, one read each; but the frames of one stack often sit in
+ * the same few pages (obmalloc pools, the per-code zombie frames), so whole 4 KiB pages are read
+ * and kept for the rest of this thread's walk: one read per page touched instead of per frame. */
+#define PAGE 4096u
+#define NPAGES 64
+static struct {
+    uint64_t page[NPAGES];
+    unsigned gen[NPAGES], now;
+    uint8_t data[NPAGES][PAGE];
+} PC;
+
+static const uint8_t *frame_object(const py_target *t, uint64_t f, size_t len, uint8_t *scratch)
+{
+    uint64_t page = f & ~(uint64_t)(PAGE - 1);
+    if (f + len <= page + PAGE) {
+        unsigned i = (unsigned)(page / PAGE) & (NPAGES - 1);
+        if (PC.page[i] == page && PC.gen[i] == PC.now)
+            return PC.data[i] + (f - page);
+        if (py_read(t->pid, page, PC.data[i], PAGE) == 0) {
+            PC.page[i] = page;
+            PC.gen[i] = PC.now;
+            return PC.data[i] + (f - page);
+        }
+        PC.gen[i] = 0;
+    }
+    return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
+}
+
 static int walk_objects(const py_target *t, uint64_t f)
 {
     const py_layout *L = t->L;
-    uint8_t b[128];
+    uint8_t scratch[128];
+    PC.now++;
+    if (PC.now == 0)
+        PC.now = 1;
     while (f) {
         if (W.n >= PY_MAX_DEPTH) {
             W.truncated = true;
             return 0;
         }
-        if (py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
+        const uint8_t *b = frame_object(t, f, (size_t)L->fo_lasti + 4, scratch);
+        if (!b)
             return -1;
         uint64_t code, back;
         int32_t lasti;
