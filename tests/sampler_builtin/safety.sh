@@ -253,5 +253,44 @@ for fmt in raw speedscope; do
 done
 kill $tp 2> /dev/null; wait $tp 2> /dev/null
 
+# --- the version-dependent parts (main-thread exit, deep stacks, odd names) on the other
+# layouts: 3.8 (frame objects), 3.10 (code-unit offsets), 3.13 (current_frame in the thread)
+PY_ROOT=${PROFD_PYENV_ROOT:-/root/.pyenv/versions}
+for other in "$PY_ROOT"/3.8.*/bin/python "$PY_ROOT"/3.10.*/bin/python "$PY_ROOT"/3.13.*/bin/python; do
+  [ -x "$other" ] || { skip_part_optional "no interpreter at $other"; continue; }
+  v=$("$other" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  for flag in "" --nonblocking; do
+    "$other" "$T" mainexit 2.5 > "$WORK/me.out" & tp=$!
+    wait_line "$WORK/me.out" ready || fail "$v mainexit: target did not start"
+    timeout 10 "$PROFD_BIN" sample record --pid $tp --duration 1 $flag -o "$WORK/me.txt" 2> "$WORK/me.err"
+    rc=$?
+    left=$(stopped_threads $tp)
+    wait $tp
+    n=$(awk '/worker_spin/ {s += $NF} END {print s + 0}' "$WORK/me.txt")
+    [ $rc -eq 0 ] && [ "$n" -ge 40 ] && [ -z "$left" ] ||
+      fail "$v mainexit ${flag:---pausing}: rc $rc, $n worker samples, stopped: '$left': $(tail -1 "$WORK/me.err")"
+  done
+  "$other" "$T" deep 10000 3 > "$WORK/deep.out" & tp=$!
+  wait_line "$WORK/deep.out" ready || fail "$v deep: target did not start"
+  sleep 0.8
+  "$PROFD_BIN" sample record --pid $tp --duration 1 -o "$WORK/deep.txt" 2> "$WORK/deep.err" ||
+    fail "$v deep: sampler failed: $(cat "$WORK/deep.err")"
+  kill $tp 2> /dev/null; wait $tp 2> /dev/null
+  grep -q "^<module> (targets.py:[0-9]*);.*\[truncated: stack deeper than 4096 frames\]" "$WORK/deep.txt" &&
+    fail "$v deep: marker not at the root"
+  grep -q "^\[truncated: stack deeper than 4096 frames\];deep_rec (targets.py" "$WORK/deep.txt" ||
+    fail "$v deep: no truncated deep stack: $(cut -c1-200 "$WORK/deep.txt" | head -3)"
+  grep -q "shallow_spin (targets.py" "$WORK/deep.txt" || fail "$v deep: the shallow thread is missing"
+  "$other" "$T" names 2 > "$WORK/names.out" & tp=$!
+  wait_line "$WORK/names.out" ready || fail "$v names: target did not start"
+  "$PROFD_BIN" sample record --pid $tp --duration 1 -o "$WORK/names.txt" 2> "$WORK/names.err"
+  kill $tp 2> /dev/null; wait $tp 2> /dev/null
+  grep -q ';a:b\\nc (odd:file\\nname.py:3) [0-9]*$' "$WORK/names.txt" ||
+    fail "$v names: no escaped frame: $(cut -c1-200 "$WORK/names.txt")"
+  grep -q '\[...cut\] (odd:file\\nname.py:6) [0-9]*$' "$WORK/names.txt" ||
+    fail "$v names: no cut long name"
+  echo "CPython $v: main-thread exit, deep stack and names checked"
+done
+
 [ $failed -eq 0 ] && echo "all sampler safety checks passed"
 exit $failed
