@@ -4,9 +4,11 @@
  * find `_PyRuntime` through ELF symbols (locate.c, elfsym.c, procmaps.c), pick
  * the layout of that version (layout.c), walk interpreters -> threads -> frames
  * (stack.c), turn code objects into names and line numbers (code.c, unicode.c,
- * linetable.c), optionally pause the threads around each read (pause.c),
- * aggregate and write py-spy compatible output (output.c), all driven by a
- * fixed-rate loop (record.c). Nothing here is shared with other modules. */
+ * linetable.c), judge which threads run (tasks.c), optionally pause the
+ * threads to be read for the length of one read (pause.c), aggregate and
+ * write py-spy compatible output (output.c), all driven by a loop on random
+ * intervals around the mean period (record.c). Nothing here is shared with
+ * other modules. */
 #ifndef PROFD_PYSAMPLER_H
 #define PROFD_PYSAMPLER_H
 

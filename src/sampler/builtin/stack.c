@@ -10,12 +10,17 @@
  * On 3.11+ a frame owned by the C stack (owner 3, the entry shims of 3.12+)
  * is skipped, and so is an incomplete frame, one that has not reached its
  * first traceable instruction yet (pycore_frame.h _PyFrame_IsIncomplete).
- * Reads are few and batched: one read of the thread state, one of the used
- * part of the thread's current data-stack chunk (3.11+: most frames live
- * there and are then walked locally; frames elsewhere, such as generators'
- * and older chunks', are read one by one), one per PyFrameObject before 3.11,
- * and one process_vm_readv with an iovec per frame for all the code-object
- * headers of the stack (code.c then answers from its cache).
+ * Reads are few and batched, each batch one process_vm_readv for all threads:
+ * the thread states (at the addresses of the previous sample's list), the
+ * newest-frame pointers (3.11-3.12: in each thread's _PyCFrame), the 3.8-3.10
+ * kernel tids, and the used part of each thread's current data-stack chunk
+ * (3.11+: most frames live there and are walked locally; older chunks of a
+ * deep stack are read whole as the walk reaches them; frames elsewhere, such
+ * as generators', are read one by one). Before 3.11 frame objects are read a
+ * 4 KiB page at a time, each page reused for the rest of the walk. Per
+ * thread, one batch reads the headers of the stack's distinct code objects
+ * that no other thread of this sample has checked yet (code.c then answers
+ * from its cache), and line numbers are memoised by (code, offset).
  *
  * Without pausing, the target keeps running while we read, so a stack can be
  * torn. Every read failure or a code pointer that is not a code object makes
