@@ -63,12 +63,12 @@ static int held_index(const py_pauser *p, pid_t tid)
     return -1;
 }
 
-static bool is_late(const py_pauser *p, pid_t tid)
+static int late_index(const py_pauser *p, pid_t tid)
 {
     for (int i = 0; i < p->nlate; i++)
         if (p->late[i] == tid)
-            return true;
-    return false;
+            return i;
+    return -1;
 }
 
 static void late_add(py_pauser *p, pid_t tid)
@@ -78,18 +78,19 @@ static void late_add(py_pauser *p, pid_t tid)
 }
 
 /* A status of a thread from an earlier sample whose stop came after its deadline. */
+/* A status of a tracee this sample does not hold: a late one of an earlier sample (of this
+ * pauser, or of another one: waitpid(-1) sees every tracee of the sampler, and --subprocesses
+ * runs a pauser per process). A stopped one is let go at once, its signal handed back; whoever
+ * listed it as late finds it untraced at its next seize. */
 static void late_status(py_pauser *p, pid_t tid, int st)
 {
-    for (int i = 0; i < p->nlate; i++) {
-        if (p->late[i] != tid)
-            continue;
-        if (WIFSTOPPED(st)) {
-            int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
-            ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
-        }
-        p->late[i] = p->late[--p->nlate];
-        return;
+    if (WIFSTOPPED(st)) {
+        int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+        ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
     }
+    int i = late_index(p, tid);
+    if (i >= 0)
+        p->late[i] = p->late[--p->nlate];
 }
 
 /* One wait status. Returns 1 when a held thread is now accounted for (stopped or gone). */
@@ -170,12 +171,14 @@ int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms)
     int pending = 0, perm = 0;
     p->n = 0;
     for (int i = 0; i < n && p->n < PY_MAX_THREADS; i++) {
-        if (is_late(p, tids[i]))
-            continue; /* still traced from an earlier sample: its stop is pending */
+        int late = late_index(p, tids[i]);
         if (ptrace(PTRACE_SEIZE, tids[i], NULL, NULL) != 0) {
-            perm |= errno == EPERM;
-            continue; /* gone */
+            /* gone, or a late one still traced by us (its stop is pending): not this time */
+            perm |= errno == EPERM && late < 0;
+            continue;
         }
+        if (late >= 0) /* it was let go meanwhile (see late_status): not late any more */
+            p->late[late] = p->late[--p->nlate];
         if (ptrace(PTRACE_INTERRUPT, tids[i], NULL, NULL) != 0)
             continue; /* exited between the two calls; its exit status is reaped as late */
         p->tids[p->n] = tids[i];
