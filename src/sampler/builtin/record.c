@@ -458,6 +458,9 @@ static int start(run *r, char *msg, size_t len)
     if (dead_state(py_task_state(pid, pid)) && py_tasks_list(pid, &reader, 1, true) != 1)
         reader = pid;
     int rc = py_locate(reader, &r->t, msg, len);
+    if (rc != PY_OK && reader == pid && dead_state(py_task_state(pid, pid)) &&
+        py_tasks_list(pid, &reader, 1, true) == 1)
+        rc = py_locate(reader, &r->t, msg, len); /* the main thread exited while we looked */
     if (rc != PY_OK)
         return -1;
     r->file = fopen(r->o->out, "w");
