@@ -174,8 +174,8 @@ typedef struct run {
 /* Is this thread to be read at this tick (before --gil, which needs no /proc)? */
 static bool thread_active(run *r, const py_thread *th)
 {
-    if (r->o->gil && !th->holds_gil)
-        return false;
+    if (r->o->gil && !r->t.L->free_threaded && !th->holds_gil)
+        return false; /* free-threaded: no GIL, --gil reads every thread (warned at start) */
     if (th->tid <= 0)
         return true;
     if (r->o->idle && th->tid != r->o->pid)
@@ -409,7 +409,7 @@ static void summary(const run *r)
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
             "%ld errors), %.1f Hz achieved over %.2f s (random intervals, mean %.3f ms), lag mean "
             "%.3f ms max %.3f ms, %ld torn stacks retried, %s, %s\n",
-            r->t.version, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
+            r->t.build, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
             s->missed, s->errors, s->elapsed_s > 0 ? (double)s->taken / s->elapsed_s : 0.0,
             s->elapsed_s, 1000.0 / (double)r->o->rate, s->lag_sum_ms / n, s->lag_max_ms, s->torn,
             cost, written);
@@ -422,15 +422,41 @@ static bool is_zombie(pid_t pid)
     return (st == 'Z' || st == 'X') && !alive(pid);
 }
 
-/* Pausing mode: can we trace it? One stop and release of a live thread. */
+/* The tracer of a thread (TracerPid in its status), 0 if none or unknown. */
+static long tracer_of(pid_t pid, pid_t tid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+    FILE *f = fopen(path, "r");
+    long tracer = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "TracerPid: %ld", &tracer) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return tracer;
+}
+
+/* Pausing mode: can we trace it? One stop and release of a live thread. Another sampler that
+ * also traces one sample at a time (a second profd) holds a thread for a millisecond or so: a
+ * refusal while some tracer holds the thread is retried for up to 250 ms, and only a tracer that
+ * stays (a debugger, strace, a sampler holding the whole capture) makes it fail. */
 static int probe_pause(run *r, char *msg, size_t len)
 {
     pid_t pid = (pid_t)r->o->pid, live;
     py_pause_init(&r->pz, pid);
     if (py_tasks_list(pid, &live, 1, true) != 1)
         live = pid;
-    int e = py_pause_stop(&r->pz, &live, 1, 1000);
-    py_pause_release(&r->pz);
+    int e = -EPERM;
+    for (int tries = 0; e == -EPERM && tries < 50; tries++) {
+        if (tries > 0) {
+            if (tracer_of(pid, live) <= 0)
+                break; /* refused with no tracer: not ours to trace */
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
+        }
+        e = py_pause_stop(&r->pz, &live, 1, 1000);
+        py_pause_release(&r->pz);
+    }
     if (e == -EPERM) {
         snprintf(msg, len, "%s", PROFD_PERMISSION_DENIED);
         return -1;
@@ -463,6 +489,13 @@ static int start(run *r, char *msg, size_t len)
         rc = py_locate(reader, &r->t, msg, len); /* the main thread exited while we looked */
     if (rc != PY_OK)
         return -1;
+    if (r->t.warning[0])
+        fprintf(stderr, "%s\n", r->t.warning);
+    if (r->o->gil && r->t.L->free_threaded)
+        fprintf(stderr,
+                "profd sample: warning: --gil has no meaning for free-threaded Python %s (it has "
+                "no GIL); every thread is sampled\n",
+                r->t.version);
     r->file = fopen(r->o->out, "w");
     if (!r->file) {
         snprintf(msg, len, "profd sample: cannot write %s: %s", r->o->out, strerror(errno));

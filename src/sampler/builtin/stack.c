@@ -95,9 +95,9 @@ typedef struct walk {
     raw_frame raw[PY_MAX_DEPTH];
     int n;
     uint64_t addrs[PY_MAX_DEPTH];
-    uint8_t hdrs[PY_MAX_DEPTH * 256];   /* code headers, py_code_header_size() apart */
-    const py_code *codes[PY_MAX_DEPTH]; /* the code object at addrs[k] */
-    bool truncated;                     /* the chain went on past PY_MAX_DEPTH */
+    uint8_t hdrs[PY_MAX_DEPTH * PY_CODE_HDR_MAX]; /* code headers, py_code_header_size() apart */
+    const py_code *codes[PY_MAX_DEPTH];           /* the code object at addrs[k] */
+    bool truncated;                               /* the chain went on past PY_MAX_DEPTH */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
     uint8_t chunk[CHUNK_MAX];
     const uint8_t *chunkp;                   /* chunk, or the batch's copy of this thread's chunk */
@@ -300,27 +300,46 @@ static const uint8_t *frame_bytes(const py_target *t, uint64_t f, size_t len, ui
     return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
 }
 
+/* Free-threaded 3.14+: a thread may run its own copy of the bytecode, entry tlbc_index of the
+ * code's _PyCodeArray co_tlbc {Py_ssize_t size; char *entries[]}; entry 0 is the main copy. */
+static uint64_t bytecode_start(const py_target *t, uint64_t code, const uint8_t *frame)
+{
+    const py_layout *L = t->L;
+    uint64_t main_copy = code + (uint64_t)L->co_code_adaptive, arr, base;
+    int32_t idx;
+    int64_t size;
+    if (L->if_tlbc_index < 0)
+        return main_copy;
+    memcpy(&idx, frame + L->if_tlbc_index, 4);
+    if (idx <= 0 || py_read_ptr(t->pid, code + (uint64_t)L->co_tlbc, &arr) != 0 || !arr ||
+        py_read(t->pid, arr, &size, 8) != 0 || idx >= size ||
+        py_read_ptr(t->pid, arr + 8 + 8 * (uint64_t)idx, &base) != 0 || !base)
+        return main_copy;
+    return base;
+}
+
 static int walk_interpreter_frames(const py_target *t, uint64_t f)
 {
     const py_layout *L = t->L;
-    uint8_t scratch[80];
+    uint8_t scratch[PY_FRAME_MAX];
     for (int n = 0; f; n++) {
         if (n >= 4 * PY_MAX_DEPTH || W.n >= PY_MAX_DEPTH) {
             W.truncated = true; /* (shims are skipped, so count the links too) */
             return 0;
         }
-        const uint8_t *b = frame_bytes(t, f, (size_t)L->if_owner + 1, scratch);
+        const uint8_t *b = frame_bytes(t, f, (size_t)L->if_read, scratch);
         if (!b)
             return -1;
         uint64_t code, prev, instr;
         memcpy(&code, b + L->if_code, 8);
+        code &= ~L->if_code_tag;
         memcpy(&prev, b + L->if_previous, 8);
         memcpy(&instr, b + L->if_instr, 8);
         int owner = b[L->if_owner];
         f = prev;
-        if (owner == PY_FRAME_OWNED_BY_CSTACK && L->minor >= 12)
-            continue; /* the C entry shim */
-        uint64_t start = code + (uint64_t)L->co_code_adaptive;
+        if (L->if_owner_skip >= 0 && owner >= L->if_owner_skip)
+            continue; /* a C-stack or interpreter entry frame */
+        uint64_t start = bytecode_start(t, code, b);
         int off = instr >= start && instr - start < (1u << 30) ? (int)(instr - start) : -1;
         if (add_raw(code, off, owner) != 0)
             return 0;
@@ -426,7 +445,7 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
  * thread list rarely changes between samples, and a list of 100 threads then costs one
  * process_vm_readv instead of 100. The list is still followed through the fresh bytes' next
  * pointers; an address that is not the expected one is read on its own. */
-#define TS_MAX 320
+#define TS_MAX PY_TS_MAX
 static struct {
     int n, got, at;
     uint64_t addr[PY_MAX_THREADS];
