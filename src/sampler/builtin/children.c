@@ -11,7 +11,8 @@
  * both found). Each member is located like the target (py_locate); one that is
  * not Python (a shell, or not yet exec'd into Python) is kept for the process
  * chain and tried again for its first second and after every exec (its
- * /proc/PID/exe changed), since a fork of Python is Python until it execs.
+ * /proc/PID/exe or its command line changed, or three reads in a row failed),
+ * since a fork of Python is Python until it execs, often Python again.
  * Python members are sampled every tick in the capture's mode (pausing with
  * their own pauser, or nonblocking), with the same --idle, --gil, --threads
  * and --native handling as the target.
@@ -44,7 +45,7 @@ typedef struct member {
     char frame[1100]; /* process PID:"cmdline" */
     char roots[8192]; /* frames from the target down to this one, one a line */
     bool python, attached;
-    int retries;
+    int retries, failures; /* locate attempts left; reads failed in a row */
     py_target t;
     py_code_cache *cc;
     py_pauser pz;
@@ -276,13 +277,16 @@ static void scan(py_family *f)
             drop(f, i);
             continue;
         }
-        char exe[512];
+        char exe[512], frame[sizeof(c->frame)];
         exe_of(c->pid, exe, sizeof(exe));
-        if (strcmp(exe, c->exe) != 0) { /* new, or exec'd since: a new program */
+        process_frame(c->pid, frame, sizeof(frame));
+        /* New, or exec'd since (a fork of Python execs Python again: the command line tells) */
+        if (strcmp(exe, c->exe) != 0 || strcmp(frame, c->frame) != 0 || c->failures >= 3) {
             snprintf(c->exe, sizeof(c->exe), "%s", exe);
-            process_frame(c->pid, c->frame, sizeof(c->frame));
+            snprintf(c->frame, sizeof(c->frame), "%s", frame);
             unlocate(c);
             c->retries = 0;
+            c->failures = 0;
         }
         if (!c->python && c->retries < RETRY_SCANS) {
             c->retries++;
@@ -338,8 +342,10 @@ static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
         py_pause_resume(&c->pz);
     if (rc != 0) {
         f->st.errors++;
+        c->failures++; /* three in a row: located again at the next scan (an exec we missed) */
         return gone(c->pid) ? -1 : 0;
     }
+    c->failures = 0;
     for (int i = 0; i < s->nthreads; i++) {
         py_thread *th = &s->threads[i];
         if (!want[i])
