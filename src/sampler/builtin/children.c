@@ -44,7 +44,7 @@ typedef struct member {
     char exe[512];
     char frame[1100]; /* process PID:"cmdline" */
     char roots[8192]; /* frames from the target down to this one, one a line */
-    bool python, attached;
+    bool python, attached, counted;
     int retries, failures; /* locate attempts left; reads failed in a row */
     py_target t;
     py_code_cache *cc;
@@ -208,7 +208,9 @@ static void try_locate(py_family *f, member *c)
     if (f->o.native)
         c->nat = py_native_new(c->pid);
     c->python = true;
-    f->st.python++;
+    if (!c->counted) /* members that were Python at some point, each once */
+        f->st.python++;
+    c->counted = true;
 }
 
 static void drop(py_family *f, int i)
