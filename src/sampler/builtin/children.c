@@ -179,7 +179,7 @@ static void build_roots(py_family *f, member *c)
 static void unlocate(member *c)
 {
     if (c->attached)
-        py_pause_detach(&c->pz);
+        py_pause_finish(&c->pz, 50); /* threads still seized are let go */
     c->attached = false;
     py_code_cache_free(c->cc);
     c->cc = NULL;
@@ -194,11 +194,10 @@ static void try_locate(py_family *f, member *c)
     if (py_locate(c->pid, &c->t, msg, sizeof(msg)) != PY_OK)
         return;
     if (!f->o.nonblocking) {
-        if (py_pause_attach(&c->pz, c->pid) != 0)
-            return;
+        py_pause_init(&c->pz, c->pid); /* threads are seized per sample, for its length */
         c->attached = true;
     }
-    py_tid_calibrate(&c->t);
+    py_tid_calibrate(&c->t, c->pid);
     c->cc = py_code_cache_new();
     if (!c->cc) {
         unlocate(c);
@@ -299,49 +298,80 @@ static void scan(py_family *f)
         build_roots(f, f->m[i]);
 }
 
-static bool active(const py_family *f, const member *c, const py_thread *th, const char *states,
-                   const long *tids, int ns)
+/* The filters of a member's reads (stack.c calls them per thread, before walking it). */
+typedef struct plan {
+    const py_family *f;
+    member *c;
+    int n;
+    pid_t want[PY_MAX_THREADS];
+} plan;
+
+static bool active(const py_family *f, const member *c, const py_thread *th)
 {
+    if (f->o.gil && !c->t.L->free_threaded && !th->holds_gil)
+        return false;
     if (f->o.idle || th->tid <= 0)
         return true;
-    for (int k = 0; k < ns; k++)
-        if (tids[k] == th->tid)
-            return states[k] == 'R';
     char st = py_task_state(c->pid, th->tid);
     return st == 'R' || st == 0;
 }
 
-/* One tick of one Python member; -1 when it is gone. */
+static bool want_active(void *ctx, const py_thread *th)
+{
+    const plan *p = ctx;
+    return active(p->f, p->c, th);
+}
+
+/* pausing, first pass: note the threads to stop, read none */
+static bool plan_stop(void *ctx, const py_thread *th)
+{
+    plan *p = ctx;
+    if (active(p->f, p->c, th) && th->tid > 0 && p->n < PY_MAX_THREADS)
+        p->want[p->n++] = (pid_t)th->tid;
+    return false;
+}
+
+/* pausing, second pass: the threads we hold stopped */
+static bool want_stopped(void *ctx, const py_thread *th)
+{
+    const plan *p = ctx;
+    if (th->tid <= 0 || !py_pause_is_stopped(&p->c->pz, (pid_t)th->tid))
+        return false;
+    for (int i = 0; i < p->n; i++)
+        if (p->want[i] == (pid_t)th->tid)
+            return true;
+    return false;
+}
+
+/* One tick of one Python member, in the capture's mode; -1 when it is gone. */
 static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
 {
-    bool pausing = !f->o.nonblocking;
-    char states[PY_MAX_THREADS];
-    long tids[PY_MAX_THREADS];
-    int ns = 0;
-    if (pausing && !f->o.idle)
-        for (int i = 0; i < c->pz.n && ns < PY_MAX_THREADS; i++, ns++) {
-            tids[ns] = c->pz.tids[i];
-            states[ns] = py_task_state(c->pid, c->pz.tids[i]);
+    plan p = {f, c, 0, {0}};
+    int rc;
+    if (f->o.nonblocking) {
+        py_filter act = {want_active, &p};
+        rc = py_read_stacks(&c->t, c->cc, s, true, &act);
+        for (int k = 0; rc != 0 && k < 5; k++)
+            rc = py_read_stacks(&c->t, c->cc, s, true, &act);
+    } else {
+        py_filter first = {plan_stop, &p}, held = {want_stopped, &p};
+        py_pause_poll(&c->pz);
+        rc = py_read_stacks(&c->t, c->cc, s, false, &first);
+        if (rc == 0 && p.n > 0) {
+            int n = py_pause_stop(&c->pz, p.want, p.n, 50);
+            rc = n > 0 ? py_read_stacks(&c->t, c->cc, s, false, &held) : 0;
+            if (rc == 0 && n > 0 && c->nat) { /* unwound while held */
+                py_native_begin(c->nat);
+                for (int i = 0; i < s->nthreads; i++)
+                    if (!s->threads[i].skipped && s->threads[i].depth > 0)
+                        py_native_unwind(c->nat, s->threads[i].tid);
+            }
+            py_pause_release(&c->pz);
+        } else if (rc == 0) {
+            for (int i = 0; i < s->nthreads; i++)
+                s->threads[i].skipped = true; /* nothing active: nothing read */
         }
-    if (pausing && py_pause_stop(&c->pz) != 0)
-        return -1;
-    int rc = py_read_stacks(&c->t, c->cc, s, !pausing);
-    for (int k = 0; rc != 0 && !pausing && k < 5; k++)
-        rc = py_read_stacks(&c->t, c->cc, s, true);
-    bool want[PY_MAX_THREADS];
-    for (int i = 0; rc == 0 && i < s->nthreads; i++) {
-        const py_thread *th = &s->threads[i];
-        want[i] =
-            th->depth > 0 && (!f->o.gil || th->holds_gil) && active(f, c, th, states, tids, ns);
     }
-    if (rc == 0 && c->nat) { /* unwound while stopped: only the stacks to be written */
-        py_native_begin(c->nat);
-        for (int i = 0; i < s->nthreads; i++)
-            if (want[i])
-                py_native_unwind(c->nat, s->threads[i].tid);
-    }
-    if (pausing)
-        py_pause_resume(&c->pz);
     if (rc != 0) {
         f->st.errors++;
         c->failures++; /* three in a row: located again at the next scan (an exec we missed) */
@@ -350,7 +380,7 @@ static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
     c->failures = 0;
     for (int i = 0; i < s->nthreads; i++) {
         py_thread *th = &s->threads[i];
-        if (!want[i])
+        if (th->skipped || th->depth == 0)
             continue;
         th->name = py_names_get(&c->names, &c->t, th->thread_id);
         th->roots = c->roots;
