@@ -81,7 +81,8 @@ static void process_frame(pid_t pid, char *out, size_t len)
         n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
     }
-    /* non-empty arguments joined by one space */
+    /* non-empty arguments joined by one space; a newline inside one would end the frame in
+     * roots (one frame a line), so control characters become spaces */
     char cmd[1024];
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -89,8 +90,8 @@ static void process_frame(pid_t pid, char *out, size_t len)
         if (l && o + l + 2 < sizeof(cmd)) {
             if (o)
                 cmd[o++] = ' ';
-            memcpy(cmd + o, buf + i, l);
-            o += l;
+            for (size_t k = 0; k < l; k++)
+                cmd[o++] = (unsigned char)buf[i + k] < 0x20 ? ' ' : buf[i + k];
         }
         i += l + 1;
     }

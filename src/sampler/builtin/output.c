@@ -383,26 +383,30 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
+    /* Process and thread frames: escaped like names in the raw line, as they are in speedscope */
+    char plain[1200];
     for (const char *r = th->roots; r && *r && rc == 0;) {
         size_t n = strcspn(r, "\n"); /* children.c: one process frame a line, root first */
-        snprintf(frame, sizeof(frame), "%.*s", (int)n, r);
+        snprintf(plain, sizeof(plain), "%.*s", (int)n, r);
+        raw_escape(plain, frame, sizeof(frame));
         if (len)
             rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
-        rc |= push_index(t, frame_index(o, frame, "", 0));
+        rc |= push_index(t, frame_index(o, plain, "", 0));
         r += n + (r[n] == '\n');
     }
     if (with_thread_frame) {
         char label[32];
         thread_label(th, label, sizeof(label));
         if (th->name)
-            snprintf(frame, sizeof(frame), "thread (%s): %.1024s", label, th->name);
+            snprintf(plain, sizeof(plain), "thread (%s): %.1024s", label, th->name);
         else
-            snprintf(frame, sizeof(frame), "thread (%s)", label);
+            snprintf(plain, sizeof(plain), "thread (%s)", label);
+        raw_escape(plain, frame, sizeof(frame));
         if (len)
             rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
-        rc |= push_index(t, frame_index(o, frame, "", 0));
+        rc |= push_index(t, frame_index(o, plain, "", 0));
     }
     if (th->truncated && rc == 0) {
         if (len)
