@@ -11,24 +11,23 @@
  * both found). Each member is located like the target (py_locate); one that is
  * not Python (a shell, or not yet exec'd into Python) is kept for the process
  * chain and tried again for its first second and after every exec (its
- * /proc/PID/exe or its command line changed, or three reads in a row failed),
- * since a fork of Python is Python until it execs, often Python again.
- * Python members are sampled every tick in the capture's mode (pausing with
- * their own pauser, or nonblocking), with the same --idle, --gil, --threads
- * and --native handling as the target.
+ * /proc/PID/exe or its command line changed, or three samples in a row failed),
+ * since a fork of Python is Python until it execs, often into Python again.
+ * Python members are sampled every tick by the code that samples the target
+ * (proc.c), in the capture's mode and with the same --idle, --gil, --threads
+ * and --native handling.
  *
  * Stacks are rooted as py-spy roots them: `process PID:"cmdline"` for the
  * target, then for each ancestor down to the process itself (cmdline = the
  * non-empty NUL-separated arguments joined by spaces). A member that exits (no
- * /proc entry, a zombie, or its pauser finds no thread) is dropped with its
- * caches; its exit is reaped from the tracer side at once (waitpid WNOHANG) so
- * the target's own wait for it is not held up. */
+ * /proc entry, a zombie, or its sample finds it gone) is dropped with its
+ * caches. Members are traced only within a sample, as the target is, so
+ * nothing of their exit waits on us. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,18 +43,14 @@ typedef struct member {
     char exe[512];
     char frame[1100]; /* process PID:"cmdline" */
     char roots[8192]; /* frames from the target down to this one, one a line */
-    bool python, attached, counted;
-    int retries, failures; /* locate attempts left; reads failed in a row */
-    py_target t;
-    py_code_cache *cc;
-    py_pauser pz;
-    py_names names;
-    py_native *nat;
+    bool python, counted;
+    int retries, failures; /* locate attempts left; samples failed in a row */
+    py_proc p;
 } member;
 
 struct py_family {
     pid_t root;
-    py_family_opts o;
+    py_proc_opts o;
     char root_frame[1100];
     int n;
     member *m[MAX_MEMBERS];
@@ -63,13 +58,6 @@ struct py_family {
     int64_t scanned;
     py_family_stats st;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void process_frame(pid_t pid, char *out, size_t len)
 {
@@ -124,7 +112,7 @@ static pid_t parent_of(pid_t pid)
     return (pid_t)ppid;
 }
 
-py_family *py_family_new(pid_t root, const py_family_opts *o)
+py_family *py_family_new(pid_t root, const py_proc_opts *o)
 {
     py_family *f = calloc(1, sizeof(*f));
     if (!f)
@@ -179,34 +167,17 @@ static void build_roots(py_family *f, member *c)
 
 static void unlocate(member *c)
 {
-    if (c->attached)
-        py_pause_finish(&c->pz, 50); /* threads still seized are let go */
-    c->attached = false;
-    py_code_cache_free(c->cc);
-    c->cc = NULL;
-    py_native_free(c->nat);
-    c->nat = NULL;
+    if (c->python)
+        py_proc_close(&c->p);
     c->python = false;
 }
 
 static void try_locate(py_family *f, member *c)
 {
     char msg[512];
-    if (py_locate(c->pid, &c->t, msg, sizeof(msg)) != PY_OK)
+    if (py_proc_open(&c->p, c->pid, &f->o, msg, sizeof(msg)) != PY_OK)
         return;
-    if (!f->o.nonblocking) {
-        py_pause_init(&c->pz, c->pid); /* threads are seized per sample, for its length */
-        c->attached = true;
-    }
-    py_tid_calibrate(&c->t, c->pid);
-    c->cc = py_code_cache_new();
-    if (!c->cc) {
-        unlocate(c);
-        return;
-    }
-    py_names_init(&c->names);
-    if (f->o.native)
-        c->nat = py_native_new(c->pid);
+    c->p.roots = c->roots;
     c->python = true;
     if (!c->counted) /* members that were Python at some point, each once */
         f->st.python++;
@@ -217,9 +188,6 @@ static void drop(py_family *f, int i)
 {
     member *c = f->m[i];
     unlocate(c);
-    int st;
-    while (waitpid(c->pid, &st, __WALL | WNOHANG) > 0)
-        ; /* reap its exit on our side: its parent's wait goes on at once */
     free(c);
     f->m[i] = f->m[--f->n];
     f->st.exited++;
@@ -299,110 +267,26 @@ static void scan(py_family *f)
         build_roots(f, f->m[i]);
 }
 
-/* The filters of a member's reads (stack.c calls them per thread, before walking it). */
-typedef struct plan {
-    const py_family *f;
-    member *c;
-    int n;
-    pid_t want[PY_MAX_THREADS];
-} plan;
-
-static bool active(const py_family *f, const member *c, const py_thread *th)
+void py_family_tick(py_family *f, py_stacks *s, int64_t end_ns, py_output *out)
 {
-    if (f->o.gil && !c->t.L->free_threaded && !th->holds_gil)
-        return false;
-    if (f->o.idle || th->tid <= 0)
-        return true;
-    char st = py_task_state(c->pid, th->tid);
-    return st == 'R' || st == 0;
-}
-
-static bool want_active(void *ctx, const py_thread *th)
-{
-    const plan *p = ctx;
-    return active(p->f, p->c, th);
-}
-
-/* pausing, first pass: note the threads to stop, read none */
-static bool plan_stop(void *ctx, const py_thread *th)
-{
-    plan *p = ctx;
-    if (active(p->f, p->c, th) && th->tid > 0 && p->n < PY_MAX_THREADS)
-        p->want[p->n++] = (pid_t)th->tid;
-    return false;
-}
-
-/* pausing, second pass: the threads we hold stopped */
-static bool want_stopped(void *ctx, const py_thread *th)
-{
-    const plan *p = ctx;
-    if (th->tid <= 0 || !py_pause_is_stopped(&p->c->pz, (pid_t)th->tid))
-        return false;
-    for (int i = 0; i < p->n; i++)
-        if (p->want[i] == (pid_t)th->tid)
-            return true;
-    return false;
-}
-
-/* One tick of one Python member, in the capture's mode; -1 when it is gone. */
-static int sample(py_family *f, member *c, py_stacks *s, py_output *out)
-{
-    plan p = {f, c, 0, {0}};
-    int rc;
-    if (f->o.nonblocking) {
-        py_filter act = {want_active, &p};
-        rc = py_read_stacks(&c->t, c->cc, s, true, &act);
-        for (int k = 0; rc != 0 && k < 5; k++)
-            rc = py_read_stacks(&c->t, c->cc, s, true, &act);
-    } else {
-        py_filter first = {plan_stop, &p}, held = {want_stopped, &p};
-        py_pause_poll(&c->pz);
-        rc = py_read_stacks(&c->t, c->cc, s, false, &first);
-        if (rc == 0 && p.n > 0) {
-            int n = py_pause_stop(&c->pz, p.want, p.n, 50);
-            rc = n > 0 ? py_read_stacks(&c->t, c->cc, s, false, &held) : 0;
-            if (rc == 0 && n > 0 && c->nat) { /* unwound while held */
-                py_native_begin(c->nat);
-                for (int i = 0; i < s->nthreads; i++)
-                    if (!s->threads[i].skipped && s->threads[i].depth > 0)
-                        py_native_unwind(c->nat, s->threads[i].tid);
-            }
-            py_pause_release(&c->pz);
-        } else if (rc == 0) {
-            for (int i = 0; i < s->nthreads; i++)
-                s->threads[i].skipped = true; /* nothing active: nothing read */
-        }
-    }
-    if (rc != 0) {
-        f->st.errors++;
-        c->failures++; /* three in a row: located again at the next scan (an exec we missed) */
-        return gone(c->pid) ? -1 : 0;
-    }
-    c->failures = 0;
-    for (int i = 0; i < s->nthreads; i++) {
-        py_thread *th = &s->threads[i];
-        if (th->skipped || th->depth == 0)
-            continue;
-        th->name = py_names_get(&c->names, &c->t, th->thread_id);
-        th->roots = c->roots;
-        if (c->nat)
-            py_native_merge(c->nat, th);
-        py_output_add(out, c->pid, th, f->o.threads);
-        f->st.stacks++;
-    }
-    return 0;
-}
-
-void py_family_tick(py_family *f, py_stacks *s, py_output *out)
-{
-    int64_t t = now_ns();
+    int64_t t = py_now_ns();
     if (t - f->scanned >= SCAN_NS) {
         scan(f);
         f->scanned = t;
     }
-    for (int i = f->n - 1; i >= 0; i--)
-        if (f->m[i]->python && sample(f, f->m[i], s, out) != 0)
+    for (int i = f->n - 1; i >= 0; i--) {
+        member *c = f->m[i];
+        if (!c->python)
+            continue;
+        long before = py_output_samples(out);
+        enum py_sample_result rc = py_proc_sample(&c->p, s, end_ns, out);
+        f->st.stacks += py_output_samples(out) - before;
+        c->failures = rc == PY_SAMPLE_FAILED ? c->failures + 1 : 0; /* 3 in a row: locate again */
+        if (rc == PY_SAMPLE_FAILED)
+            f->st.errors++;
+        else if (rc == PY_SAMPLE_GONE)
             drop(f, i);
+    }
 }
 
 void py_family_free(py_family *f)

@@ -196,8 +196,8 @@ static tprof *thread_prof(py_output *o, pid_t pid, const py_thread *th)
     t = &o->threads[o->nthreads++];
     memset(t, 0, sizeof(*t));
     t->thread_id = th->thread_id;
-    t->pid = pid;
     t->last_slot = -1;
+    t->pid = pid;
     char label[32];
     thread_label(th, label, sizeof(label));
     if (th->roots)

@@ -304,19 +304,17 @@ int py_merge_stacks(const py_native_frame *nat, int nn, const py_frame *py, int 
 /* ---- descendants, --subprocesses (children.c) ---- */
 typedef struct py_family py_family;
 typedef struct py_output py_output;
-typedef struct py_family_opts {
-    bool nonblocking, idle, gil, threads, native;
-} py_family_opts;
 typedef struct py_family_stats {
     long found, python, exited, stacks, errors;
 } py_family_stats;
-py_family *py_family_new(pid_t root, const py_family_opts *o);
+typedef struct py_proc_opts py_proc_opts;
+py_family *py_family_new(pid_t root, const py_proc_opts *o);
 void py_family_free(py_family *f);
 /* The target's own root frame, `process PID:"cmdline"`, for its stacks' th->roots. */
 const char *py_family_root_frames(const py_family *f);
 /* Once per tick: look for new descendants (every 100 ms), drop exited ones, sample each Python
  * one into out, using s as scratch. */
-void py_family_tick(py_family *f, py_stacks *s, py_output *out);
+void py_family_tick(py_family *f, py_stacks *s, int64_t end_ns, py_output *out);
 const py_family_stats *py_family_stats_of(const py_family *f);
 
 /* ---- pausing (pause.c) ---- */
@@ -383,5 +381,46 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
 int py_output_write_raw(const py_output *o, FILE *f);
 int py_output_write_speedscope(const py_output *o, FILE *f, int rate_hz);
 long py_output_samples(const py_output *o);
+
+/* ---- one process's samples (proc.c): the target, and each --subprocesses member ---- */
+typedef struct py_proc_opts {
+    bool nonblocking, idle, gil, threads, native;
+} py_proc_opts;
+
+typedef struct py_proc {
+    pid_t pid; /* the process; t.pid is the thread whose memory is read (a live one) */
+    const py_proc_opts *o;
+    py_target t;
+    py_code_cache *cc;
+    py_pauser pz;
+    py_tasks tasks;
+    py_names names;
+    py_native *nat;    /* --native */
+    const char *roots; /* --subprocesses: process frames for th->roots, else NULL */
+    int nwant;         /* pausing: the threads to stop this tick */
+    pid_t want[PY_MAX_THREADS];
+    bool want_all; /* a wanted thread has no known tid: stop every thread */
+    long torn;     /* nonblocking reads retried */
+    double read_us_sum, stop_us_sum;
+} py_proc;
+
+/* How one sample of a process ended. */
+enum py_sample_result {
+    PY_SAMPLE_OK,
+    PY_SAMPLE_FAILED, /* a read failed (torn, or a thread went away): counted as an error */
+    PY_SAMPLE_GONE,   /* the process has exited */
+};
+
+/* Locate pid's interpreter and get ready to sample it (pausing: check it can be traced).
+ * Returns PY_OK, or an error with its one-line message in msg; p is then closed. */
+int py_proc_open(py_proc *p, pid_t pid, const py_proc_opts *o, char *msg, size_t len);
+/* One sample: read the threads to be read (stopped, or not with --nonblocking; no wait past
+ * end_ns), and hand each one's stack to out. */
+enum py_sample_result py_proc_sample(py_proc *p, py_stacks *s, int64_t end_ns, py_output *out);
+/* Free what py_proc_open took (a pausing process gets 200 ms for late stops first). */
+void py_proc_close(py_proc *p);
+/* The process lives while any of its threads does. */
+bool py_proc_alive(pid_t pid);
+int64_t py_now_ns(void);
 
 #endif

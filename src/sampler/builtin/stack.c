@@ -304,8 +304,8 @@ static int walk_interpreter_frames(const py_target *t, uint64_t f)
         int owner = b[L->if_owner];
         f = prev;
         if (L->if_owner_skip >= 0 && owner >= L->if_owner_skip) {
-            if (W.n > 0) /* a C-stack or interpreter entry frame: the frame above it starts an
-                          * eval-loop call (native.c's merge) */
+            if (W.n > 0) /* a C-stack or interpreter entry shim: the frame above it starts an
+                          * eval loop call */
                 W.raw[W.n - 1].entry = true;
             continue;
         }
