@@ -183,8 +183,16 @@ def verdict(got, end):
     first = got.split(b"\r\n", 1)[0]
     if not first.startswith(b"HTTP/1.1 400 ") and first != b"HTTP/1.1 400":
         return "answered %r" % first[:60]
-    if got.count(b"HTTP/1.") > 1:
-        return "answered more than once"
+    head, sep, rest = got.partition(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if not sep or length is None or len(rest) < length:
+        return "a truncated or unframed 400"
+    if rest[length:]:
+        return "answered more than once (%r...)" % rest[length:][:40]
     return ""
 
 
