@@ -1287,6 +1287,40 @@ void api__front_stop(api_front *f)
     free(f);
 }
 
+/* ---- exchanges without a connection (tests, fuzzing) ------------------- */
+
+api_exchange *api__exchange_new(api_head *h, char *body, size_t len)
+{
+    api_exchange *x = calloc(1, sizeof *x);
+    if (!x) {
+        api__head_free(h);
+        free(body);
+        return NULL;
+    }
+    x->rfd = -1;
+    x->head = *h;
+    memset(h, 0, sizeof *h);
+    x->body = body;
+    x->body_len = len;
+    profd_strlcpy(x->peer, "127.0.0.1", sizeof x->peer);
+    return x;
+}
+
+const char *api__x_response(const api_exchange *x, size_t *len)
+{
+    *len = x->rlen;
+    return x->rbody;
+}
+
+void api__exchange_free(api_exchange *x)
+{
+    if (x && x->stream) { /* no connection: both ends let go here */
+        stream_release(x->stream, true);
+        x->stream = NULL;
+    }
+    x_free(x);
+}
+
 /* ---- streams ------------------------------------------------------------- */
 
 api_stream *api__respond_stream(api_exchange *x, int status, const char *type)

@@ -181,6 +181,13 @@ void api__respond_fd(api_exchange *x, int status, const char *type, int fd, uint
 void api__respond_header(api_exchange *x, const char *name, const char *value);
 int api__x_status(const api_exchange *x); /* 0 before any respond */
 
+/* Tests and fuzzing: an exchange over a parsed head and a body (both taken;
+ * body malloc'd and NUL-terminated, or NULL), with no connection. Run a
+ * handler on it, read the answer (api__x_status and this), free it. */
+api_exchange *api__exchange_new(api_head *h, char *body, size_t len);
+const char *api__x_response(const api_exchange *x, size_t *len);
+void api__exchange_free(api_exchange *x);
+
 typedef enum {
     API_STREAM_OK = 0,
     API_STREAM_FULL, /* API_STREAM_MAX_PENDING would be exceeded: nothing sent */

@@ -166,8 +166,7 @@ static void dispatch(api_req *r)
         api__reply_detail(r, 500, "Internal Server Error");
 }
 
-/* The front's handler: one request, on a pool thread (or the loop). */
-static void on_request(void *ctx, api_exchange *x)
+void api__request(void *ctx, api_exchange *x)
 {
     api_req r = {.x = x, .api = ctx, .method = api__x_method(x), .t0_us = mono_us()};
     r.body = api__x_body(x, &r.len);
@@ -217,7 +216,7 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
     int t = o->timeout_s; /* a test's override of every deadline */
     api_front_opts fo = {
         .listen = c->listen,
-        .handler = on_request,
+        .handler = api__request,
         .inline_ok = on_loop,
         .rejected = on_rejected,
         .ctx = a,

@@ -301,7 +301,8 @@ static api_parse_result parse_target(api_head *h, char *why, size_t why_len)
         return API_PARSE_OK;
     q++;
     size_t qlen = strlen(q);
-    if (!(h->argbuf = malloc(qlen + 1)))
+    /* each pair decodes to at most its raw length plus two NULs */
+    if (!(h->argbuf = malloc(2 * qlen + 2)))
         return WHY("out of memory");
     size_t used = 0;
     for (const char *p = q; *p;) {
@@ -322,20 +323,15 @@ static api_parse_result parse_target(api_head *h, char *why, size_t why_len)
                 free(v);
                 return WHY("more than %d query parameters", API_HTTP_MAX_ARGS);
             }
-            size_t kl = strlen(k), vl = strlen(v); /* decoded lengths never exceed the raw */
+            size_t kl = strlen(k), vl = strlen(v);
             char *dk = h->argbuf + used;
             memcpy(dk, k, kl + 1);
             used += kl + 1;
-            char *dv = NULL;
-            if (used + vl + 1 <= qlen + 1) {
-                dv = h->argbuf + used;
-                memcpy(dv, v, vl + 1);
-                used += vl + 1;
-            }
+            char *dv = h->argbuf + used;
+            memcpy(dv, v, vl + 1);
+            used += vl + 1;
             free(k);
             free(v);
-            if (!dv)
-                return WHY("malformed query");
             h->args[h->nargs++] = (api_field){dk, dv};
         }
         p += n + (amp ? 1 : 0);

@@ -51,6 +51,10 @@ const char *api__req_query(api_req *r, const char *name);
  * out of memory (the answer is then a 503). */
 api_stream *api__reply_stream(api_req *r, int status, const char *type);
 
+/* The front's handler (http.c): route, authorise, run the handler, time it.
+ * ctx is the profd_api. On a pool thread, or on the loop for /healthz. */
+void api__request(void *ctx, api_exchange *x);
+
 /* A session as the API shows it: public JSON with fresh links. */
 json_object *api__session_json(api_req *r, profd_session *s);
 /* true: found (out filled); false: answered (404, or 503 on a store error).
