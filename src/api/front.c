@@ -941,6 +941,15 @@ static void reap(api_front *f, const addr_key *k)
     }
 }
 
+/* A victim this young is more likely a client that has not had time to
+ * send than a slow one: first look for slots of clients that already left
+ * (reap costs a recv per connection, so it is not done for old victims). */
+static bool young(api_front *f, const conn *v)
+{
+    (void)f;
+    return !v || (v->st != C_LINGER && now_ms() - v->since < 1000);
+}
+
 static void refuse(int fd)
 {
     static const char r[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -971,7 +980,7 @@ static void on_accept(api_front *f)
         char text[INET6_ADDRSTRLEN] = "?";
         addr_key k = key_of(&ss, text, sizeof text);
         const char *why = NULL;
-        if (addr_count(f, &k) >= f->o.max_per_address)
+        if (addr_count(f, &k) >= f->o.max_per_address && young(f, victim(f, &k)))
             reap(f, &k);
         if (addr_count(f, &k) >= f->o.max_per_address) {
             conn *v = victim(f, &k);
@@ -980,7 +989,7 @@ static void on_accept(api_front *f)
             else
                 why = "per-address connection limit";
         }
-        if (!why && f->nconns >= f->max)
+        if (!why && f->nconns >= f->max && young(f, victim(f, NULL)))
             reap(f, NULL);
         if (!why && f->nconns >= f->max) {
             conn *v = victim(f, NULL);
@@ -1075,10 +1084,11 @@ static void *loop_main(void *arg)
     int64_t last_tick = now_ms();
     while (!f->stop) {
         int n = epoll_wait(f->ep, ev, 128, TICK_MS);
+        bool accept_now = false;
         for (int i = 0; i < n; i++) {
             uint32_t tag = ev[i].data.u32;
-            if (tag == LISTEN_TAG) {
-                on_accept(f);
+            if (tag == LISTEN_TAG) { /* after this batch's hang-ups free their slots */
+                accept_now = true;
                 continue;
             }
             if (tag == EVENT_TAG) {
@@ -1102,6 +1112,8 @@ static void *loop_main(void *arg)
                     on_readable(f, c);
             }
         }
+        if (accept_now)
+            on_accept(f);
         int64_t now = now_ms();
         if (now - last_tick >= TICK_MS) {
             last_tick = now;
