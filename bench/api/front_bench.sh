@@ -8,13 +8,18 @@
 # the same run, as a ratio. Targets: p99 <= 5 ms at 500/s; under slowloris a
 # well-behaved client's p99 no worse than 2x the reference.
 #
-#   bench/api/front_bench.sh [BUILD_DIR]      (BENCH_SECONDS per run, default 5)
+# Each condition runs BENCH_ROUNDS times (default 3), reference and attack
+# interleaved, and the median of each figure is printed: on a shared machine
+# one run's p99 is mostly the scheduler's.
+#
+#   bench/api/front_bench.sh [BUILD_DIR]      (BENCH_SECONDS per run, default 4)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$SRC/build}
 PROFD=$BUILD/profd
 LOAD=$BUILD/bench/api/load_front
-SECS=${BENCH_SECONDS:-5}
+SECS=${BENCH_SECONDS:-4}
+ROUNDS=${BENCH_ROUNDS:-3}
 [ -x "$PROFD" ] && [ -x "$LOAD" ] || { echo "build first: make build" >&2; exit 1; }
 # shellcheck source=../../tests/support/redis.sh
 source "$SRC/tests/support/redis.sh"
@@ -70,28 +75,41 @@ run() { # conn load -> the load_front line
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else float('nan')))" "$1" "$2"; }
 
-printf '%-6s %-10s %-5s | %-30s | %-30s | %s\n' server conn load \
+median() { python3 -c 'import sys, statistics; print("%.2f" % statistics.median(map(float, sys.argv[1:])))' "$@"; }
+med_field() { # name lines...
+    local name=$1 vals=()
+    shift
+    for l in "$@"; do vals+=("$(field "$name" "$l")"); done
+    median "${vals[@]}"
+}
+
+printf 'rounds: %s x %s s per condition; medians\n' "$ROUNDS" "$SECS"
+printf '%-6s %-10s %-5s | %-28s | %-28s | %s\n' server conn load \
     "reference: p50 p99 rps err" "slowloris: p50 p99 rps err" "p99 x, rps x"
 for server in serve api; do
     start_server "$server"
     for conn in keepalive new; do
         for load in 500 sat; do
-            ref=$(run "$conn" "$load")
-            python3 "$SRC/tests/hardening/front_load.py" attack "$PORT" >"$WORK/attack.log" 2>&1 &
-            ATT=$!
-            sleep 5
-            att=$(run "$conn" "$load")
-            opened=$(tail -1 "$WORK/attack.log")
-            kill "$ATT" 2>/dev/null || true
-            wait "$ATT" 2>/dev/null || true
-            ATT=""
-            sleep 1
-            printf '%-6s %-10s %-5s | %6s %6s %6s %4s      | %6s %6s %6s %4s      | %s, %s  (%s)\n' \
-                "$server" "$conn" "$load" \
-                "$(field p50_ms "$ref")" "$(field p99_ms "$ref")" "$(field rps "$ref")" "$(field errors "$ref")" \
-                "$(field p50_ms "$att")" "$(field p99_ms "$att")" "$(field rps "$att")" "$(field errors "$att")" \
-                "$(ratio "$(field p99_ms "$att")" "$(field p99_ms "$ref")")" \
-                "$(ratio "$(field rps "$att")" "$(field rps "$ref")")" "$opened"
+            refs=() atts=()
+            for _ in $(seq 1 "$ROUNDS"); do
+                refs+=("$(run "$conn" "$load")")
+                python3 "$SRC/tests/hardening/front_load.py" attack "$PORT" >"$WORK/attack.log" 2>&1 &
+                ATT=$!
+                sleep 4
+                atts+=("$(run "$conn" "$load")")
+                opened=$(tail -1 "$WORK/attack.log")
+                kill "$ATT" 2>/dev/null || true
+                wait "$ATT" 2>/dev/null || true
+                ATT=""
+                sleep 1
+            done
+            rp50=$(med_field p50_ms "${refs[@]}") rp99=$(med_field p99_ms "${refs[@]}")
+            rrps=$(med_field rps "${refs[@]}") rerr=$(med_field errors "${refs[@]}")
+            ap50=$(med_field p50_ms "${atts[@]}") ap99=$(med_field p99_ms "${atts[@]}")
+            arps=$(med_field rps "${atts[@]}") aerr=$(med_field errors "${atts[@]}")
+            printf '%-6s %-10s %-5s | %6s %6s %7s %4s    | %6s %6s %7s %4s    | %s, %s  (%s)\n' \
+                "$server" "$conn" "$load" "$rp50" "$rp99" "$rrps" "$rerr" "$ap50" "$ap99" "$arps" \
+                "$aerr" "$(ratio "$ap99" "$rp99")" "$(ratio "$arps" "$rrps")" "$opened"
         done
     done
     stop_server

@@ -587,6 +587,8 @@ static void finish(api_front *f, conn *c)
     }
     uint64_t len = x->rfd >= 0 ? x->rsize : x->rlen;
     put_status(&b, x->status, x->type, c->close_after);
+    if (!c->close_after && x->head.minor == 0)
+        profd_sb_add(&b, "Connection: keep-alive\r\n");
     profd_sb_addf(&b, "%sContent-Length: %llu\r\n\r\n", x->headers.s ? x->headers.s : "",
                   (unsigned long long)len);
     if (!head_only && x->rfd < 0)
