@@ -130,7 +130,7 @@ struct api_front {
     int lfd, ep, efd, port;
     pthread_t loop;
     bool loop_started;
-    volatile int stop;
+    _Atomic int stop; /* set by api__front_stop, read by the loop */
     conn *c;
     int max, nconns;
     int *freelist, nfree;
