@@ -13,10 +13,11 @@
  *    A slot is freed the moment its socket is closed (there is no thread to
  *    wait for). When an address (or the table) is full, the new connection
  *    takes the slot of the oldest connection of that address (or of anyone)
- *    that has not delivered a complete request head yet: idle keep-alive,
- *    trickling, or lingering connections. Only when none is evictable is the
- *    newcomer refused (503). So idle or slow connections can never lock an
- *    address, or the server, out.
+ *    that is lingering, or has not delivered a complete request head yet
+ *    (idle keep-alive, trickling), or else has been sending a body for more
+ *    than a second. Only when none is evictable (every one has a request in
+ *    a handler or a response on the way) is the newcomer refused (503). So
+ *    idle or slow connections can never lock an address, or the server, out.
  *  - deadlines per connection: the whole head within header_timeout of
  *    accept (or of its first byte after a keep-alive wait), the whole body
  *    within body_timeout of the head, the next request within idle_timeout,
@@ -903,23 +904,39 @@ static void on_readable(api_front *f, conn *c)
 
 /* ---- accept -------------------------------------------------------------- */
 
-static bool evictable(const conn *c)
+/* Who may lose its slot to a newcomer, best first: 0 lingering, 1 before
+ * or between requests (idle keep-alive, trickling a head), 2 sending a body
+ * for more than a second (a slow upload); -1 never (a request is being
+ * handled or answered). */
+static int evict_rank(const conn *c, int64_t now)
 {
-    return c->st == C_LINGER || (c->st == C_READ && !c->x);
+    if (c->st == C_LINGER)
+        return 0;
+    if (c->st == C_READ && !c->x)
+        return 1;
+    if (c->st == C_READ && now - c->since > 1000)
+        return 2;
+    return -1;
 }
 
-/* The oldest evictable connection (of key k, or of anyone when k is NULL);
- * lingering ones first. NULL when none. */
+/* The best evictable connection (of key k, or of anyone when k is NULL):
+ * lowest rank, then oldest in its phase. NULL when none. */
 static conn *victim(api_front *f, const addr_key *k)
 {
     conn *best = NULL;
+    int best_rank = 3;
+    int64_t now = now_ms();
     for (int i = 0; i < f->max; i++) {
         conn *c = &f->c[i];
-        if (c->st == C_FREE || !evictable(c) || (k && memcmp(c->key.b, k->b, sizeof k->b) != 0))
+        if (c->st == C_FREE || (k && memcmp(c->key.b, k->b, sizeof k->b) != 0))
             continue;
-        if (!best || (c->st == C_LINGER && best->st != C_LINGER) ||
-            ((c->st == C_LINGER) == (best->st == C_LINGER) && c->since < best->since))
+        int r = evict_rank(c, now);
+        if (r < 0)
+            continue;
+        if (r < best_rank || (r == best_rank && c->since < best->since)) {
             best = c;
+            best_rank = r;
+        }
     }
     return best;
 }

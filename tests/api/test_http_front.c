@@ -224,6 +224,28 @@ static void test_full_address_evicts_its_oldest_idle(void **state)
     close(other);
 }
 
+static void test_full_address_evicts_a_slow_upload(void **state)
+{
+    (void)state;
+    int up[4];
+    for (int i = 0; i < 4; i++) {
+        up[i] = dial("127.0.0.10");
+        put(up[i], "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+        usleep(20 * 1000);
+    }
+    usleep(1200 * 1000); /* now they have been sending a body for over a second */
+    int fd = dial("127.0.0.10");
+    put(fd, "GET /fifth HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[1024];
+    read_until(fd, buf, sizeof buf, "hi /fifth");
+    assert_non_null(strstr(buf, "hi /fifth"));
+    char c;
+    assert_int_equal(recv(up[0], &c, 1, 0), 0); /* the oldest upload lost its slot */
+    for (int i = 0; i < 4; i++)
+        close(up[i]);
+    close(fd);
+}
+
 static void test_head_deadline_counts_from_accept(void **state)
 {
     (void)state;
@@ -257,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_stream_producer_sees_gone),
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_full_address_evicts_its_oldest_idle),
+        cmocka_unit_test(test_full_address_evicts_a_slow_upload),
         cmocka_unit_test(test_head_deadline_counts_from_accept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
