@@ -981,6 +981,7 @@ static void refuse(int fd)
 
 static void on_accept(api_front *f)
 {
+    bool reaped = false; /* at most one reap per wake-up: it costs a recv a connection */
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -999,8 +1000,10 @@ static void on_accept(api_front *f)
         char text[INET6_ADDRSTRLEN] = "?";
         addr_key k = key_of(&ss, text, sizeof text);
         const char *why = NULL;
-        if (addr_count(f, &k) >= f->o.max_per_address && young(f, victim(f, &k)))
+        if (addr_count(f, &k) >= f->o.max_per_address && !reaped && young(f, victim(f, &k))) {
             reap(f, &k);
+            reaped = true;
+        }
         if (addr_count(f, &k) >= f->o.max_per_address) {
             conn *v = victim(f, &k);
             if (v)
@@ -1008,8 +1011,10 @@ static void on_accept(api_front *f)
             else
                 why = "per-address connection limit";
         }
-        if (!why && f->nconns >= f->max && young(f, victim(f, NULL)))
+        if (!why && f->nconns >= f->max && !reaped && young(f, victim(f, NULL))) {
             reap(f, NULL);
+            reaped = true;
+        }
         if (!why && f->nconns >= f->max) {
             conn *v = victim(f, NULL);
             if (v)
