@@ -1192,8 +1192,10 @@ static int open_listener(api_front *f, profd_error *err)
     if (f->lfd >= 0)
         setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&ss, sl) < 0 || listen(f->lfd, 4096) < 0) {
-        profd_error_set(err, NULL, "cannot listen on %s: %s (address in use, or not this host's?)",
-                        f->o.listen, strerror(errno));
+        profd_error_set(
+            err, NULL,
+            "cannot listen on %s: %s (is the port taken, or the address not this host's?)",
+            f->o.listen, strerror(errno));
         return -1;
     }
     struct sockaddr_storage b;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """front_checks.py - small behaviours of the HTTP front, over raw sockets.
 
-    front_checks.py nul-headers|host|percent00 PORT TOKEN [SESSION_ID]
+    front_checks.py nul-headers|host|percent00|idle-lockout PORT TOKEN [SESSION_ID]
 
 nul-headers  a NUL in any header value (Authorization, Idempotency-Key,
              Content-Type, Host, an unknown one) or name is 400, and closed
@@ -9,6 +9,9 @@ host         HTTP/1.1 needs exactly one Host (400 otherwise); HTTP/1.0 may
              omit it (200)
 percent00    %00 in the path or in any query value is 400 where the same
              request without it is answered (200); bad escapes are 400
+idle-lockout 100 idle connections from 127.0.0.45 (more than its 64 slots),
+             then 20 GET /healthz from the same address, each answered 200
+             within 1 s (the issue: they locked the address out for 15 s)
 Each check sends the good twin of every bad request too, so a server that
 answered 400 to everything fails. Prints one line per request; exit 0 when
 all went as expected. Standard library only.
@@ -55,6 +58,36 @@ def req(method, target, headers, body=b"", version=b"HTTP/1.1"):
     if body:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def idle_lockout(port):
+    import time
+    src = ("127.0.0.45", 0)
+    idle = []
+    for _ in range(100):
+        try:
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=2, source_address=src))
+        except OSError:
+            pass
+    time.sleep(0.5)
+    bad = 0
+    for i in range(20):
+        t0 = time.monotonic()
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=1, source_address=src)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = s.recv(100)
+            s.close()
+            ok = got.startswith(b"HTTP/1.1 200") and time.monotonic() - t0 < 1
+        except OSError as e:
+            got, ok = str(e).encode(), False
+        bad += not ok
+        print("request %2d from 127.0.0.45: %s in %.3f s" % (i, "ok" if ok else "FAIL: %r" % got[:40],
+                                                           time.monotonic() - t0))
+    print("idle connections opened: %d" % len(idle))
+    for s in idle:
+        s.close()
+    return 1 if bad or len(idle) < 64 else 0
 
 
 def main(argv):
@@ -106,6 +139,8 @@ def main(argv):
             ("file_pct00", req("GET", b"/api/v1/files/sessions%00/x?expires=1&signature=a", g), 400, True),
             ("encoded_path_still_routes", req("GET", b"/heal%74hz", [host]), 200, False),
         ]
+    elif mode == "idle-lockout":
+        return idle_lockout(port)
     else:
         print("unknown mode %s" % mode, file=sys.stderr)
         return 2
