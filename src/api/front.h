@@ -59,12 +59,11 @@
 
 typedef enum {
     API_PARSE_OK = 0,
-    API_PARSE_MORE = 1,              /* incomplete: feed more bytes */
-    API_PARSE_BAD = 400,             /* syntax or framing: 400, then close */
-    API_PARSE_BODY_TOO_LARGE = 413,  /* 413, then close */
-    API_PARSE_HEAD_TOO_LARGE = 431,  /* 431, then close */
-    API_PARSE_BAD_VERSION = 505,     /* HTTP/x.y other than 1.0 and 1.1 */
-    API_PARSE_NOT_IMPLEMENTED = 501, /* (unused: unknown codings are 400) */
+    API_PARSE_MORE = 1,             /* incomplete: feed more bytes */
+    API_PARSE_BAD = 400,            /* syntax or framing: 400, then close */
+    API_PARSE_BODY_TOO_LARGE = 413, /* 413, then close */
+    API_PARSE_HEAD_TOO_LARGE = 431, /* 431, then close */
+    API_PARSE_BAD_VERSION = 505,    /* HTTP/x.y other than 1.0 and 1.1 */
 } api_parse_result;
 
 typedef struct api_field {
