@@ -1,17 +1,22 @@
 /* record.c - `profd sample record`: flags, the sampling loop, the summary.
  *
- * The loop runs on absolute deadlines: tick k is due at start + k/rate
- * (clock_nanosleep TIMER_ABSTIME on CLOCK_MONOTONIC), so time spent sampling
- * never accumulates as drift. A tick that could not start within one interval
- * of its deadline is counted as missed, not made up in a burst; the summary
- * reports samples taken, samples expected (rate x duration), missed ticks and
- * the lag (how late taken samples started, mean and max).
+ * Timing. Sample k+1 is due at the deadline of sample k plus an interval drawn
+ * uniformly from [T/2, 3T/2] (T = 1/rate), slept to with clock_nanosleep
+ * TIMER_ABSTIME on CLOCK_MONOTONIC: the mean rate is the asked rate and time
+ * spent sampling never accumulates as drift, but no sample is in lockstep
+ * with a periodic target (fixed ticks at 100 Hz saw a 7 ms / 3 ms loop on
+ * 10 ms ticks as 10-100 % in one function; docs/builtin-sampler.md "Timing").
+ * A sample that could not start within one mean interval of its deadline is
+ * counted as missed, not made up in a burst. The capture ends at start +
+ * duration whatever happens (a hard bound: waits inside a sample are capped
+ * by it too); the summary reports samples taken and expected (rate x
+ * duration), the achieved rate, missed ticks and the lag (how late samples
+ * started, mean and max).
  *
- * Per tick: judge idleness from /proc/PID/task/TID/stat (state 'R' = active)
- * unless --idle, stop the threads (default) or not (--nonblocking), read all
- * stacks, resume, and hand the stacks that pass the filters (--idle, --gil)
- * to output.c. In --nonblocking mode a torn read is retried up to
- * TORN_RETRIES times and counted. SIGINT/SIGTERM end the loop early and the
+ * Per tick: one sample of the target (proc.c: which threads, stopped or not,
+ * read, unwound with --native, named) and, with --subprocesses, of each
+ * Python process among its descendants (children.c), each rooted at its
+ * `process PID:"cmdline"` frames. SIGINT/SIGTERM end the loop early and the
  * collected samples are still written (exit 0), as py-spy does; so does the
  * target exiting ("Stopped sampling because process exited"). */
 #include <errno.h>
@@ -26,18 +31,16 @@
 #include "profd/sampler.h"
 #include "pysampler.h"
 
-#define TORN_RETRIES 5
-
 typedef struct opts {
     long pid, rate, duration;
     const char *format, *out;
-    bool nonblocking, idle, threads, gil;
+    bool nonblocking, idle, threads, gil, subprocesses, native;
 } opts;
 
 typedef struct stats {
-    long taken, expected, missed, torn, errors;
+    long taken, expected, missed, errors;
     double lag_sum_ms, lag_max_ms;
-    double read_us_sum, stop_us_sum;
+    double elapsed_s; /* wall time of the loop */
 } stats;
 
 static volatile sig_atomic_t stop_requested;
@@ -102,12 +105,10 @@ static int parse(int argc, char **argv, opts *o)
             o->threads = true;
         } else if (strcmp(a, "--gil") == 0 || strcmp(a, "-g") == 0) {
             o->gil = true;
-        } else if (strcmp(a, "--subprocesses") == 0 || strcmp(a, "-s") == 0 ||
-                   strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
-            fprintf(stderr,
-                    "profd sample: warning: %s is not supported by the built-in sampler "
-                    "and is ignored\n",
-                    a);
+        } else if (strcmp(a, "--subprocesses") == 0 || strcmp(a, "-s") == 0) {
+            o->subprocesses = true;
+        } else if (strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
+            o->native = true;
         } else {
             return profd_usage_error("sample", "unknown flag '%s'", a);
         }
@@ -116,130 +117,83 @@ static int parse(int argc, char **argv, opts *o)
         return profd_usage_error("sample", "--pid is required");
     if (!o->out)
         return profd_usage_error("sample", "-o FILE is required");
+    if (o->native && o->nonblocking)
+        return profd_usage_error("sample",
+                                 "can't get native stack traces with the --nonblocking option "
+                                 "(--native unwinds stopped threads: drop --nonblocking)");
     return 0;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static bool alive(pid_t pid)
-{
-    char st = py_task_state(pid, pid);
-    return st != 0 && st != 'Z' && st != 'X';
-}
-
-static bool active(const opts *o, pid_t pid, const py_thread *th)
-{
-    if (o->idle || th->tid <= 0)
-        return true;
-    char st = py_task_state(pid, th->tid);
-    return st == 'R' || st == 0;
 }
 
 typedef struct run {
     const opts *o;
-    py_target t;
-    py_code_cache *cc;
+    py_proc_opts po;
+    py_proc p; /* the target */
     py_stacks s;
-    py_pauser pz;
     py_output *out;
+    py_family *fam; /* --subprocesses */
     stats st;
-    bool exited;
+    bool opened, exited, write_failed;
+    int64_t end_ns; /* start + duration: the hard bound */
+    uint64_t rng;
     FILE *file; /* -o, opened before sampling so a bad path fails at once */
 } run;
 
-/* Which threads were running before we stopped them: judged per tid. */
-typedef struct states {
-    int n;
-    long tid[PY_MAX_THREADS];
-    char st[PY_MAX_THREADS];
-} states;
-
-static int sample_once(run *r)
+/* The next interval: uniform in [T/2, 3T/2] (mean T), xorshift64*. See docs/builtin-sampler.md
+ * ("Timing") for why random, and why this distribution. */
+static int64_t next_interval(run *r, int64_t period)
 {
-    const opts *o = r->o;
-    pid_t pid = (pid_t)o->pid;
-    states ss = {0};
-    if (!o->nonblocking) {
-        /* States first: a stopped thread reads as 't'. */
-        if (!o->idle)
-            for (int i = 0; i < r->pz.n && ss.n < PY_MAX_THREADS; i++, ss.n++) {
-                ss.tid[ss.n] = r->pz.tids[i];
-                ss.st[ss.n] = py_task_state(pid, r->pz.tids[i]);
-            }
-    }
-    int64_t t0 = now_ns();
-    if (!o->nonblocking && py_pause_stop(&r->pz) != 0)
-        return -ESRCH;
-    r->st.stop_us_sum += (double)(now_ns() - t0) / 1000.0;
-    int rc = py_read_stacks(&r->t, r->cc, &r->s, o->nonblocking);
-    for (int k = 0; rc != 0 && o->nonblocking && k < TORN_RETRIES; k++) {
-        r->st.torn++;
-        rc = py_read_stacks(&r->t, r->cc, &r->s, true);
-    }
-    if (!o->nonblocking)
-        py_pause_resume(&r->pz);
-    r->st.read_us_sum += (double)(now_ns() - t0) / 1000.0;
-    if (rc != 0)
-        return alive(pid) ? -EIO : -ESRCH;
-    for (int i = 0; i < r->s.nthreads; i++) {
-        const py_thread *th = &r->s.threads[i];
-        if (th->depth == 0 || (o->gil && !th->holds_gil))
-            continue;
-        bool act = true;
-        if (!o->idle && !o->nonblocking) {
-            for (int k = 0; k < ss.n; k++)
-                if (ss.tid[k] == th->tid)
-                    act = ss.st[k] == 'R';
-        } else {
-            act = active(o, pid, th);
-        }
-        if (act)
-            py_output_add(r->out, pid, th, o->threads);
-    }
-    return 0;
+    r->rng ^= r->rng >> 12;
+    r->rng ^= r->rng << 25;
+    r->rng ^= r->rng >> 27;
+    uint64_t x = r->rng * 2685821657736338717ULL;
+    return period / 2 + (int64_t)(x % (uint64_t)period);
+}
+
+static bool sleep_until(int64_t due)
+{
+    struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested)
+        ;
+    return !stop_requested;
 }
 
 static void loop(run *r)
 {
     const opts *o = r->o;
-    int64_t interval = 1000000000LL / o->rate, start = now_ns();
+    int64_t period = 1000000000LL / o->rate, start = py_now_ns();
+    r->end_ns = start + o->duration * 1000000000LL;
     r->st.expected = o->rate * o->duration;
-    for (long k = 1; k <= r->st.expected && !stop_requested; k++) {
-        int64_t due = start + k * interval;
-        struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-               !stop_requested)
-            ;
-        if (stop_requested)
+    r->rng = (uint64_t)start ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
+    for (int64_t due = start + next_interval(r, period); due <= r->end_ns;
+         due += next_interval(r, period)) {
+        if (!sleep_until(due))
             break;
-        int64_t late = now_ns() - due;
-        if (late > interval) {
-            long skip = (long)(late / interval);
+        int64_t late = py_now_ns() - due;
+        if (late > period) { /* could not start within one mean interval: missed, not made up */
+            long skip = (long)(late / period);
             r->st.missed += skip;
-            k += skip;
-            if (k > r->st.expected)
+            due += skip * period;
+            late -= skip * period;
+            if (due > r->end_ns)
                 break;
-            late -= skip * interval;
         }
         double ms = (double)late / 1e6;
         r->st.lag_sum_ms += ms;
         if (ms > r->st.lag_max_ms)
             r->st.lag_max_ms = ms;
-        int rc = sample_once(r);
-        if (rc == -ESRCH) {
+        enum py_sample_result rc = py_proc_sample(&r->p, &r->s, r->end_ns, r->out);
+        if (rc == PY_SAMPLE_GONE) {
             r->exited = true;
             break;
         }
-        if (rc == 0)
+        if (r->fam)
+            py_family_tick(r->fam, &r->s, r->end_ns, r->out);
+        if (rc == PY_SAMPLE_OK)
             r->st.taken++;
         else
             r->st.errors++;
     }
+    r->st.elapsed_s = (double)(py_now_ns() - start) / 1e9;
 }
 
 static int write_output(run *r)
@@ -247,66 +201,102 @@ static int write_output(run *r)
     const opts *o = r->o;
     FILE *f = r->file;
     r->file = NULL;
+    errno = 0;
     int rc = strcmp(o->format, "raw") == 0 ? py_output_write_raw(r->out, f)
                                            : py_output_write_speedscope(r->out, f, (int)o->rate);
+    int err = errno;
     if (fclose(f) != 0 || rc != 0) {
+        if (rc != 0 && err)
+            errno = err;
         fprintf(stderr, "profd sample: cannot write %s: %s\n", o->out, strerror(errno));
+        r->write_failed = true;
         return -1;
     }
     return 0;
 }
 
+/* The lines of --native and --subprocesses. */
+static void features_summary(const run *r)
+{
+    if (r->p.nat) {
+        const py_native_stats *ns = py_native_stats_of(r->p.nat);
+        fprintf(stderr,
+                "profd sample: native: %ld thread stacks unwound, %.1f us each with the target "
+                "paused, %.1f native frames each, %ld merged, %ld kept Python-only\n",
+                ns->unwinds, ns->unwinds ? ns->unwind_us / (double)ns->unwinds : 0.0,
+                ns->unwinds ? (double)ns->frames / (double)ns->unwinds : 0.0, ns->merged,
+                ns->failed);
+    }
+    if (r->fam) {
+        const py_family_stats *fs = py_family_stats_of(r->fam);
+        fprintf(stderr,
+                "profd sample: subprocesses: %ld found, %ld Python, %ld exited, %ld stacks "
+                "written\n",
+                fs->found, fs->python, fs->exited, fs->stacks);
+    }
+}
+
 static void summary(const run *r)
 {
     const stats *s = &r->st;
+    const py_proc *p = &r->p;
     double n = s->taken ? (double)s->taken : 1.0;
-    char cost[96];
+    char cost[96], written[4200];
     if (r->o->nonblocking)
-        snprintf(cost, sizeof(cost), "%.1f us per sample reading", s->read_us_sum / n);
+        snprintf(cost, sizeof(cost), "%.1f us per sample reading", p->read_us_sum / n);
     else
         snprintf(cost, sizeof(cost), "%.1f us per sample with the target paused (%.1f stopping it)",
-                 s->read_us_sum / n, s->stop_us_sum / n);
+                 p->read_us_sum / n, p->stop_us_sum / n);
+    if (r->write_failed)
+        snprintf(written, sizeof(written), "no stacks written (writing %s failed)", r->o->out);
+    else
+        snprintf(written, sizeof(written), "%ld stacks written to %s", py_output_samples(r->out),
+                 r->o->out);
     if (r->exited)
         fprintf(stderr, "Stopped sampling because process exited\n");
     else if (stop_requested)
         fprintf(stderr, "Stopped sampling because Control-C pressed\n");
     fprintf(stderr,
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
-            "%ld errors), lag mean %.3f ms max %.3f ms, %ld torn stacks retried, %s, %ld stacks "
-            "written to %s\n",
-            r->t.version, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
-            s->missed, s->errors, s->lag_sum_ms / n, s->lag_max_ms, s->torn, cost,
-            py_output_samples(r->out), r->o->out);
+            "%ld errors), %.1f Hz achieved over %.2f s (random intervals, mean %.3f ms), lag mean "
+            "%.3f ms max %.3f ms, %ld torn stacks retried, %s, %s\n",
+            p->t.build, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
+            s->missed, s->errors, s->elapsed_s > 0 ? (double)s->taken / s->elapsed_s : 0.0,
+            s->elapsed_s, 1000.0 / (double)r->o->rate, s->lag_sum_ms / n, s->lag_max_ms, p->torn,
+            cost, written);
+    features_summary(r);
 }
 
 static int start(run *r, char *msg, size_t len)
 {
-    pid_t pid = (pid_t)r->o->pid;
-    int rc = py_locate(pid, &r->t, msg, len);
-    if (rc != PY_OK)
+    const opts *o = r->o;
+    r->po = (py_proc_opts){o->nonblocking, o->idle, o->gil, o->threads, o->native};
+    if (py_proc_open(&r->p, (pid_t)o->pid, &r->po, msg, len) != PY_OK)
         return -1;
-    r->file = fopen(r->o->out, "w");
+    r->opened = true;
+    if (r->p.t.warning[0])
+        fprintf(stderr, "%s\n", r->p.t.warning);
+    if (o->gil && r->p.t.L->free_threaded)
+        fprintf(stderr,
+                "profd sample: warning: --gil has no meaning for free-threaded Python %s (it has "
+                "no GIL); every thread is sampled\n",
+                r->p.t.version);
+    r->file = fopen(o->out, "w");
     if (!r->file) {
-        snprintf(msg, len, "profd sample: cannot write %s: %s", r->o->out, strerror(errno));
+        snprintf(msg, len, "profd sample: cannot write %s: %s", o->out, strerror(errno));
         return -1;
     }
-    if (!r->o->nonblocking) {
-        int e = py_pause_attach(&r->pz, pid);
-        if (e == -EPERM) {
-            snprintf(msg, len, "%s", PROFD_PERMISSION_DENIED);
-            return -1;
-        }
-        if (e != 0) {
-            snprintf(msg, len, "Failed to profile process: no such process (pid %d)", (int)pid);
-            return -1;
-        }
-    }
-    py_tid_calibrate(&r->t);
-    r->cc = py_code_cache_new();
     r->out = py_output_new();
-    if (!r->cc || !r->out || py_stacks_init(&r->s) != 0) {
+    if (!r->out || py_stacks_init(&r->s) != 0) {
         snprintf(msg, len, "profd sample: out of memory");
         return -1;
+    }
+    if (o->subprocesses) {
+        if (!(r->fam = py_family_new((pid_t)o->pid, &r->po))) {
+            snprintf(msg, len, "profd sample: out of memory");
+            return -1;
+        }
+        r->p.roots = py_family_root_frames(r->fam);
     }
     return 0;
 }
@@ -333,15 +323,15 @@ int profd_sample_main(int argc, char **argv)
         rc = PROFD_EXIT_FAIL;
     } else {
         loop(r);
-        if (!r->o->nonblocking)
-            py_pause_detach(&r->pz);
         if (write_output(r) != 0)
             rc = PROFD_EXIT_FAIL;
         summary(r);
     }
     if (r->file)
         fclose(r->file);
-    py_code_cache_free(r->cc);
+    if (r->opened)
+        py_proc_close(&r->p);
+    py_family_free(r->fam);
     py_output_free(r->out);
     py_stacks_free(&r->s);
     free(r);
