@@ -99,18 +99,21 @@ static int64_t now_ns(void)
  * and this libdw has no way back from a module to its Dwfl's argument. One sampler thread. */
 static pid_t current_pid;
 
-/* Open a module's file through the target's root first (containers), then as named. */
+/* Open a module's file as the target sees it (procmaps.c: the target's root, the path, or
+ * map_files, whichever has the mapped device and inode: containers and chroots alike);
+ * libdw's own lookup only for what maps does not name that way. */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
                     char **file_name, Elf **elfp)
 {
     if (name && name[0] == '/' && current_pid > 0) {
         char path[4200];
-        snprintf(path, sizeof(path), "/proc/%d/root%s", (int)current_pid, name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = py_open_mapped(current_pid, name, path, sizeof(path));
         if (fd >= 0) {
             *file_name = strdup(path);
             return fd;
         }
+        if (errno != ENOENT)
+            return -1; /* mapped, but no candidate is that file: never read another one */
     }
     return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
 }

@@ -161,6 +161,47 @@ int py_maps_modules(pid_t pid, py_module *mods, int max)
     return n;
 }
 
+int py_open_mapped(pid_t pid, const char *path, char *opened, size_t len)
+{
+    char name[64], line[4352];
+    snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(name, "r");
+    if (!f)
+        return -1;
+    static py_module m; /* 8 KiB of paths: one sampler thread */
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        uint64_t start, end, off, ino;
+        unsigned dmaj, dmin;
+        int pos = 0;
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
+                   &end, &off, &dmaj, &dmin, &ino, &pos) < 6 ||
+            pos == 0)
+            continue;
+        char *p = line + pos;
+        p[strcspn(p, "\n")] = '\0';
+        size_t n = strlen(path);
+        if (strncmp(p, path, n) != 0 || (p[n] != '\0' && strcmp(p + n, " (deleted)") != 0))
+            continue;
+        fill_module(&m, p, start, end, (uint64_t)makedev(dmaj, dmin), ino);
+        found = true;
+    }
+    fclose(f);
+    if (!found) {
+        errno = ENOENT;
+        return -1;
+    }
+    char why[1024];
+    int fd = py_module_open(pid, &m, why, sizeof(why));
+    if (fd < 0) {
+        errno = ESTALE; /* mapped, but no candidate could be opened as that file */
+        return -1;
+    }
+    if (opened)
+        snprintf(opened, len, "%s", m.open_path);
+    return fd;
+}
+
 char py_task_state(pid_t pid, long tid)
 {
     char name[96], buf[512];

@@ -118,6 +118,11 @@ int py_maps_modules(pid_t pid, py_module *mods, int max);
  * descriptor (m->open_path names it), or -1 with errno of the last failure and why set to one
  * phrase listing each candidate and why it was not taken. */
 int py_module_open(pid_t pid, py_module *m, char *why, size_t len);
+/* The same for any file the target has mapped, named by its path in maps (native.c's ELF
+ * files): the first maps entry of that path gives device, inode and range. An open descriptor
+ * (opened, if not NULL, names the candidate), or -1 with errno: ENOENT not mapped, ESTALE mapped
+ * but no candidate opens as that file. */
+int py_open_mapped(pid_t pid, const char *path, char *opened, size_t len);
 
 /* ---- the located interpreter (locate.c) ---- */
 typedef struct py_target {
