@@ -15,7 +15,8 @@ static int run(int argc, char **argv)
 const profd_command profd_cmd_sample = {
     "sample", run, "record stacks of a live CPython 3.8-3.13 process (built-in, like py-spy)",
     "Usage: profd sample record --pid PID [--rate HZ] [--duration S] [--format raw|speedscope]\n"
-    "                           -o FILE [--nonblocking] [--idle] [--threads] [--gil]\n\n"
+    "                           -o FILE [--nonblocking] [--idle] [--threads] [--gil]\n"
+    "                           [--native] [--subprocesses]\n\n"
     "Samples the Python stacks of a running CPython 3.8-3.13 process (x86_64) and writes\n"
     "them like `py-spy record`.\n\n"
     "  -p, --pid PID        process to sample (required)\n"
@@ -25,10 +26,13 @@ const profd_command profd_cmd_sample = {
     "  -o, --output FILE    where to write (required)\n"
     "      --nonblocking    read without pausing the target (torn stacks are retried)\n"
     "  -i, --idle           include idle threads (default: only threads in state R)\n"
-    "  -t, --threads        add a root frame \"thread (TID)\" per stack\n"
+    "  -t, --threads        add a root frame \"thread (TID): NAME\" per stack (NAME is\n"
+    "                       threading.Thread.name; \"thread (TID)\" for a thread without one)\n"
     "  -g, --gil            only the thread holding the GIL\n"
-    "  -s, --subprocesses, -n, --native   accepted for py-spy compatibility; ignored with a "
-    "warning\n\n"
+    "  -n, --native         native frames between the Python frames, as py-spy (libdw;\n"
+    "                       needs pausing: refused with --nonblocking)\n"
+    "  -s, --subprocesses   sample the target's descendants too, started before or during\n"
+    "                       the capture; stacks rooted at process PID:\"cmdline\"\n\n"
     "Exit status: 0 (also when the target exits or on SIGINT/SIGTERM: what was collected is\n"
     "written), 1 on failure (no such process, permission denied, not a Python process,\n"
     "unsupported version), 2 on bad usage. See docs/builtin-sampler.md.\n"};
