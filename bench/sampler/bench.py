@@ -1,6 +1,7 @@
 # bench.py - cost of the built-in sampler (`profd sample record`) to its target and to itself.
 #
 # Usage: python3 bench/sampler/bench.py [PROFD_BIN] [--pairs N] [--python NAME=PATH ...]
+#        (PATH may be chroot:ROOT:PATH for an interpreter inside a root filesystem)
 #                                       [--rows slowdown,idle,signals,cost]
 #
 # Wall time on a shared 2-core machine swings by tens of percent from other load alone, more
@@ -23,6 +24,7 @@
 # sampler refuses gets a line saying so.
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +40,8 @@ DEFAULT_PYTHONS = [
     ("3.12", "/root/.pyenv/versions/3.12.1/bin/python"),
     ("3.13", "/root/.pyenv/versions/3.13.0/bin/python"),
     ("3.13t", "/opt/profd-pythons/3.13t/bin/python3.13t"),
+    ("3.14", "chroot:/opt/profd-pythons/sid-root:/usr/bin/python3.14"),
+    ("3.15", "chroot:/opt/profd-pythons/sid-root:/usr/bin/python3.15"),
 ]
 
 
@@ -45,11 +49,22 @@ class Refused(Exception):
     pass
 
 
+def command(py):
+    """How to start the workload: PATH, or chroot:ROOT:PATH for an interpreter inside a root
+    filesystem (the Debian sid root of scripts/provision-pythons.sh); chroot execs, so the pid
+    is Python's."""
+    if not py.startswith("chroot:"):
+        return [py, WORKLOAD]
+    _, root, inner = py.split(":", 2)
+    shutil.copy(WORKLOAD, os.path.join(root, "tmp", "profd-bench-workload.py"))
+    return ["chroot", root, inner, "/tmp/profd-bench-workload.py"]
+
+
 def run_once(py, profd, flags, work, rate=100):
     """One workload run; flags None = unsampled. Returns (wall, cpu, sampler dict or None)."""
     iters, threads, depth, idle, signal_ms = work
-    target = subprocess.Popen([py, WORKLOAD, str(iters), str(threads), str(depth), str(idle),
-                               str(signal_ms)], stdout=subprocess.PIPE, text=True)
+    target = subprocess.Popen(command(py) + [str(iters), str(threads), str(depth), str(idle),
+                                             str(signal_ms)], stdout=subprocess.PIPE, text=True)
     assert target.stdout.readline().strip() == "ready"
     sampler = None
     if flags is not None:
@@ -142,10 +157,13 @@ def main():
         elif a == "--rows":
             rows = set(argv.pop(0).split(","))
     for name, py in pys or DEFAULT_PYTHONS:
-        if not os.access(py, os.X_OK):
+        exe = py
+        if py.startswith("chroot:"):
+            exe = os.path.join(py.split(":")[1], py.split(":", 2)[2].lstrip("/"))
+        if not os.access(exe, os.X_OK):
             print("\n## CPython %s: %s is not there (skipped)" % (name, py))
             continue
-        ver = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
+        ver = subprocess.run(command(py)[:-1] + ["-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True).stdout.strip()
         print("\n## CPython %s (%s)" % (ver, py))
         try:

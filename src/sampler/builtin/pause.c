@@ -77,7 +77,6 @@ static void late_add(py_pauser *p, pid_t tid)
         p->late[p->nlate++] = tid;
 }
 
-/* A status of a thread from an earlier sample whose stop came after its deadline. */
 /* A status of a tracee this sample does not hold: a late one of an earlier sample (of this
  * pauser, or of another one: waitpid(-1) sees every tracee of the sampler, and --subprocesses
  * runs a pauser per process). A stopped one is let go at once, its signal handed back; whoever
