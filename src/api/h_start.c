@@ -356,9 +356,9 @@ void api__handle_start(api_req *r)
     if (i == sizeof steps / sizeof steps[0]) {
         profd_metrics_session_started(st.s.service_name, st.s.trigger);
         LOG_I(st.id, "audit",
-              "action=start subject=%s service=%s type=%s duration=%d pid=%ld host=%s",
-              r->who.sub, st.s.service_name, profd_profile_type_name(st.s.profile_type),
-              st.s.duration_seconds, st.s.pid, st.req.host[0] ? st.req.host : "any");
+              "action=start subject=%s service=%s type=%s duration=%d pid=%ld host=%s", r->who.sub,
+              st.s.service_name, profd_profile_type_name(st.s.profile_type), st.s.duration_seconds,
+              st.s.pid, st.req.host[0] ? st.req.host : "any");
         api__reply_json(r, 201, api__session_json(r, &st.s));
         char loc[128];
         snprintf(loc, sizeof loc, "/api/v1/monitoring/profile/%s", st.id);
