@@ -157,39 +157,37 @@ static void nap(int ms)
 
 /* ---- the capture directory -------------------------------------------------------------- */
 
+/* The directory is reached through descriptors taken while the target lives: its root
+ * (/proc/PID/root, held open), its /tmp, the capture directory. So a target that exits, or
+ * code in it that swaps a path for a symlink, cannot make us write or remove anywhere else,
+ * and the files are removed even when /proc/PID is gone. */
 typedef struct capdir {
-    char host[256];   /* /proc/PID/root/tmp/profd-memory.XXXXXX */
-    char inside[128]; /* /tmp/profd-memory.XXXXXX, as the target sees it */
-    bool made;
+    int tmp, dir;     /* the target's /tmp and the capture directory (-1: none) */
+    char name[64];    /* profd-memory.XXXXXXXX */
+    char inside[128]; /* /tmp/profd-memory.XXXXXXXX, as the target sees it */
 } capdir;
-
-static void file_in(const capdir *d, bool inside, const char *name, char *out, size_t len)
-{
-    snprintf(out, len, "%s/%s", inside ? d->inside : d->host, name);
-}
 
 static void capdir_remove(capdir *d)
 {
-    if (!d->made)
-        return;
-    char p[320];
-    file_in(d, false, "capture.py", p, sizeof p);
-    unlink(p);
-    file_in(d, false, "out.txt", p, sizeof p);
-    unlink(p);
-    rmdir(d->host);
-    d->made = false;
+    if (d->dir >= 0) {
+        unlinkat(d->dir, "capture.py", 0);
+        unlinkat(d->dir, "out.txt", 0);
+        close(d->dir);
+        unlinkat(d->tmp, d->name, AT_REMOVEDIR);
+    }
+    if (d->tmp >= 0)
+        close(d->tmp);
+    d->dir = d->tmp = -1;
 }
 
 /* Create name in d: exclusive, 0600, the target's; with content (may be NULL). */
 static int create_file(const capdir *d, const char *name, uid_t uid, gid_t gid, const char *text,
                        size_t n, char *msg, size_t len)
 {
-    char p[320];
-    file_in(d, false, name, p, sizeof p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(d->dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(msg, len, "cannot create %s: %s", p, strerror(errno));
+        snprintf(msg, len, "cannot create %s/%s in the target: %s", d->inside, name,
+                 strerror(errno));
         return -1;
     }
     int rc = fchown(fd, uid, gid) == 0 && fchmod(fd, 0600) == 0 ? 0 : -1;
@@ -203,8 +201,51 @@ static int create_file(const capdir *d, const char *name, uid_t uid, gid_t gid, 
     if (close(fd) != 0)
         rc = -1;
     if (rc != 0)
-        snprintf(msg, len, "cannot write %s: %s", p, strerror(errno));
+        snprintf(msg, len, "cannot write %s/%s in the target: %s", d->inside, name,
+                 strerror(errno));
     return rc;
+}
+
+/* A fresh directory in the target's /tmp: 0700, exclusive (mkdirat fails on any existing name). */
+static int make_dir(long pid, capdir *d, uid_t uid, gid_t gid, char *msg, size_t len)
+{
+    char root[64];
+    snprintf(root, sizeof root, "/proc/%ld/root", pid);
+    int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    d->tmp = rfd >= 0 ? openat(rfd, "tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (rfd >= 0)
+        close(rfd);
+    if (d->tmp < 0) {
+        snprintf(msg, len, "the target (pid %ld) has no /tmp to put the memory capture in: %s", pid,
+                 strerror(errno));
+        return -1;
+    }
+    static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int tries = 0; tries < 16; tries++) {
+        unsigned char r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            break;
+        char *p = d->name + snprintf(d->name, sizeof d->name, "profd-memory.");
+        for (int i = 0; i < 8; i++)
+            *p++ = abc[r[i] % (sizeof abc - 1)];
+        *p = '\0';
+        if (mkdirat(d->tmp, d->name, 0700) == 0) {
+            d->dir = openat(d->tmp, d->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (d->dir < 0 || fchown(d->dir, uid, gid) != 0 || fchmod(d->dir, 0700) != 0) {
+                snprintf(msg, len, "cannot prepare /tmp/%s in the target: %s", d->name,
+                         strerror(errno));
+                if (d->dir < 0)
+                    unlinkat(d->tmp, d->name, AT_REMOVEDIR);
+                return -1;
+            }
+            snprintf(d->inside, sizeof d->inside, "/tmp/%s", d->name);
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    snprintf(msg, len, "cannot create a directory in the target's /tmp: %s", strerror(errno));
+    return -1;
 }
 
 static bool safe_path(const char *s)
@@ -248,19 +289,8 @@ static int make_capture(long pid, const mopts *o, capdir *d, char *msg, size_t l
         snprintf(msg, len, "cannot read the owner of pid %ld", pid);
         return -1;
     }
-    snprintf(d->host, sizeof d->host, "/proc/%ld/root/tmp/profd-memory.XXXXXX", pid);
-    if (!mkdtemp(d->host)) {
-        snprintf(msg, len, "cannot create a directory in the target's /tmp (%s): %s", d->host,
-                 strerror(errno));
+    if (make_dir(pid, d, uid, gid, msg, len) != 0 || !safe_path(d->inside))
         return -1;
-    }
-    d->made = true;
-    const char *tail = strrchr(d->host, '/');
-    snprintf(d->inside, sizeof d->inside, "/tmp%s", tail);
-    if (!safe_path(d->inside) || chown(d->host, uid, gid) != 0 || chmod(d->host, 0700) != 0) {
-        snprintf(msg, len, "cannot prepare %s: %s", d->host, strerror(errno));
-        return -1;
-    }
     uint64_t token = 0;
     if (getrandom(&token, sizeof token, 0) != (ssize_t)sizeof token)
         token = (uint64_t)mono_ms() ^ ((uint64_t)getpid() << 32);
@@ -285,7 +315,7 @@ typedef enum { WAIT_TAKEN, WAIT_TIMEOUT, WAIT_GONE, WAIT_STOPPED, WAIT_ERROR } w
 static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, char *msg, size_t len)
 {
     char script[320];
-    file_in(d, true, "capture.py", script, sizeof script);
+    snprintf(script, sizeof script, "%s/capture.py", d->inside);
     if (py_remote_arm(r, script) != 0) {
         snprintf(msg, len, "cannot ask pid %ld to run the capture: %s", o->pid, strerror(errno));
         py_remote_disarm(r);
@@ -330,10 +360,8 @@ static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, cha
 /* The output file once it ends with "# end\n": a new buffer, or NULL (*state says why). */
 static char *read_output(const capdir *d, size_t *n, bool *too_big)
 {
-    char p[320];
-    file_in(d, false, "out.txt", p, sizeof p);
     *too_big = false;
-    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = openat(d->dir, "out.txt", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     struct stat st;
@@ -531,7 +559,7 @@ int py_memory_main(int argc, char **argv)
         fprintf(stderr, "%s\n", msg);
         rc = refusal_exit(rr);
     } else {
-        capdir d = {0};
+        capdir d = {.tmp = -1, .dir = -1};
         rc = capture(&o, r, &d);
         capdir_remove(&d);
     }

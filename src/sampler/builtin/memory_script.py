@@ -6,7 +6,8 @@
 # runs it under the file name "<profd-memory>", so that its own frames can be filtered out of
 # what tracemalloc saw. Standard library only. It must never raise into the target and never
 # block the thread that runs it: the hook runs it at a safe point of some thread of the
-# target, so it only starts tracemalloc and a daemon thread, and returns.
+# target, so it only starts tracemalloc and a daemon thread, and returns. It removes its own
+# file once tracing is on (so "the script is gone" also means "the window has begun").
 #
 # The daemon thread sleeps out the window, takes a snapshot, stops tracemalloc if this script
 # started it (a target that traced already is left as it was: same traceback limit, still
@@ -38,10 +39,6 @@ def _profd_capture(window, frames, token, directory):
     setattr(sys, key, token)
     script = os.path.join(directory, "capture.py")
     out = os.path.join(directory, "out.txt")
-    try:
-        os.unlink(script)  # its text is already read: nothing of profd stays on disk
-    except OSError:
-        pass
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start(frames)
@@ -49,6 +46,10 @@ def _profd_capture(window, frames, token, directory):
               tracemalloc.Filter(False, tracemalloc.__file__),
               tracemalloc.Filter(False, linecache.__file__)]
     before = None if started else tracemalloc.take_snapshot().filter_traces(ignore)
+    try:
+        os.unlink(script)  # its text is already read: nothing of profd stays on disk
+    except OSError:
+        pass
     limit = tracemalloc.get_traceback_limit()
     t0 = time.monotonic()
 

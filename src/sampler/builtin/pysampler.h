@@ -204,7 +204,7 @@ typedef enum {
     PY_REMOTE_EPERM,         /* not allowed to read or write its memory */
     PY_REMOTE_ENOTPY,        /* no _PyRuntime */
     PY_REMOTE_TOO_OLD,       /* CPython < 3.14 */
-    PY_REMOTE_DISABLED,      /* -X disable_remote_debug / PYTHON_DISABLE_REMOTE_DEBUG */
+    PY_REMOTE_DISABLED,      /* -X disable-remote-debug / PYTHON_DISABLE_REMOTE_DEBUG */
     PY_REMOTE_FREE_THREADED, /* a free-threaded build */
     PY_REMOTE_UNSUPPORTED,   /* 3.16+, or debug offsets that make no sense */
 } py_remote_result;

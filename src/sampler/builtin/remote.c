@@ -5,7 +5,7 @@
  *      free-threaded flag, then offsets); its debugger_support block names, per thread state,
  *      eval_breaker and the _PyRemoteDebuggerSupport area (debugger_pending_call, an int, and
  *      debugger_script_path, a char[debugger_script_path_size]), and, per interpreter,
- *      config.remote_debug (0 under -X disable_remote_debug or PYTHON_DISABLE_REMOTE_DEBUG);
+ *      config.remote_debug (0 under -X disable-remote-debug or PYTHON_DISABLE_REMOTE_DEBUG);
  *   2. write the script path (NUL-terminated, shorter than the buffer) into a thread's
  *      debugger_script_path, set its debugger_pending_call to 1, and OR
  *      _PY_EVAL_PLEASE_STOP_BIT (1 << 5) into its eval_breaker;
@@ -168,7 +168,7 @@ py_remote_result py_remote_open(pid_t pid, py_remote *r, char *msg, size_t len)
         return say(msg, len, PY_REMOTE_ENOPROC, "cannot read pid %ld", (long)pid);
     if (on != 1)
         return say(msg, len, PY_REMOTE_DISABLED,
-                   "pid %ld disabled remote debugging (-X disable_remote_debug or "
+                   "pid %ld disabled remote debugging (-X disable-remote-debug or "
                    "PYTHON_DISABLE_REMOTE_DEBUG), so memory profiling cannot run in it",
                    (long)pid);
     return PY_REMOTE_OK;
