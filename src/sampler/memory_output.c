@@ -66,7 +66,7 @@ static int summary(const char *line, size_t n, long no, profd_memory_summary *su
         bytes > WEIGHT_MAX || blocks > WEIGHT_MAX || peak > WEIGHT_MAX || frames < 1 ||
         frames > 65535)
         return bad(msg, len, no, "the summary needs bytes=, blocks=, peak= and frames= numbers");
-    const char *t = strstr(line, " tracer=");
+    const char *t = memmem(line, n, " tracer=", 8);
     if (!t || (size_t)(t - line) + 8 > n)
         return bad(msg, len, no, "the summary needs tracer=profd or tracer=target");
     size_t rest = n - (size_t)(t - line) - 8;
