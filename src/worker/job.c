@@ -235,9 +235,9 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         s->blocks_total = sum.blocks;
         s->overhead_percent = overhead; /* the target's slowdown; < 0: not measurable */
         LOG_I(s->session_id, "capture.memory",
-              "%lld bytes in %lld blocks live, peak %lld, tracemalloc %s, overhead %.2f%%",
-              sum.bytes, sum.blocks, sum.peak, sum.traced_by_target ? "left on" : "stopped",
-              overhead);
+              "%lld bytes in %lld blocks live, peak %lld, %ld tracebacks, tracemalloc %s",
+              sum.bytes, sum.blocks, sum.peak, sum.stacks,
+              sum.traced_by_target ? "was on and is left on" : "stopped again");
     }
     if (s->overhead_percent >= 0)
         profd_metrics_capture_overhead(s->overhead_percent);
@@ -254,8 +254,13 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         worker__lease(w, s->session_id, 0);
     worker__publish(w, "session.completed", s);
     profd_metrics_session_finished("completed");
-    LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
-          s->overhead_percent);
+    if (s->profile_type == PROFD_PROFILE_MEMORY)
+        LOG_I(s->session_id, "capture.completed", "%lld bytes live, target overhead %s%.2f%%",
+              s->bytes_total, s->overhead_percent < 0 ? "not measurable, " : "",
+              s->overhead_percent < 0 ? 0.0 : s->overhead_percent);
+    else
+        LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
+              s->overhead_percent);
 }
 
 static void remove_spool(const char *dir)
