@@ -126,6 +126,16 @@ full 3.14 ns plain
 full 3.14 chroot traced
 full 3.14 chroot joined
 
+# --- memory stacks feed render and diff like CPU stacks, in bytes
+if [ -s "$W/stacks.txt" ]; then
+    "$PROFD_BIN" diff --bytes -o "$W/diff.html" "$W/stacks.txt" "$W/stacks.txt" &&
+        grep -q '"unit":"bytes"' "$W/diff.html" || fail "diff --bytes of memory stacks"
+    "$PROFD_BIN" render --bytes -f speedscope -o "$W/p.json" "$W/stacks.txt" &&
+        grep -q '"unit":"bytes"' "$W/p.json" || fail "render --bytes -f speedscope of memory stacks"
+    "$PROFD_BIN" render --bytes -o "$W/p.html" "$W/stacks.txt" && grep -q grow_cache "$W/p.html" ||
+        fail "render --bytes of memory stacks"
+fi
+
 # --- timeout: the only thread blocks in C
 profd_py_launch 3.14 chroot "$W/pid" "$HERE/fixture.py" 5 {RUNDIR} blocked > "$W/fx.out" 2> "$W/fx.err"
 launcher=$PROFD_PY_LAUNCHER
