@@ -62,7 +62,7 @@ static int parse(int argc, char **argv, mopts *o)
                  .frames = 64,
                  .baseline = -1,
                  .attach_timeout = PROFD_MEMORY_ATTACH_TIMEOUT_S};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *num = strcmp(f, "--pid") == 0              ? &o->pid
                     : strcmp(f, "--duration") == 0       ? &o->window
@@ -84,7 +84,6 @@ static int parse(int argc, char **argv, mopts *o)
         } else {
             return profd_usage_error("sample", "unknown flag '%s'", f);
         }
-        i++;
     }
     if (!o->pid || !o->out)
         return profd_usage_error("sample", "memory needs --pid PID and -o FILE");
