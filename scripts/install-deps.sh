@@ -9,6 +9,7 @@ PACKAGES=(
   libmicrohttpd-dev zlib1g-dev libcmocka-dev
   redis-server kcat python3 curl procps openssl
   docker-compose yamllint python3-yaml
+  chromium
 )
 
 # Tools that may come from elsewhere than Debian (a node from its own
@@ -27,13 +28,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "install-deps: installing ${missing[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The schema validator the tests use (ajv), from the npm registry.
+# The test tools from the npm registry (tests/node/package.json: the schema
+# validator, playwright-core for the browser tests): installed again whenever a
+# dependency listed there is missing from node_modules.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -f "$here/tests/node/package.json" ] && [ ! -d "$here/tests/node/node_modules/ajv" ]; then
+node_missing() {
+  local dir=$1 dep
+  for dep in $(node -e 'const p=require(process.argv[1]);console.log(Object.keys(p.dependencies||{}).join(" "))' "$dir/package.json"); do
+    [ -d "$dir/node_modules/$dep" ] || return 0
+  done
+  return 1
+}
+if [ -f "$here/tests/node/package.json" ] && node_missing "$here/tests/node"; then
   echo "install-deps: npm install in tests/node"
   (cd "$here/tests/node" && npm install --no-audit --no-fund --silent)
 fi

@@ -13,10 +13,10 @@ static int run(int argc, char **argv)
 }
 
 const profd_command profd_cmd_sample = {
-    "sample", run, "record stacks of a live CPython 3.8-3.13 process (built-in, like py-spy)",
+    "sample", run, "record stacks of a live CPython 3.8-3.15 process (built-in, like py-spy)",
     "Usage: profd sample record --pid PID [--rate HZ] [--duration S] [--format raw|speedscope]\n"
     "                           -o FILE [--nonblocking] [--idle] [--threads] [--gil]\n\n"
-    "Samples the Python stacks of a running CPython 3.8-3.13 process (x86_64) and writes\n"
+    "Samples the Python stacks of a running CPython 3.8-3.15 process (x86_64) and writes\n"
     "them like `py-spy record`.\n\n"
     "  -p, --pid PID        process to sample (required)\n"
     "  -r, --rate HZ        samples per second [100]\n"
@@ -26,7 +26,7 @@ const profd_command profd_cmd_sample = {
     "      --nonblocking    read without pausing the target (torn stacks are retried)\n"
     "  -i, --idle           include idle threads (default: only threads in state R)\n"
     "  -t, --threads        add a root frame \"thread (TID)\" per stack\n"
-    "  -g, --gil            only the thread holding the GIL\n"
+    "  -g, --gil            only the thread holding the GIL (not on free-threaded builds)\n"
     "  -s, --subprocesses, -n, --native   accepted for py-spy compatibility; ignored with a "
     "warning\n\n"
     "Exit status: 0 (also when the target exits or on SIGINT/SIGTERM: what was collected is\n"

@@ -59,7 +59,7 @@ static void read_stderr(const char *path, char *buf, size_t len)
 }
 
 /* Last non-empty line of text, made printable and short (no newlines in messages). */
-static void last_line(const char *text, char *out, size_t len)
+static void last_line_upto(const char *text, char *out, size_t len, size_t max)
 {
     const char *end = text + strlen(text);
     while (end > text && isspace((unsigned char)end[-1]))
@@ -68,9 +68,14 @@ static void last_line(const char *text, char *out, size_t len)
     while (start > text && start[-1] != '\n')
         start--;
     size_t n = 0;
-    for (const char *p = start; p < end && n + 1 < len && n < 200; p++)
+    for (const char *p = start; p < end && n + 1 < len && n < max; p++)
         out[n++] = isprint((unsigned char)*p) ? *p : ' ';
     out[n] = '\0';
+}
+
+static void last_line(const char *text, char *out, size_t len)
+{
+    last_line_upto(text, out, len, 200);
 }
 
 static bool has(const char *text, const char *needle)
@@ -138,6 +143,16 @@ static void exit_failure(const profd_capture *c, profd_capture_result *r, const 
         else
             profd_error_set(&r->err, PROFD_E_SAMPLER_MISSING,
                             "the built-in sampler could not be run");
+    } else if (has(text, "failed to profile process: cannot open ") ||
+               has(text, "failed to profile process: unsupported python build")) {
+        /* the built-in sampler's own lines (locate.c): the file it could not open, or the build
+         * it refuses, with every candidate's reason; kept whole, before the generic matches
+         * below catch words inside them ("Operation not permitted" from map_files) */
+        char whole[440]; /* these lines list candidates: longer than the usual 200 */
+        last_line_upto(text, whole, sizeof whole, sizeof whole - 1);
+        snprintf(what, sizeof what, "process %ld cannot be read by the built-in sampler",
+                 c->spec.pid);
+        with_line(r, PROFD_E_SAMPLER_FAILED, what, whole);
     } else if (has(text, "permission denied") || has(text, "operation not permitted")) {
         fail(r, PROFD_E_PERMISSION, "%s", PROFD_PERMISSION_DENIED);
     } else if (has(text, "check that the process is running") ||

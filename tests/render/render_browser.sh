@@ -11,7 +11,7 @@ OUT=${PROFD_BUILD_DIR:-/tmp}
 . "$(dirname "$0")/../support/skip.sh"
 # Chromium is not installed by scripts/install-deps.sh: optional; node and
 # playwright-core are.
-[ -x /usr/bin/chromium ] || skip_optional "chromium not installed (/usr/bin/chromium)"
+[ -x /usr/bin/chromium ] || skip_provided "chromium not installed (/usr/bin/chromium): make deps installs it"
 need_cmd node nodejs
 if [ ! -d "$SRC/tests/node/node_modules/playwright-core" ]; then
     skip_provided "playwright-core not installed in tests/node (npm ci there)"

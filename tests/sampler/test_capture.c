@@ -271,6 +271,39 @@ static void test_permission_and_not_python(void **state)
                    "Failed to find python version from target process", false);
 }
 
+/* The built-in sampler's "cannot open" and "unsupported build" lines reach the session whole,
+ * as sampler_failed, even though they contain "Operation not permitted" or "Python". */
+static void test_builtin_refusals(void **state)
+{
+    (void)state;
+    const char *lines[] = {
+        "Failed to profile process: cannot open /usr/bin/python3.14, mapped by pid 77 "
+        "(/proc/77/root/usr/bin/python3.14: No such file or directory; /usr/bin/python3.14: No "
+        "such file or directory; /proc/77/map_files/400000-422000: Operation not permitted)",
+        "Failed to profile process: unsupported Python build 3.12.9 (_PyRuntime is 166688 "
+        "bytes, not 3.12's 459944, and the 3.12 offsets do not hold: no thread has a Python "
+        "frame)",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        FILE *f = fopen(err_path, "w");
+        assert_non_null(f);
+        fprintf(f, "%s\n", lines[i]);
+        fclose(f);
+        profd_capture c;
+        memset(&c, 0, sizeof(c));
+        c.spec = spec_for(target, 100, 1, 5);
+        c.spec.kind = PROFD_SAMPLER_BUILTIN;
+        c.done = true;
+        c.status = 1 << 8; /* exited 1 */
+        profd_capture_result r;
+        profd_capture_result_of(&c, &r);
+        assert_false(r.ok);
+        assert_string_equal(r.err.code, PROFD_E_SAMPLER_FAILED);
+        assert_contains(r.err.msg, "cannot be read by the built-in sampler: ");
+        assert_contains(r.err.msg, lines[i]);
+    }
+}
+
 static void test_no_such_process(void **state)
 {
     (void)state;
@@ -542,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_hang_is_killed_at_deadline),
         cmocka_unit_test(test_stopped_sampler_is_killed),
         cmocka_unit_test(test_missing_sampler),
+        cmocka_unit_test(test_builtin_refusals),
         cmocka_unit_test(test_cancel_keeps_partial_output),
         cmocka_unit_test(test_pdeathsig_process),
         cmocka_unit_test(test_pdeathsig_thread),

@@ -2,7 +2,9 @@
 #
 # Usage: python fixture.py SECONDS
 # Prints "ready <pid>" once both threads run, then after SECONDS prints one JSON line with the
-# share of the main thread's wall time spent in each phase, as measured by the program itself.
+# share of the main thread's time spent in each phase, as measured by the program itself, twice:
+# "cpu" from time.thread_time() (the truth a CPU profile should match) and "wall" from
+# time.perf_counter() (what a sampler that pauses the target shifts: see check_stacks.py).
 #
 # Main thread, rotating through short slices (so any 2 s window has the same split):
 #   nested  nested_outer -> Shape.area (a method) -> spin          40 %
@@ -20,8 +22,10 @@ import threading
 import time
 
 perf = time.perf_counter
+cpu = time.thread_time
 SLICE = 0.02
 TOTALS = {"nested": 0.0, "gen": 0.0, "coro": 0.0, "deep": 0.0}
+WALL = dict(TOTALS)
 
 
 def spin(seconds):
@@ -86,9 +90,10 @@ def side_main(stop):
 
 
 def timed(name, fn, *args):
-    t0 = perf()
+    t0, w0 = cpu(), perf()
     fn(*args)
-    TOTALS[name] += perf() - t0
+    TOTALS[name] += cpu() - t0
+    WALL[name] += perf() - w0
 
 
 def main():
@@ -106,8 +111,12 @@ def main():
         timed("coro", run_coro, loop, SLICE)
         timed("deep", recurse, 1000, SLICE)
     stop.set()
-    total = sum(TOTALS.values())
-    print(json.dumps({k: v / total for k, v in TOTALS.items()}), flush=True)
+    loop.close()
+    split = {}
+    for kind, times in (("cpu", TOTALS), ("wall", WALL)):
+        total = sum(times.values())
+        split[kind] = {k: v / total for k, v in times.items()}
+    print(json.dumps(split), flush=True)
 
 
 main()

@@ -126,8 +126,8 @@ static void test_layouts(void **state)
 {
     (void)state;
     assert_null(py_layout_for(7));
-    assert_null(py_layout_for(14));
-    for (int m = 8; m <= 13; m++) {
+    assert_null(py_layout_for(13)); /* 3.13+: from the target's _Py_DebugOffsets */
+    for (int m = 8; m <= 12; m++) {
         const py_layout *L = py_layout_for(m);
         assert_non_null(L);
         assert_int_equal(L->minor, m);

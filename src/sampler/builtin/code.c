@@ -113,11 +113,11 @@ static int load(py_code *c, const py_target *t, uint64_t addr, const uint64_t ke
     c->filename = read_str_dup(t, key[0]);
     uint64_t tab = key[2];
     int64_t tlen;
-    if (!c->name || !c->filename || py_read(t->pid, tab + 16, &tlen, 8) != 0 || tlen < 0 ||
-        tlen > MAX_TABLE)
+    if (!c->name || !c->filename || py_read(t->pid, tab + (uint64_t)L->bytes_size, &tlen, 8) != 0 ||
+        tlen < 0 || tlen > MAX_TABLE)
         goto bad;
     c->table = malloc((size_t)tlen + 1);
-    if (!c->table || py_read(t->pid, tab + 32, c->table, (size_t)tlen) != 0)
+    if (!c->table || py_read(t->pid, tab + (uint64_t)L->bytes_sval, c->table, (size_t)tlen) != 0)
         goto bad;
     c->table_len = (size_t)tlen;
     char shortname[4096];
@@ -126,7 +126,6 @@ static int load(py_code *c, const py_target *t, uint64_t addr, const uint64_t ke
     if (!c->short_filename)
         goto bad;
     c->valid = true;
-    (void)L;
     return 0;
 bad:
     clear(c);
@@ -138,6 +137,8 @@ size_t py_code_header_size(const py_layout *L)
     size_t need = (size_t)L->co_linetable + 8;
     if (L->co_firsttraceable + 4 > (int)need)
         need = (size_t)L->co_firsttraceable + 4;
+    if (L->ob_type + 8 > (int)need)
+        need = (size_t)L->ob_type + 8;
     return need;
 }
 
@@ -146,7 +147,7 @@ const py_code *py_code_from_header(py_code_cache *cc, const py_target *t, uint64
 {
     const py_layout *L = t->L;
     uint64_t type, key[4] = {0};
-    memcpy(&type, hdr + 8, 8);
+    memcpy(&type, hdr + L->ob_type, 8);
     if (t->code_type && type != t->code_type)
         return NULL;
     int32_t first, traceable = 0;
@@ -173,7 +174,7 @@ const py_code *py_code_from_header(py_code_cache *cc, const py_target *t, uint64
 
 const py_code *py_code_get(py_code_cache *cc, const py_target *t, uint64_t addr)
 {
-    uint8_t hdr[256];
+    uint8_t hdr[PY_CODE_HDR_MAX];
     if (addr == 0 || py_read(t->pid, addr, hdr, py_code_header_size(t->L)) != 0)
         return NULL;
     return py_code_from_header(cc, t, addr, hdr);

@@ -6,11 +6,13 @@
  * the address and, through st_size, the size of the runtime state, which is
  * the check that the layout of the detected version really applies.
  * Py_Version (3.11+) gives the exact version; PyCode_Type lets the sampler
- * confirm that a frame's code pointer really is a code object. The first
+ * confirm that a frame's code pointer really is a code object; _Py_NegativeRefcount
+ * exists only in debug builds (Py_REF_DEBUG), which names the build. The first
  * PT_LOAD's page-aligned vaddr is what the mapping's start corresponds to, so
  * load bias = mapping start - that vaddr. Every offset read from the file is
  * bounds-checked: the file comes from the target's filesystem. */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,6 +42,8 @@ static void take_symbol(py_symbols *out, const char *name, const Elf64_Sym *s)
         out->py_version = s->st_value;
     } else if (strcmp(name, "PyCode_Type") == 0) {
         out->code_type = s->st_value;
+    } else if (strcmp(name, "_Py_NegativeRefcount") == 0) {
+        out->debug_build = true;
     }
 }
 
@@ -97,13 +101,20 @@ int py_elf_symbols(const char *path, py_symbols *out)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    int rc = py_elf_symbols_fd(fd, out);
+    close(fd);
+    return rc;
+}
+
+int py_elf_symbols_fd(int fd, py_symbols *out)
+{
+    memset(out, 0, sizeof(*out));
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-        close(fd);
+        errno = ENOEXEC;
         return -1;
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (p == MAP_FAILED)
         return -1;
     image im = {p, (size_t)st.st_size};

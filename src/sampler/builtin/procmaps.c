@@ -2,14 +2,25 @@
  *
  * The interpreter lives either in a mapped libpython (shared builds) or in the
  * executable itself (static builds such as Debian's /usr/bin/python3.11). Both
- * are found in /proc/PID/maps; the file is opened through /proc/PID/root so a
- * target in another mount namespace (a container) works, and through
- * /proc/PID/map_files/START-END when the file was deleted or replaced since it
- * was mapped (" (deleted)"), which reads the exact inode that is mapped. */
+ * are found in /proc/PID/maps, with the device and inode of the mapped file.
+ *
+ * The path in maps is the one the kernel can name from the target's side: for a
+ * process in another mount namespace (a container) it is a path inside that
+ * namespace, reachable from here as /proc/PID/root + path; for a plain chroot in
+ * our namespace it is the host path, and /proc/PID/root + path names some other
+ * file or none. So py_module_open tries /proc/PID/root + path, then the path, then
+ * /proc/PID/map_files/START-END (the mapping itself: also right for a deleted or
+ * replaced file, but it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE), and takes
+ * the first whose device and inode equal the maps entry's. A same-named file from
+ * the wrong root is thereby never read, and a file that cannot be opened at all
+ * is reported as such, with every candidate's reason, by the caller. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "pysampler.h"
@@ -21,7 +32,8 @@ static bool is_libpython(const char *path)
     return strncmp(base, "libpython", 9) == 0 && strstr(base, ".so") != NULL;
 }
 
-static void fill_module(pid_t pid, py_module *m, const char *path, uint64_t start, uint64_t end)
+static void fill_module(py_module *m, const char *path, uint64_t start, uint64_t end, uint64_t dev,
+                        uint64_t ino)
 {
     size_t n = strlen(path);
     const char *del = " (deleted)";
@@ -34,11 +46,65 @@ static void fill_module(pid_t pid, py_module *m, const char *path, uint64_t star
     memcpy(m->path, path, n);
     m->path[n] = '\0';
     m->base = start;
-    if (m->deleted)
-        snprintf(m->open_path, sizeof(m->open_path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-                 (int)pid, start, end);
-    else
-        snprintf(m->open_path, sizeof(m->open_path), "/proc/%d/root%.200s", (int)pid, m->path);
+    m->end = end;
+    m->dev = dev;
+    m->ino = ino;
+    m->open_path[0] = '\0';
+}
+
+/* Open a candidate; keep it only if it is the mapped file. */
+static int open_if_same(const char *cand, const py_module *m, char *why, size_t len, size_t *used)
+{
+    int fd = open(cand, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    const char *reason = NULL;
+    char buf[96];
+    if (fd < 0) {
+        reason = strerror(errno);
+    } else if (fstat(fd, &st) != 0) {
+        reason = strerror(errno);
+    } else if ((uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino) {
+        snprintf(buf, sizeof(buf), "a different file (device %u:%u inode %llu)", major(st.st_dev),
+                 minor(st.st_dev), (unsigned long long)st.st_ino);
+        reason = buf;
+        errno = ESTALE;
+    } else {
+        return fd;
+    }
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (*used < len) {
+        int n = snprintf(why + *used, len - *used, "%s%s: %s", *used ? "; " : "", cand, reason);
+        *used += n > 0 ? (size_t)n : 0;
+    }
+    errno = e;
+    return -1;
+}
+
+int py_module_open(pid_t pid, py_module *m, char *why, size_t len)
+{
+    char cand[3][4200];
+    int n = 0;
+    size_t used = 0;
+    why[0] = '\0';
+    if (!m->deleted) {
+        snprintf(cand[n++], sizeof(cand[0]), "/proc/%d/root%s", (int)pid, m->path);
+        snprintf(cand[n++], sizeof(cand[0]), "%s", m->path);
+    }
+    snprintf(cand[n++], sizeof(cand[0]), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
+             m->base, m->end);
+    int e = ENOENT;
+    for (int i = 0; i < n; i++) {
+        int fd = open_if_same(cand[i], m, why, len, &used);
+        if (fd >= 0) {
+            memcpy(m->open_path, cand[i], sizeof(m->open_path));
+            return fd;
+        }
+        e = errno;
+    }
+    errno = e;
+    return -1;
 }
 
 /* The executable's path as the kernel sees it (without " (deleted)"). */
@@ -64,10 +130,11 @@ int py_maps_modules(pid_t pid, py_module *mods, int max)
     bool have_lib = false, have_exe = false;
     int n = 0;
     while (n < max && fgets(line, sizeof(line), f)) {
-        uint64_t start, end, off;
+        uint64_t start, end, off, ino;
+        unsigned dmaj, dmin;
         int pos = 0;
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %*s %*s %n", &start, &end, &off,
-                   &pos) < 3 ||
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
+                   &end, &off, &dmaj, &dmin, &ino, &pos) < 6 ||
             pos == 0 || off != 0)
             continue;
         char *path = line + pos;
@@ -84,7 +151,7 @@ int py_maps_modules(pid_t pid, py_module *mods, int max)
                 mods[n] = mods[0];
                 slot = 0;
             }
-            fill_module(pid, &mods[slot], path, start, end);
+            fill_module(&mods[slot], path, start, end, (uint64_t)makedev(dmaj, dmin), ino);
             have_lib |= lib;
             have_exe |= isexe;
             n++;

@@ -1,12 +1,13 @@
 /* pysampler.h - internals of the built-in CPython sampler (`profd sample record`).
  *
  * The sampler reads a live CPython process from outside with process_vm_readv:
- * find `_PyRuntime` through ELF symbols (locate.c, elfsym.c, procmaps.c), pick
- * the layout of that version (layout.c), walk interpreters -> threads -> frames
- * (stack.c), turn code objects into names and line numbers (code.c, unicode.c,
- * linetable.c), optionally pause the threads around each read (pause.c),
- * aggregate and write py-spy compatible output (output.c), all driven by a
- * fixed-rate loop (record.c). Nothing here is shared with other modules. */
+ * find `_PyRuntime` through ELF symbols (locate.c, elfsym.c, procmaps.c), take
+ * the layout of that version from the target's own `_Py_DebugOffsets` (3.13+,
+ * debug_offsets.c) or the per-minor table (3.8-3.12, layout.c), walk interpreters -> threads ->
+ * frames (stack.c), turn code objects into names and line numbers (code.c, unicode.c, linetable.c),
+ * optionally pause the threads around each read (pause.c), aggregate and write py-spy compatible
+ * output (output.c), all driven by a fixed-rate loop (record.c). Nothing here is shared with other
+ * modules. */
 #ifndef PROFD_PYSAMPLER_H
 #define PROFD_PYSAMPLER_H
 
@@ -15,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "debug_offsets.h"
 
 /* ---- memory of the target (mem.c) ---- */
 /* 0 on a full read; -1 with errno otherwise (EFAULT/EIO/ESRCH/EPERM). */
@@ -54,12 +57,31 @@ typedef struct py_layout {
     int linetable;
     /* unicode */
     int ascii_size, compact_size;
+    /* object headers (free-threaded builds have a larger PyObject: ob_tid, ob_ref_shared...) */
+    int ob_type;                /* PyObject.ob_type */
+    int bytes_size, bytes_sval; /* PyBytesObject: ob_base.ob_size, ob_sval */
+    int str_length, str_state;  /* PyASCIIObject: length, state */
+    int ts_interp;              /* PyThreadState.interp, checked to point back (locate.c) */
+    int if_read;                /* bytes of _PyInterpreterFrame that hold the fields used */
+    uint64_t if_code_tag;       /* tag bits of f_executable (a _PyStackRef from 3.14) */
+    int if_owner_skip;          /* 3.12+: owner >= this is a C / interpreter entry frame */
+    int if_tlbc_index, co_tlbc; /* free-threaded 3.14+: thread-local bytecode; -1 absent */
+    bool free_threaded;
 } py_layout;
 
-#define PY_FRAME_OWNED_BY_GENERATOR 1
-#define PY_FRAME_OWNED_BY_CSTACK 3
+/* Bytes of a thread state, an interpreter frame and a code-object header read at most; a
+ * layout that needs more is refused. */
+#define PY_TS_MAX 320
+#define PY_FRAME_MAX 128
+#define PY_CODE_HDR_MAX 256
 
+#define PY_FRAME_OWNED_BY_GENERATOR 1
+
+/* The 3.8-3.12 table entry of a minor version, NULL for others. */
 const py_layout *py_layout_for(int minor);
+/* Build the layout of a 3.13+ target from its debug offsets. 0 ok; -1 with why set to a short
+ * phrase when a field the sampler needs is missing or does not fit its buffers. */
+int py_layout_from_debug_offsets(const py_debug_offsets *d, py_layout *L, char *why, size_t len);
 
 /* ---- ELF and /proc/PID/maps (elfsym.c, procmaps.c) ---- */
 typedef struct py_symbols {
@@ -67,33 +89,52 @@ typedef struct py_symbols {
     uint64_t py_version;            /* st_value of Py_Version (3.11+), 0 if absent */
     uint64_t code_type;             /* st_value of PyCode_Type, 0 if absent */
     uint64_t first_load_vaddr;      /* page-aligned p_vaddr of the first PT_LOAD */
+    bool debug_build;               /* defines _Py_NegativeRefcount (Py_DEBUG / Py_REF_DEBUG) */
 } py_symbols;
 
-/* Read the symbols from an ELF file. 0 ok (runtime may be 0: not found), -1 unreadable. */
+/* Read the symbols from an ELF file (by path or open descriptor). 0 ok (runtime may be 0: not
+ * found), -1 with errno when it cannot be read or is not an x86_64 ELF file. */
 int py_elf_symbols(const char *path, py_symbols *out);
+int py_elf_symbols_fd(int fd, py_symbols *out);
 
 typedef struct py_module {
-    char path[4096];     /* as shown in maps, without " (deleted)" */
-    char open_path[256]; /* path to open from here: /proc/PID/root/... or map_files */
-    uint64_t base;       /* start of its mapping with file offset 0 */
+    char path[4096];      /* as shown in maps, without " (deleted)" */
+    char open_path[4200]; /* the candidate that was opened (py_module_open) */
+    uint64_t base, end;   /* its mapping with file offset 0 */
+    uint64_t dev, ino;    /* device (makedev of maps' major:minor) and inode from maps */
     bool deleted;
 } py_module;
 
 /* Find the mapped libpython (preferred) and the main executable.
  * Returns the number of modules found (0..2), -1 with errno if maps is unreadable. */
 int py_maps_modules(pid_t pid, py_module *mods, int max);
+/* Open the file of a mapped module as the target sees it: /proc/PID/root + path (another
+ * mount namespace), then the path itself (a plain chroot shows host paths), then
+ * /proc/PID/map_files/START-END; a candidate is taken only if its device and inode are the
+ * ones maps shows, so a same-named file from the wrong root is never read. Returns an open
+ * descriptor (m->open_path names it), or -1 with errno of the last failure and why set to one
+ * phrase listing each candidate and why it was not taken. */
+int py_module_open(pid_t pid, py_module *m, char *why, size_t len);
 
 /* ---- the located interpreter (locate.c) ---- */
 typedef struct py_target {
     pid_t pid;
-    const py_layout *L;
+    const py_layout *L; /* the table entry (3.8-3.12) or &layout (3.13+) */
     uint64_t runtime;   /* address of _PyRuntime in the target */
     uint64_t code_type; /* address of PyCode_Type, 0 unknown */
     int tid_off;        /* 3.8-3.10: offset of the kernel tid in glibc's struct pthread, -1 */
-    char version[32];   /* "3.11.7" */
+    char version[32];   /* the full version: "3.11.7", "3.14.10", "3.15.0rc1" */
+    char build[80];     /* version and build: "3.13.15 free-threaded", "3.14.10 debug" */
+    bool have_debug_offsets;
+    py_debug_offsets dbg; /* 3.13+: the target's _Py_DebugOffsets, parsed */
+    py_layout layout;     /* 3.13+: built from dbg */
+    char warning[256];    /* one line for the caller to print once ("" if none) */
 } py_target;
 
-enum { PY_OK = 0, PY_ENOPROC, PY_EPERM, PY_ENOTPY, PY_EVERSION };
+/* "3.14.10", "3.15.0b2" from PY_VERSION_HEX. */
+void py_version_string(uint32_t hex, char *out, size_t len);
+
+enum { PY_OK = 0, PY_ENOPROC, PY_EPERM, PY_ENOTPY, PY_EVERSION, PY_ENOFILE };
 
 /* Locate the interpreter of pid. On failure returns PY_E* with msg set to one line. */
 int py_locate(pid_t pid, py_target *t, char *msg, size_t len);

@@ -189,7 +189,7 @@ static int sample_once(run *r)
         return alive(pid) ? -EIO : -ESRCH;
     for (int i = 0; i < r->s.nthreads; i++) {
         const py_thread *th = &r->s.threads[i];
-        if (th->depth == 0 || (o->gil && !th->holds_gil))
+        if (th->depth == 0 || (o->gil && !r->t.L->free_threaded && !th->holds_gil))
             continue;
         bool act = true;
         if (!o->idle && !o->nonblocking) {
@@ -275,7 +275,7 @@ static void summary(const run *r)
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
             "%ld errors), lag mean %.3f ms max %.3f ms, %ld torn stacks retried, %s, %ld stacks "
             "written to %s\n",
-            r->t.version, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
+            r->t.build, r->o->nonblocking ? "nonblocking" : "pausing", s->taken, s->expected,
             s->missed, s->errors, s->lag_sum_ms / n, s->lag_max_ms, s->torn, cost,
             py_output_samples(r->out), r->o->out);
 }
@@ -286,6 +286,13 @@ static int start(run *r, char *msg, size_t len)
     int rc = py_locate(pid, &r->t, msg, len);
     if (rc != PY_OK)
         return -1;
+    if (r->t.warning[0])
+        fprintf(stderr, "%s\n", r->t.warning);
+    if (r->o->gil && r->t.L->free_threaded)
+        fprintf(stderr,
+                "profd sample: warning: --gil has no meaning for free-threaded Python %s (it has "
+                "no GIL); every thread is sampled\n",
+                r->t.version);
     r->file = fopen(r->o->out, "w");
     if (!r->file) {
         snprintf(msg, len, "profd sample: cannot write %s: %s", r->o->out, strerror(errno));

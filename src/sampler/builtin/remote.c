@@ -22,35 +22,21 @@
  * restores each thread as it was: pending 0, path empty, and the eval-breaker bit cleared
  * again when it was clear before we set it.
  *
- * The offsets come from py_remote_open. Until the shared _Py_DebugOffsets reader of the
- * built-in sampler (debug_offsets.c, issue 14) is on main, py_remote_open reads the few
- * fields it needs itself, at the positions of the 3.14 and 3.15 layouts (measured from the
- * sid builds' .PyRuntime sections), and checks them for sense before any write. */
+ * The offsets come from the built-in sampler's one parse of the target's _Py_DebugOffsets
+ * (debug_offsets.c, py_debug_offsets_parse), which checks every offset against the size of
+ * its structure; py_remote_open adds the checks of the PEP 768 fields before any write.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "pysampler.h"
 
 #define PLEASE_STOP_BIT 0x20ULL
 #define COOKIE "xdebugpy"
-
-/* Positions (in uint64 words from the start of _Py_DebugOffsets) of what we read. */
-typedef struct word_map {
-    int minor;
-    int interpreters_head, threads_head, threads_main, interp_size;
-    int ts_size, ts_next;
-    int debugger_support; /* the first of its six words: eval_breaker */
-} word_map;
-
-static const word_map maps[] = {
-    {14, 5, 9, 10, 6, 22, 24, 89},
-    {15, 5, 9, 10, 6, 22, 24, 105},
-};
-
-#define WORDS 112
 
 static int py_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
 {
@@ -87,11 +73,14 @@ static py_remote_result find_runtime(pid_t pid, uint64_t *addr, char *msg, size_
                          "Failed to profile process: Permission denied")
                    : say(msg, len, PY_REMOTE_ENOPROC, "no such process (pid %ld)", (long)pid);
     for (int i = 0; i < n; i++) {
+        char why[1024];
         py_symbols s;
-        /* A plain chroot shows host paths in maps, which /proc/PID/root does not have: then
-         * the path as shown is the file (read-only, bounds-checked like any ELF we read). */
-        if ((py_elf_symbols(mods[i].open_path, &s) != 0 || !s.runtime) &&
-            (py_elf_symbols(mods[i].path, &s) != 0 || !s.runtime))
+        int fd = py_module_open(pid, &mods[i], why, sizeof why); /* device and inode checked */
+        if (fd < 0)
+            continue;
+        int rc = py_elf_symbols_fd(fd, &s);
+        close(fd);
+        if (rc != 0 || !s.runtime)
             continue;
         *addr = s.runtime + (mods[i].base - s.first_load_vaddr);
         return PY_REMOTE_OK;
@@ -108,57 +97,62 @@ py_remote_result py_remote_open(pid_t pid, py_remote *r, char *msg, size_t len)
     py_remote_result rc = find_runtime(pid, &r->runtime, msg, len);
     if (rc != PY_REMOTE_OK)
         return rc;
-    uint64_t d[WORDS];
-    memset(d, 0, sizeof d);
-    if (py_read(pid, r->runtime, d, 24) != 0)
+    static __thread uint8_t blob[PY_DEBUG_OFFSETS_READ];
+    if (py_read(pid, r->runtime, blob, 24) != 0)
         return errno == EPERM ? say(msg, len, PY_REMOTE_EPERM, "%s",
                                     "Failed to profile process: Permission denied")
                               : say(msg, len, PY_REMOTE_ENOPROC, "cannot read pid %ld", (long)pid);
-    if (memcmp(d, COOKIE, 8) != 0) /* no _Py_DebugOffsets: older than 3.13 */
+    if (memcmp(blob, COOKIE, 8) != 0) /* no _Py_DebugOffsets: older than 3.13 */
         return say(msg, len, PY_REMOTE_TOO_OLD, "%s", PY_REMOTE_TOO_OLD_MSG);
-    r->version = (uint32_t)d[1];
+    uint64_t hex;
+    memcpy(&hex, blob + 8, 8);
+    r->version = (uint32_t)hex;
+    py_version_string(r->version, r->version_text, sizeof r->version_text);
     int major = (int)(r->version >> 24), minor = (int)((r->version >> 16) & 0xff);
-    snprintf(r->version_text, sizeof r->version_text, "%d.%d.%d", major, minor,
-             (int)((r->version >> 8) & 0xff));
     if (major != 3 || minor < 14)
         return say(msg, len, PY_REMOTE_TOO_OLD, "%s (pid %ld runs %s)", PY_REMOTE_TOO_OLD_MSG,
                    (long)pid, r->version_text);
-    if (d[2] != 0)
+    /* The block may end closer to the end of the mapping than 1 KiB: read what is there. */
+    size_t got = sizeof blob;
+    while (got > 24 && py_read(pid, r->runtime, blob, got) != 0)
+        got /= 2;
+    py_debug_offsets d;
+    char why[256];
+    py_do_result pr = py_debug_offsets_parse(blob, got, &d, why, sizeof why);
+    if (pr != PY_DO_OK)
+        return say(msg, len, PY_REMOTE_UNSUPPORTED,
+                   "CPython %s of pid %ld has debug offsets profd cannot use (%s); memory "
+                   "profiling refused rather than writing to the wrong place",
+                   r->version_text, (long)pid, why);
+    if (d.free_threaded)
         return say(msg, len, PY_REMOTE_FREE_THREADED,
                    "memory profiling of free-threaded CPython builds is not supported (pid %ld "
-                   "runs a free-threaded %s; profd's PEP 768 offsets are for the default build)",
+                   "runs a free-threaded %s)",
                    (long)pid, r->version_text);
-    const word_map *m = NULL;
-    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
-        if (maps[i].minor == minor)
-            m = &maps[i];
-    if (!m)
+    if (d.newer)
         return say(msg, len, PY_REMOTE_UNSUPPORTED,
                    "memory profiling does not know CPython %s yet (known: 3.14, 3.15)",
                    r->version_text);
-    if (py_read(pid, r->runtime, d, sizeof d) != 0)
-        return say(msg, len, PY_REMOTE_ENOPROC, "cannot read _PyRuntime of pid %ld", (long)pid);
-    const uint64_t *ds = d + m->debugger_support;
-    r->interpreters_head = d[m->interpreters_head];
-    r->threads_head = d[m->threads_head];
-    r->threads_main = d[m->threads_main];
-    r->ts_next = d[m->ts_next];
-    r->eval_breaker = ds[0];
-    r->support = ds[1];
-    r->enabled = ds[2];
-    r->pending = ds[3];
-    r->path = ds[4];
-    r->path_size = ds[5];
-    uint64_t ts_size = d[m->ts_size], is_size = d[m->interp_size];
-    /* Sense before any write: everything inside the structures it belongs to. */
+    r->interpreters_head = d.runtime_state.interpreters_head;
+    r->threads_head = d.interpreter_state.threads_head;
+    r->threads_main = d.interpreter_state.threads_main;
+    r->ts_next = d.thread_state.next;
+    r->eval_breaker = d.debugger_support.eval_breaker;
+    r->support = d.debugger_support.remote_debugger_support;
+    r->enabled = d.debugger_support.remote_debugging_enabled;
+    r->pending = d.debugger_support.debugger_pending_call;
+    r->path = d.debugger_support.debugger_script_path;
+    r->path_size = d.debugger_support.debugger_script_path_size;
+    uint64_t ts_size = d.thread_state.size, is_size = d.interpreter_state.size;
+    /* What PEP 768 writes to, inside the structures it belongs to, before any write. */
     bool sane = r->path_size >= 64 && r->path_size <= 4096 && r->eval_breaker + 8 <= ts_size &&
                 r->pending + 4 <= r->path && r->support + r->path + r->path_size <= ts_size &&
                 r->enabled + 4 <= is_size && r->threads_main + 8 <= is_size &&
-                r->threads_head + 8 <= is_size && r->ts_next + 8 <= ts_size && ts_size < 65536 &&
-                is_size < (1 << 22);
+                r->threads_head + 8 <= is_size && r->ts_next + 8 <= ts_size &&
+                r->interpreters_head + 8 <= d.runtime_state.size;
     if (!sane)
         return say(msg, len, PY_REMOTE_UNSUPPORTED,
-                   "CPython %s of pid %ld has debug offsets profd does not recognise; memory "
+                   "CPython %s of pid %ld has PEP 768 offsets profd does not recognise; memory "
                    "profiling refused rather than writing to the wrong place",
                    r->version_text, (long)pid);
     if (py_read_ptr(pid, r->runtime + r->interpreters_head, &r->interp) != 0 || !r->interp)

@@ -139,24 +139,42 @@ static const uint8_t *frame_bytes(const py_target *t, uint64_t f, size_t len, ui
     return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
 }
 
+/* Free-threaded 3.14+: a thread may run its own copy of the bytecode, entry tlbc_index of the
+ * code's _PyCodeArray co_tlbc {Py_ssize_t size; char *entries[]}; entry 0 is the main copy. */
+static uint64_t bytecode_start(const py_target *t, uint64_t code, const uint8_t *frame)
+{
+    const py_layout *L = t->L;
+    uint64_t main_copy = code + (uint64_t)L->co_code_adaptive, arr, base;
+    int32_t idx;
+    int64_t size;
+    if (L->if_tlbc_index < 0)
+        return main_copy;
+    memcpy(&idx, frame + L->if_tlbc_index, 4);
+    if (idx <= 0 || py_read_ptr(t->pid, code + (uint64_t)L->co_tlbc, &arr) != 0 || !arr ||
+        py_read(t->pid, arr, &size, 8) != 0 || idx >= size ||
+        py_read_ptr(t->pid, arr + 8 + 8 * (uint64_t)idx, &base) != 0 || !base)
+        return main_copy;
+    return base;
+}
+
 static int walk_interpreter_frames(const py_target *t, uint64_t f)
 {
     const py_layout *L = t->L;
-    uint8_t scratch[80];
+    uint8_t scratch[PY_FRAME_MAX];
     for (int n = 0; f; n++) {
-        const uint8_t *b =
-            n < PY_MAX_DEPTH ? frame_bytes(t, f, (size_t)L->if_owner + 1, scratch) : NULL;
+        const uint8_t *b = n < PY_MAX_DEPTH ? frame_bytes(t, f, (size_t)L->if_read, scratch) : NULL;
         if (!b)
             return -1;
         uint64_t code, prev, instr;
         memcpy(&code, b + L->if_code, 8);
+        code &= ~L->if_code_tag;
         memcpy(&prev, b + L->if_previous, 8);
         memcpy(&instr, b + L->if_instr, 8);
         int owner = b[L->if_owner];
         f = prev;
-        if (owner == PY_FRAME_OWNED_BY_CSTACK && L->minor >= 12)
-            continue; /* the C entry shim */
-        uint64_t start = code + (uint64_t)L->co_code_adaptive;
+        if (L->if_owner_skip >= 0 && owner >= L->if_owner_skip)
+            continue; /* a C-stack or interpreter entry frame */
+        uint64_t start = bytecode_start(t, code, b);
         int off = instr >= start && instr - start < (1u << 30) ? (int)(instr - start) : -1;
         if (add_raw(code, off, owner) != 0)
             return -1;
@@ -232,7 +250,7 @@ static int read_thread(const py_target *t, py_code_cache *cc, uint64_t ts_addr, 
                        uint64_t holder, uint64_t *next, uint64_t *top)
 {
     const py_layout *L = t->L;
-    uint8_t ts[320];
+    uint8_t ts[PY_TS_MAX];
     if (py_read(t->pid, ts_addr, ts, (size_t)L->ts_read) != 0)
         return -1;
     memcpy(next, ts + L->ts_next, 8);
@@ -306,7 +324,7 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
     if (!verify)
         return 0;
     for (int i = 0; i < s->nthreads; i++) {
-        uint8_t ts[320];
+        uint8_t ts[PY_TS_MAX];
         uint64_t top;
         if (py_read(t->pid, s->threads[i].tstate, ts, (size_t)L->ts_read) != 0 ||
             newest_frame(t, ts, &top) != 0 || top != tops[i])

@@ -44,14 +44,17 @@ size_t py_utf8_put(uint32_t cp, char *out, size_t room)
 
 int py_read_str(const py_target *t, uint64_t addr, char *out, size_t len)
 {
-    uint8_t hdr[40];
+    uint8_t hdr[64]; /* layout.c keeps length + 8 and state + 4 within this */
+    const py_layout *L = t->L;
+    size_t need =
+        (size_t)(L->str_state + 4 > L->str_length + 8 ? L->str_state + 4 : L->str_length + 8);
     out[0] = '\0';
-    if (len < 8 || py_read(t->pid, addr, hdr, sizeof(hdr)) != 0)
+    if (len < 8 || py_read(t->pid, addr, hdr, need) != 0)
         return -1;
     int64_t n;
     uint32_t state;
-    memcpy(&n, hdr + 16, 8);     /* PyASCIIObject.length */
-    memcpy(&state, hdr + 32, 4); /* PyASCIIObject.state */
+    memcpy(&n, hdr + L->str_length, 8);    /* PyASCIIObject.length */
+    memcpy(&state, hdr + L->str_state, 4); /* PyASCIIObject.state */
     unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
     if (!compact || n < 0 || n > 1 << 20 || (kind != 1 && kind != 2 && kind != 4)) {
         errno = EINVAL;
