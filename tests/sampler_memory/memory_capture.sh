@@ -15,7 +15,8 @@
 #                the request taken back; once unblocked the target runs Python again and
 #                never runs the script (no tracing, no marker, no hook error on its stderr).
 #   refusals     3.13 (pyenv) and 3.13t: exit 3 with the PEP 768 line; 3.14 started with
-#                -X disable-remote-debug, or with PYTHON_DISABLE_REMOTE_DEBUG=1: exit 4.
+#                -X disable-remote-debug, or with PYTHON_DISABLE_REMOTE_DEBUG=1: exit 4; a
+#                copy of 3.14 whose debug offsets say free-threaded: exit 5.
 set -u
 PROFD_BIN=${PROFD_BIN:?PROFD_BIN is not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -186,6 +187,37 @@ refuse "3.13" 3 "^memory profiling needs CPython 3.14 or newer (PEP 768)" 3.13 h
 refuse "3.13t" 3 "^memory profiling needs CPython 3.14 or newer (PEP 768)" 3.13t host -c "$SLEEP"
 refuse "-X disable-remote-debug" 4 "disabled remote debugging" 3.14 chroot -X disable-remote-debug -c "$SLEEP"
 PYTHON_DISABLE_REMOTE_DEBUG=1 refuse "PYTHON_DISABLE_REMOTE_DEBUG" 4 "disabled remote debugging" 3.14 chroot -c "$SLEEP"
+
+# --- free-threaded: no 3.14t exists here, so a copy of sid's python3.14 whose _Py_DebugOffsets
+# say free_threaded = 1 (the block is data only the debuggers read; the copy runs as before)
+ROOT=$(profd_py_field 3.14 root)
+FT=$(mktemp -d "$ROOT/tmp/profd-ft.XXXXXX")
+cp "$ROOT/usr/bin/python3.14" "$FT/python3.14"
+python3 - "$FT/python3.14" <<'PY' || fail "free-threaded: cannot patch the copy"
+import subprocess, sys
+out = subprocess.run(["readelf", "-SW", sys.argv[1]], capture_output=True, text=True).stdout
+line = next(l for l in out.splitlines() if ".PyRuntime" in l)
+off = int(line.split("]", 1)[1].split()[3], 16)
+with open(sys.argv[1], "r+b") as f:
+    f.seek(off)
+    assert f.read(8) == b"xdebugpy"
+    f.seek(off + 16)
+    f.write((1).to_bytes(8, "little"))
+PY
+(echo $BASHPID > "$W/pid"; PYTHONHOME=/usr exec chroot "$ROOT" "${FT#"$ROOT"}/python3.14" -c "$SLEEP") &
+ftl=$!
+sleep 0.5
+ftpid=$(cat "$W/pid")
+"$PROFD_BIN" sample memory --pid "$ftpid" --duration 5 -o "$W/stacks.txt" 2> "$W/cap.err"
+rc=$?
+[ $rc -eq 5 ] || fail "free-threaded: exit $rc, expected 5: $(cat "$W/cap.err")"
+grep -q "^memory profiling of free-threaded CPython builds is not supported" "$W/cap.err" ||
+    fail "free-threaded: message: $(cat "$W/cap.err")"
+[ -z "$(capdirs "$ftpid")" ] || fail "free-threaded: something was written into the target's /tmp"
+kill "$ftpid" 2>/dev/null
+wait $ftl 2>/dev/null
+rm -rf "$FT"
+[ $rc -eq 5 ] && pass "free-threaded (patched 3.14 copy): $(cat "$W/cap.err")"
 
 # --- bad usage
 "$PROFD_BIN" sample memory --duration 5 -o "$W/x" 2> "$W/cap.err"
