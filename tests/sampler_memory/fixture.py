@@ -7,7 +7,8 @@
 # joined (the main thread waits in join() while a worker thread does the work).
 # Once RUNDIR/grow exists it allocates 40 MiB of bytearrays in grow_cache and 10 MiB in
 # grow_index, keeps them, and writes RUNDIR/grown. Every 50 ms it bumps a counter in
-# RUNDIR/heartbeat ("still serving"). At the end it writes RUNDIR/result.json: whether
+# RUNDIR/heartbeat ("still serving"), until SECONDS are over or RUNDIR/stop exists. At the end
+# it writes RUNDIR/result.json: whether
 # tracemalloc is tracing, the traceback limit, whether profd's marker is left in sys, and the
 # heartbeat count. Everything it reports is measured here, in the target.
 import json
@@ -37,7 +38,7 @@ def grow_index(mib):
 def serve(until):
     global beats
     grown = False
-    while time.time() < until:
+    while time.time() < until and not os.path.exists(os.path.join(rundir, "stop")):
         if not grown and os.path.exists(os.path.join(rundir, "grow")):
             grow_cache(40)
             grow_index(10)

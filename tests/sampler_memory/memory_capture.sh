@@ -69,7 +69,7 @@ PY
 full() {
     local name=$1 mode=$2 fmode=$3 tag="$1/$2/$3"
     rm -f "$W/stacks.txt" "$W/sum.json"
-    profd_py_launch "$name" "$mode" "$W/pid" "$HERE/fixture.py" 16 {RUNDIR} "$fmode" > "$W/fx.out" 2> "$W/fx.err"
+    profd_py_launch "$name" "$mode" "$W/pid" "$HERE/fixture.py" 40 {RUNDIR} "$fmode" > "$W/fx.out" 2> "$W/fx.err"
     local launcher=$PROFD_PY_LAUNCHER run=$PROFD_PY_RUNDIR pid d="" b1 b2
     pid=$(profd_py_wait_pid "$W/pid") || { fail "$tag: no target"; return; }
     wait_for 10 "$run/heartbeat" || { fail "$tag: target not serving"; return; }
@@ -96,6 +96,8 @@ full() {
         [ -z "$(capdirs "$pid")" ] || fail "$tag: the capture directory is still there"
         [ "$b2" -gt "$b1" ] || fail "$tag: the target did not serve during the window"
     fi
+    sleep 0.5 # serving on after the capture shows in result.json's beats
+    touch "$run/stop"
     wait "$launcher"
     local frc=$?
     [ $frc -eq 0 ] || fail "$tag: the fixture exited $frc: $(cat "$W/fx.err")"
