@@ -73,9 +73,13 @@ def _profd_capture(window, frames, token, directory):
         if filename in cache:
             return cache[filename]
         spans = []
+        source = filename
+        if filename.startswith("<frozen ") and filename.endswith(">"):  # frozen stdlib modules
+            mod = sys.modules.get(filename[8:-1])
+            source = getattr(mod, "__file__", None) or filename
         try:
             import ast
-            tree = ast.parse("".join(linecache.getlines(filename)))
+            tree = ast.parse("".join(linecache.getlines(source)))
         except Exception:
             tree = None
         if tree is not None:
