@@ -1,6 +1,7 @@
 /* test_decoders.c - the built-in sampler's pure parts: the three line-table formats, UTF-8
  * encoding of code points, py-spy's short filenames (against a real directory tree), and the
- * per-version layouts' basic invariants. Tables are built by hand from each format's spec. */
+ * per-version layouts' basic invariants, and py_module_open's device-and-inode rule on real
+ * files. Tables are built by hand from each format's spec. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,12 +142,56 @@ static void test_layouts(void **state)
     }
 }
 
+/* py_module_open against real files of this process's own root: the maps entry's device and
+ * inode decide, the path alone never does. */
+static void test_module_open(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/profd-modopen.XXXXXX", a[64], b[64], why[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/libpython-a.so", dir);
+    snprintf(b, sizeof(b), "%s/libpython-b.so", dir);
+    FILE *f = fopen(a, "w");
+    fputs("a", f);
+    fclose(f);
+    f = fopen(b, "w");
+    fputs("b", f);
+    fclose(f);
+    struct stat sa, sb;
+    assert_int_equal(stat(a, &sa), 0);
+    assert_int_equal(stat(b, &sb), 0);
+    py_module m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.path, sizeof(m.path), "%s", a);
+    m.dev = (uint64_t)sa.st_dev;
+    m.ino = (uint64_t)sa.st_ino;
+    m.base = 0x1000;
+    m.end = 0x2000;
+    int fd = py_module_open(getpid(), &m, why, sizeof(why));
+    assert_true(fd >= 0); /* /proc/PID/root + path is this very file */
+    close(fd);
+    char want[128];
+    snprintf(want, sizeof(want), "/proc/%d/root%s", (int)getpid(), a);
+    assert_string_equal(m.open_path, want);
+    /* maps says b's inode at a's path (the file there was replaced): both path candidates are
+     * a different file, and this process has no mapping at 0x1000 for map_files */
+    m.ino = (uint64_t)sb.st_ino;
+    fd = py_module_open(getpid(), &m, why, sizeof(why));
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(why, "a different file"));
+    assert_non_null(strstr(why, "map_files/1000-2000"));
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lnotab),         cmocka_unit_test(test_pep626),
         cmocka_unit_test(test_locations),      cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_short_filename), cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_module_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
