@@ -1,7 +1,8 @@
 #!/bin/bash
 # memory_capture.sh - `profd sample memory` against real CPython processes (docs/memory.md).
 #
-#   attribution  3.14 and 3.15 (sid root, chroot; 3.14 also in its own mount namespace):
+#   attribution  3.14, 3.15 and their debug builds (sid root, chroot; 3.14 also in its own
+#                mount namespace):
 #                fixture.py allocates 40 MiB in grow_cache and 10 MiB in grow_index during
 #                the window and keeps them; the bytes the capture gives each function must
 #                match what the fixture measured itself (sys.getsizeof) within 5 %, so the
@@ -22,7 +23,7 @@ PROFD_BIN=${PROFD_BIN:?PROFD_BIN is not set}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../support/skip.sh"
 . "$HERE/../support/pythons.sh"
-profd_py_require 3.14 3.15 3.13 3.13t
+profd_py_require 3.14 3.15 3.14d 3.15d 3.13 3.13t
 W=$(mktemp -d)
 chmod 755 "$W"
 trap 'kill $(jobs -p) 2>/dev/null; profd_py_cleanup; rm -rf "$W"' EXIT
@@ -125,6 +126,8 @@ full() {
 
 full 3.14 chroot plain
 full 3.15 chroot plain
+full 3.14d chroot plain
+full 3.15d chroot plain
 full 3.14 ns plain
 full 3.14 chroot traced
 full 3.14 chroot joined
