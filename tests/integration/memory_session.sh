@@ -2,7 +2,7 @@
 # librdkafka mock cluster: a "profile_type": "memory" request for a CPython 3.14 target (sid
 # root) completes with profile_type, bytes_total and blocks_total on the record, the 4:1
 # attribution of tests/sampler_memory/fixture.py in stacks.txt, and bytes as the unit of
-# flamegraph.html and profile.json; the same request for a 3.13 target fails with
+# flamegraph.html and profile.json, again after `profd reprocess`; the same request for a 3.13 target fails with
 # error_code python_too_old and the PEP 768 line.
 . "$(dirname "$0")/lib.sh"
 . "$SUPPORT/pythons.sh"
@@ -60,6 +60,15 @@ grep -q '"unit":"bytes"' "$dir/profile.json" || fail "profile.json unit is not b
 [ -z "$(ls -d "/proc/$pid/root/tmp/profd-memory."* 2>/dev/null || true)" ] || fail "the capture directory is left in the target"
 kill -0 "$pid" || fail "the target died"
 note "memory session: $bytes bytes, overhead $(field "$id" overhead_percent)"
+
+# Reprocessing re-renders from stacks.txt, in bytes again.
+rm -f "$dir/flamegraph.html" "$dir/profile.json"
+"$PROFD_BIN" reprocess --session "$id" --local >"$T/reprocess.out" 2>&1 || fail "reprocess: $(cat "$T/reprocess.out")"
+[ -n "$(field "$id" reprocessed_at)" ] || fail "reprocessed_at is not set"
+grep -q '"unit":"bytes"' "$dir/flamegraph.html" || fail "the reprocessed flamegraph.html is not in bytes"
+grep -q 'memory profile' "$dir/flamegraph.html" || fail "the reprocessed title does not say memory"
+grep -q '"unit":"bytes"' "$dir/profile.json" || fail "the reprocessed profile.json is not in bytes"
+[ "$(field "$id" bytes_total)" = "$bytes" ] || fail "reprocess changed bytes_total"
 
 id2=$(uuid)
 produce "$(memreq "$id2" old-app)" "$id2"
