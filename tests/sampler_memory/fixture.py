@@ -4,7 +4,8 @@
 #
 # MODE: plain | traced (starts tracemalloc itself, depth 8, before anything) | blocked (the
 # main thread blocks in C, os.read on a pipe, until RUNDIR/unblock.fifo is written) |
-# joined (the main thread waits in join() while a worker thread does the work).
+# joined (the main thread waits in join() while a worker thread does the work) |
+# audited (an audit hook refuses remote debugger scripts).
 # Once RUNDIR/grow exists it allocates 40 MiB of bytearrays in grow_cache and 10 MiB in
 # grow_index, keeps them, and writes RUNDIR/grown. Every 50 ms it bumps a counter in
 # RUNDIR/heartbeat ("still serving"), until SECONDS are over or RUNDIR/stop exists. At the end
@@ -21,6 +22,13 @@ import tracemalloc
 seconds, rundir, mode = float(sys.argv[1]), sys.argv[2], sys.argv[3]
 if mode == "traced":
     tracemalloc.start(8)
+if mode == "audited":  # refuses every PEP 768 script, as a hardened service may
+
+    def refuse(event, args):
+        if event.endswith("remote_debugger_script"):
+            raise RuntimeError("remote scripts are not allowed here")
+
+    sys.addaudithook(refuse)
 cache, index = [], []
 beats = 0
 

@@ -12,6 +12,8 @@
 #   traced       a target that traces already (depth 8) is left tracing, at depth 8, and its
 #                growth during the window is what is reported.
 #   joined       a main thread blocked in join(): another thread runs the script.
+#   audited      an audit hook that refuses remote scripts: exit 1 within seconds, one line,
+#                nothing left behind.
 #   timeout      a target whose only thread blocks in C: exit 6 within the attach timeout,
 #                the request taken back; once unblocked the target runs Python again and
 #                never runs the script (no tracing, no marker, no hook error on its stderr).
@@ -131,6 +133,26 @@ full 3.15d chroot plain
 full 3.14 ns plain
 full 3.14 chroot traced
 full 3.14 chroot joined
+
+# --- an audit hook that refuses the script: a clear failure in seconds, the target unchanged
+profd_py_launch 3.14 chroot "$W/pid" "$HERE/fixture.py" 40 {RUNDIR} audited > "$W/fx.out" 2> "$W/fx.err"
+launcher=$PROFD_PY_LAUNCHER
+run=$PROFD_PY_RUNDIR
+pid=$(profd_py_wait_pid "$W/pid")
+wait_for 10 "$run/heartbeat" || fail "audited: target not serving"
+start=$SECONDS
+"$PROFD_BIN" sample memory --pid "$pid" --duration 5 --baseline 0 -o "$W/x.txt" 2> "$W/cap.err"
+rc=$?
+[ $rc -eq 1 ] || fail "audited: exit $rc, expected 1: $(cat "$W/cap.err")"
+grep -q "took the request but did not start the memory capture" "$W/cap.err" ||
+    fail "audited: message: $(cat "$W/cap.err")"
+[ $((SECONDS - start)) -le 10 ] || fail "audited: took $((SECONDS - start)) s"
+[ -z "$(capdirs "$pid")" ] || fail "audited: the capture directory is still there"
+touch "$run/stop"
+wait "$launcher" || fail "audited: the fixture failed: $(cat "$W/fx.err")"
+[ "$(json "$run/result.json" tracing)" = False ] || fail "audited: the target is tracing"
+[ "$(json "$run/result.json" marker)" = False ] || fail "audited: the script ran"
+[ $failed -eq 0 ] && pass "audited: $(cat "$W/cap.err")"
 
 # --- memory stacks feed render and diff like CPU stacks, in bytes
 if [ -s "$W/stacks.txt" ]; then

@@ -309,7 +309,21 @@ static int make_capture(long pid, const mopts *o, capdir *d, char *msg, size_t l
 
 /* ---- waiting ---------------------------------------------------------------------------- */
 
-typedef enum { WAIT_TAKEN, WAIT_TIMEOUT, WAIT_GONE, WAIT_STOPPED, WAIT_ERROR } wait_result;
+typedef enum {
+    WAIT_TAKEN,   /* the script runs: it removed its file, so tracing is on */
+    WAIT_TIMEOUT, /* no thread took the request; taken back */
+    WAIT_NOT_RUN, /* a thread took it, but the script did not start (audit hook, error) */
+    WAIT_GONE,    /* the target exited */
+    WAIT_STOPPED, /* SIGINT / SIGTERM */
+    WAIT_ERROR,
+} wait_result;
+
+#define RUN_CONFIRM_MS 3000
+
+static bool script_gone(const capdir *d)
+{
+    return faccessat(d->dir, "capture.py", F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+}
 
 static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, char *msg, size_t len)
 {
@@ -323,10 +337,10 @@ static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, cha
     int64_t t0 = mono_ms(), limit = t0 + o->attach_timeout * 1000;
     bool more = false;
     for (;;) {
-        int taken = py_remote_taken(r);
-        if (taken == 1)
+        int taken = py_remote_taken(r); /* -1: an armed thread's state is gone (it exited) */
+        if (taken == 1 || script_gone(d))
             break;
-        if (taken < 0 || cpu_seconds(o->pid) < 0) {
+        if (cpu_seconds(o->pid) < 0) {
             py_remote_disarm(r);
             return WAIT_GONE;
         }
@@ -353,6 +367,20 @@ static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, cha
     }
     if (r->narmed > 1)
         py_remote_disarm(r); /* the threads that did not take it */
+    /* Taken; the script removes its file once tracing is on. If it does not, the hook did not
+     * run it (an audit hook refusing cpython.remote_debugger_script, or it failed at once). */
+    for (int64_t end = mono_ms() + RUN_CONFIRM_MS; !script_gone(d);) {
+        if (cpu_seconds(o->pid) < 0)
+            return WAIT_GONE;
+        if (mono_ms() >= end) {
+            snprintf(msg, len,
+                     "pid %ld took the request but did not start the memory capture within %d s "
+                     "(an audit hook refusing it, or an error the target printed on its stderr)",
+                     o->pid, RUN_CONFIRM_MS / 1000);
+            return WAIT_NOT_RUN;
+        }
+        nap(POLL_MS);
+    }
     return WAIT_TAKEN;
 }
 
@@ -495,6 +523,7 @@ static int capture(const mopts *o, py_remote *r, capdir *d)
     case WAIT_STOPPED:
         fprintf(stderr, "stopped before the target ran the memory capture\n");
         return PROFD_EXIT_FAIL;
+    case WAIT_NOT_RUN:
     case WAIT_ERROR:
         fprintf(stderr, "%s\n", msg);
         return PROFD_EXIT_FAIL;
