@@ -5,7 +5,7 @@
  *      free-threaded, unknown layout), before anything is written anywhere;
  *   2. measure the target's own CPU time over a baseline window (min(window, 10 s)): the
  *      reference for the overhead, taken in the same run;
- *   3. make a fresh directory under the target's root (/proc/PID/root/tmp/profd-memory.XXXXXX,
+ *   3. make a fresh directory under the target's root (/proc/PID/root/tmp/profd-memory.XXXXXXXX,
  *      mode 0700) and in it the script and the output file, each with O_EXCL, mode 0600, all
  *      owned by the target's effective uid and gid, so the target (and nobody else) can read
  *      the script and write the output;
@@ -14,7 +14,8 @@
  *      take the request back, remove the files and exit PROFD_MEMORY_EXIT_TIMEOUT: the
  *      target is as it was;
  *   5. wait for the script's "# end" (window + PROFD_MEMORY_FINISH_TIMEOUT_S at most),
- *      measuring the target's CPU time from the moment it took the request;
+ *      measuring the target's CPU time from the moment the script started (it removes its
+ *      file once tracing is on; a request taken but never started fails in 3 s);
  *   6. parse the output as untrusted (profd_memory_parse), write its stacks (-o) and a JSON
  *      summary (--summary), remove the directory.
  * The script text is memory_script.py, embedded at build time; the stub written for the
