@@ -167,13 +167,18 @@ static int run(int argc, char **argv)
     if (rc == PROFD_EXIT_OK && a.memory) {
         profd_memory_summary sum;
         double overhead;
-        if (profd_memory_summary_read(summary, &sum, &overhead) == 0)
+        if (profd_memory_summary_read(summary, &sum, &overhead) == 0) {
+            char oh[64];
+            if (overhead < 0)
+                snprintf(oh, sizeof oh, "not measurable (the target was idle before)");
+            else
+                snprintf(oh, sizeof oh, "%.1f%% CPU", overhead);
             fprintf(stderr,
                     "memory: %lld bytes in %lld blocks live, peak %lld; tracemalloc %s; target "
-                    "overhead %s%.1f%%\n",
+                    "overhead %s\n",
                     sum.bytes, sum.blocks, sum.peak,
-                    sum.traced_by_target ? "was already on and is left on" : "stopped again",
-                    overhead < 0 ? "not measurable " : "", overhead < 0 ? 0.0 : overhead);
+                    sum.traced_by_target ? "was already on and is left on" : "stopped again", oh);
+        }
     }
     unlink(raw);
     unlink(errpath);

@@ -134,6 +134,26 @@ full 3.14 ns plain
 full 3.14 chroot traced
 full 3.14 chroot joined
 
+# --- profd profile --type memory: the local capture writes the three files, in bytes
+profd_py_launch 3.15 chroot "$W/pid" "$HERE/fixture.py" 40 {RUNDIR} plain > "$W/fx.out" 2> "$W/fx.err"
+launcher=$PROFD_PY_LAUNCHER
+run=$PROFD_PY_RUNDIR
+pid=$(profd_py_wait_pid "$W/pid")
+wait_for 10 "$run/heartbeat" || fail "profile: target not serving"
+"$PROFD_BIN" profile --pid "$pid" --type memory --duration 2 --memory-frames 8 --out "$W/prof" \
+    > "$W/prof.out" 2> "$W/prof.err" || fail "profile --type memory: $(cat "$W/prof.err")"
+for f in stacks.txt profile.json flamegraph.html; do
+    [ -s "$W/prof/$f" ] || fail "profile --type memory: no $f"
+done
+grep -q '"unit":"bytes"' "$W/prof/flamegraph.html" "$W/prof/profile.json" ||
+    fail "profile --type memory: not in bytes"
+grep -q "^memory: .* bytes in .* blocks live, peak .*; tracemalloc stopped again" "$W/prof.err" ||
+    fail "profile --type memory: summary line: $(cat "$W/prof.err")"
+touch "$run/stop"
+wait "$launcher"
+[ "$(json "$run/result.json" tracing)" = False ] || fail "profile --type memory: left tracing"
+[ $failed -eq 0 ] && pass "profile --type memory: $(grep '^memory:' "$W/prof.err")"
+
 # --- an audit hook that refuses the script: a clear failure in seconds, the target unchanged
 profd_py_launch 3.14 chroot "$W/pid" "$HERE/fixture.py" 40 {RUNDIR} audited > "$W/fx.out" 2> "$W/fx.err"
 launcher=$PROFD_PY_LAUNCHER
