@@ -38,6 +38,11 @@ typedef struct profd_msg {
     int64_t offset;    /* -1 when the transport has none */
     int64_t timestamp_ms;
     char id[128]; /* stable id of the delivery: "topic/partition/offset" or Pub/Sub messageId */
+    /* The message key as sent (Kafka key; memory key; Pub/Sub attribute
+     * session_id), so a DLQ copy can keep it. has_key false: no key, or one
+     * that is not text of at most 255 bytes without NUL. */
+    char key[256];
+    bool has_key;
     void *handle; /* transport-private */
 } profd_msg;
 

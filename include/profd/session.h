@@ -68,6 +68,15 @@ typedef struct profd_limits {
     int duration_min, duration_max;
 } profd_limits;
 
+/* The strict RFC 8259 check every JSON input passes before json-c
+ * (src/session/json_check.c): one value in valid UTF-8, no NaN, no single
+ * quotes, no comments, no leading zeros, no trailing commas, no U+0000 and no
+ * lone surrogate in any string, at most PROFD_JSON_MAX_DEPTH deep. 0 when
+ * buf[0..len) is acceptable; otherwise -1, *why is a static phrase ("invalid
+ * UTF-8", ...) and *at the offset of the offending byte in buf. */
+#define PROFD_JSON_MAX_DEPTH 64
+int profd_json_check(const char *buf, size_t len, const char **why, size_t *at);
+
 /* Defaults: version 1, profile, 60 s, 100 Hz, trigger "api". */
 void profd_request_init(profd_request *r);
 /* Validate and decode one message. On failure err->code is PROFD_E_INVALID and

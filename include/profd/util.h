@@ -28,6 +28,7 @@
 #define PROFD_E_NOT_FOUND "target_not_found"
 #define PROFD_E_NOT_ALLOWED "target_not_allowed"
 #define PROFD_E_PERMISSION "permission_denied"
+#define PROFD_E_TARGET_BUSY "target_busy" /* another tracer (capture) holds the process */
 #define PROFD_E_SAMPLER_MISSING "sampler_missing"
 #define PROFD_E_SAMPLER_FAILED "sampler_failed"
 #define PROFD_E_TARGET_EXITED "target_exited"
@@ -102,6 +103,13 @@ void profd_sb_addenc(profd_sb *b, const char *s, bool keep_slash);
 void profd_sb_free(profd_sb *b);
 
 size_t profd_strlcpy(char *dst, const char *src, size_t size);
+/* Untrusted text for one-line output (src/core/escape.c): every byte that is
+ * not part of well-formed UTF-8, and every NUL, becomes \xHH; with PROFD_ESC_CONTROLS, control
+ * characters (C0, DEL, C1, U+2028/9) and the backslash are escaped as well.
+ * Writes at most cap - 1 bytes and a NUL (cut between characters, never inside
+ * an escape); returns the bytes written. */
+#define PROFD_ESC_CONTROLS 1u
+size_t profd_escape(const char *in, size_t len, unsigned flags, char *out, size_t cap);
 /* A URL fit for logs: any password in its user info replaced by "***". */
 void profd_url_redact(const char *url, char *out, size_t size);
 int profd_mkdir_p(const char *path, mode_t mode);

@@ -14,7 +14,9 @@
  *      other delivery within the cooldown - a repeat, the same notification
  *      sent to a second API replica, the bus copy of it - is skipped
  *      (cooldown). This claim is the cross-replica deduplication.
- *   2. caps: the queued and running sessions with trigger alert are counted
+ *   2. caps: the alert sessions that can run are counted - running ones, and
+ *      queued ones younger than one lease (PROFD_LEASE_SECONDS); an older
+ *      queued one names a service no worker resolves (see count_active) -
  *      (store list by status, at most 100 of each, so the caps go up to
  *      100): PROFD_ALERT_MAX_PER_SERVICE for the service, then
  *      PROFD_ALERT_MAX_RUNNING in all.
@@ -132,9 +134,16 @@ static profd_claim_result admit_lock(run *r, profd_error *err)
     }
 }
 
-/* Queued + running sessions with trigger alert (service NULL: all). */
-static int count_active(profd_store *st, const char *service, int *n, profd_error *err)
+/* Alert sessions that can run: running ones, and queued ones younger than one
+ * lease (service NULL: all). A worker that can serve a queued session claims
+ * it on intake, or at its next sweep a third of a lease later; one still
+ * queued after a whole lease names a service no worker resolves, and waits
+ * only to fail as unroutable at PROFD_REQUEST_TTL. Counting those would let a
+ * few alerts for unknown services hold the global cap for ten minutes. */
+static int count_active(const profd_config *cfg, profd_store *st, const char *service, int *n,
+                        profd_error *err)
 {
+    int64_t stale_before = profd_now_ms() - (int64_t)cfg->lease_seconds * 1000;
     static const profd_status active[] = {PROFD_QUEUED, PROFD_RUNNING};
     profd_session *list = calloc(LIST_MAX, sizeof *list);
     if (!list) {
@@ -150,7 +159,8 @@ static int count_active(profd_store *st, const char *service, int *n, profd_erro
             return -1;
         }
         for (int i = 0; i < k; i++) {
-            if (strcmp(list[i].trigger, "alert") == 0)
+            bool stale = list[i].status == PROFD_QUEUED && list[i].created_at < stale_before;
+            if (strcmp(list[i].trigger, "alert") == 0 && !stale)
                 (*n)++;
             profd_session_free(&list[i]);
         }
@@ -166,7 +176,7 @@ static const char *over_cap(run *r, const char *service, char *detail, size_t dl
     const profd_config *cfg = r->c->cfg;
     profd_error err = {0};
     int n;
-    if (count_active(r->c->store, service, &n, &err) < 0) {
+    if (count_active(cfg, r->c->store, service, &n, &err) < 0) {
         profd_strlcpy(detail, err.msg, dl);
         return PROFD_ALERT_STORE_ERROR;
     }
@@ -177,7 +187,7 @@ static const char *over_cap(run *r, const char *service, char *detail, size_t dl
                  n, service, cfg->alert_max_per_service);
         return PROFD_ALERT_SERVICE_CAP;
     }
-    if (count_active(r->c->store, NULL, &n, &err) < 0) {
+    if (count_active(cfg, r->c->store, NULL, &n, &err) < 0) {
         profd_strlcpy(detail, err.msg, dl);
         return PROFD_ALERT_STORE_ERROR;
     }

@@ -24,13 +24,24 @@
 
 #include "profd/alert.h"
 
+/* A value holding a NUL (json-c keeps "\u0000" inside strings) never
+ * reaches a C string comparison cut short: it reads as this value, which no
+ * service, host or pid rule accepts. The HTTP and bus paths reject such
+ * payloads earlier (profd_json_check); this is the guard of the pure API. */
+static const char nul_value[] = "\x7f(a value holding a NUL)";
+
+static bool holds_nul(json_object *v)
+{
+    return strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v);
+}
+
 static const char *label(json_object *labels, const char *key)
 {
     json_object *v;
     if (!labels || !json_object_object_get_ex(labels, key, &v) || !v ||
         !json_object_is_type(v, json_type_string))
         return NULL;
-    return json_object_get_string(v);
+    return holds_nul(v) ? nul_value : json_object_get_string(v);
 }
 
 static const char *first_label(json_object *labels, const char *a, const char *b)
@@ -140,7 +151,8 @@ json_object *profd_alert_bounded_labels(json_object *labels)
     {
         if (n >= PROFD_ALERT_MAX_LABELS)
             break;
-        if (!v || !json_object_is_type(v, json_type_string) || !profd_label_key_valid(k))
+        if (!v || !json_object_is_type(v, json_type_string) || !profd_label_key_valid(k) ||
+            holds_nul(v))
             continue;
         json_object *b = bounded_value(json_object_get_string(v));
         if (b) {

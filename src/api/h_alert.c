@@ -7,12 +7,12 @@
  * last two); without a configured token the endpoints are off (503).
  *
  * Answers, in order of checks: 503 disabled; 401 no or wrong token; 400
- * malformed JSON; 422 a JSON body that is not a webhook body of that source;
- * else 202 with {"received", "started":[ids], "skipped":[{reason, service,
- * alert, detail}]} - 202 even when everything was skipped, since a sender
- * that got an error would only retry the same notification. The work itself
- * (mapping, guards, records, publication) is profd_alert_ingest, the same
- * code the worker runs for type "alert" messages on the bus. */
+ * malformed JSON (the strict RFC 8259 check of session.h: a NUL in a label is
+ * malformed, it never reaches the label mapping); 422 a JSON body that is not a webhook body of
+ * that source; else 202 with {"received", "started":[ids], "skipped":[{reason, service, alert,
+ * detail}]} - 202 even when everything was skipped, since a sender that got an error would only
+ * retry the same notification. The work itself (mapping, guards, records, publication) is
+ * profd_alert_ingest, the same code the worker runs for type "alert" messages on the bus. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,7 +20,7 @@
 #include "profd/alert.h"
 #include "profd/log.h"
 
-#define ALERT_JSON_DEPTH 64
+#define ALERT_JSON_DEPTH (PROFD_JSON_MAX_DEPTH + 1)
 
 static int authorised(api_req *r)
 {
@@ -45,6 +45,14 @@ static json_object *parse_body(api_req *r)
 {
     if (!r->body || r->len == 0 || strlen(r->body) != r->len) {
         api__reply_detail(r, 400, "Request body must be a JSON object (the webhook payload)");
+        return NULL;
+    }
+    /* The strict check first: json-c keeps a \u0000 inside a label, and C
+     * strings then end there ("svc\u0000; rm -rf /" would name "svc"). */
+    const char *why;
+    size_t at;
+    if (profd_json_check(r->body, r->len, &why, &at) != 0) {
+        api__reply_detail(r, 400, "Malformed JSON at byte %zu: %s", at, why);
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(ALERT_JSON_DEPTH);

@@ -4,7 +4,8 @@
  * (profd_session_links, lifecycle.h, shared with the worker's events),
  * valid PROFD_SIGNED_URL_TTL seconds (V4 signed URLs for gs://, HMAC-signed
  * API links for file://). An id that is not a UUID cannot name a session, so
- * it is a plain 404 with the seed's text, like an unknown one.
+ * it is a plain 404 with the seed's text, like an unknown one; the id is
+ * echoed through profd_escape, so a detail is valid UTF-8 whatever was sent.
  *
  * Cancelling (DELETE) is two different things depending on where the session
  * is. A queued session has no worker yet: it is failed with `cancelled` right
@@ -40,7 +41,11 @@ bool api__load_session(api_req *r, const char *id, profd_session *out)
 {
     profd_session_init(out);
     if (!profd_uuid_valid(id)) {
-        api__reply_detail(r, 404, "Profiling session %.64s not found", id);
+        /* Echoed escaped: the id came from the client, and the detail must
+         * stay one valid UTF-8 JSON string whatever bytes it holds. */
+        char shown[4 * 64 + 1];
+        profd_escape(id, strnlen(id, 64), PROFD_ESC_CONTROLS, shown, sizeof shown);
+        api__reply_detail(r, 404, "Profiling session %s not found", shown);
         return false;
     }
     profd_error err;
@@ -74,7 +79,9 @@ void api__handle_list(api_req *r)
     if (profd_list_query_parse(api__req_query(r, "service_name"), api__req_query(r, "status"),
                                api__req_query(r, "limit"), &f, detail, sizeof detail) < 0) {
         profd_metrics_rejected("invalid_query");
-        api__reply_detail(r, 422, "%s", detail);
+        char shown[600]; /* under the 1 KiB of a detail: never cut inside a character */
+        profd_escape(detail, strlen(detail), PROFD_ESC_CONTROLS, shown, sizeof shown);
+        api__reply_detail(r, 422, "%s", shown);
         return;
     }
     profd_session *out = calloc((size_t)f.limit, sizeof *out);
@@ -196,7 +203,9 @@ void api__serve_object(api_req *r, const char *object, const char *type)
     if (fd < 0 || fstat(fd, &stt) < 0) {
         if (fd >= 0)
             close(fd);
-        api__reply_detail(r, 404, "Object %s is not available", object);
+        char shown[600]; /* under the 1 KiB of a detail: never cut inside a character */
+        profd_escape(object, strnlen(object, 256), PROFD_ESC_CONTROLS, shown, sizeof shown);
+        api__reply_detail(r, 404, "Object %s is not available", shown);
         return;
     }
     api__reply_fd(r, fd, (uint64_t)stt.st_size, type);

@@ -10,11 +10,12 @@
  * the API never queues a request a worker would reject.
  *
  * Order of checks, each with its answer:
- *   malformed JSON 400; Idempotency-Key seen before -> the same session (201,
- *   Idempotent-Replayed: true); rate limit 429 + Retry-After; a broken rule
- *   422; sampler unavailable 503; (serve, explicit pid) not ours 403;
- *   target busy 409; then profd_session_enqueue (lifecycle.h, shared with
- *   alerts and `profd submit`) records the session as queued, publishes the
+ *   malformed JSON 400 (the strict RFC 8259 check of session.h on the
+ *   client's bytes, so the error offset is an offset into what was sent); Idempotency-Key seen
+ * before -> the same session (201, Idempotent-Replayed: true); rate limit 429 + Retry-After; a
+ * broken rule 422 (413 when the API's own fields push the request over the message limit); sampler
+ * unavailable 503; (serve, explicit pid) not ours 403; target busy 409; then profd_session_enqueue
+ * (lifecycle.h, shared with alerts and `profd submit`) records the session as queued, publishes the
  *   request and announces session.queued, and 201 is returned.
  *
  * Each check is a step that either lets the request go on or has answered it
@@ -66,16 +67,25 @@ static step_result parse_body(start *st)
         api__reply_detail(r, 400, "Request body must be a JSON object");
         return STEP_ANSWERED;
     }
-    json_tokener *tok = json_tokener_new();
+    /* The client's own bytes, before json-c (which takes single quotes,
+     * comments, NaN, \u0000 and lone surrogates): the offset is theirs. */
+    const char *why;
+    size_t at;
+    if (profd_json_check(r->body, r->len, &why, &at) != 0) {
+        api__reply_detail(r, 400, "Malformed JSON at byte %zu: %s", at, why);
+        return STEP_ANSWERED;
+    }
+    json_tokener *tok = json_tokener_new_ex(PROFD_JSON_MAX_DEPTH + 1);
+    if (!tok) {
+        api__reply_detail(r, 500, "out of memory");
+        return STEP_ANSWERED;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     st->body = json_tokener_parse_ex(tok, r->body, (int)r->len);
     enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
-    while (end < r->len && strchr(" \t\r\n", r->body[end]))
-        end++;
-    if (e != json_tokener_success || end != r->len || strlen(r->body) != r->len) {
-        api__reply_detail(r, 400, "Malformed JSON: %s",
-                          e != json_tokener_success ? json_tokener_error_desc(e) : "trailing data");
+    if (e != json_tokener_success || !st->body) {
+        api__reply_detail(r, 400, "Malformed JSON: %s", json_tokener_error_desc(e));
         return STEP_ANSWERED;
     }
     if (!json_object_is_type(st->body, json_type_object)) {
@@ -197,6 +207,14 @@ static step_result validate(start *st)
     if (r->api->o.local && (!json_object_object_get_ex(st->body, "host", &host) || host == NULL))
         set_string(st->body, "host", cfg->host);
     const char *text = json_object_to_json_string_ext(st->body, JSON_C_TO_STRING_PLAIN);
+    if (strlen(text) > PROFD_MAX_MESSAGE) { /* the body plus the fields the API sets */
+        profd_metrics_rejected("body_too_large");
+        api__reply_detail(r, 413,
+                          "Request body too large: with the fields the API adds the request is "
+                          "%zu bytes, over the %d-byte message limit",
+                          strlen(text), PROFD_MAX_MESSAGE);
+        return STEP_ANSWERED;
+    }
     profd_limits lim = {cfg->duration_min, cfg->duration_max};
     profd_error err;
     profd_request_init(&st->req);

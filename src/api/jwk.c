@@ -9,7 +9,12 @@
  *
  * Only the two asymmetric algorithms the API accepts are built: RSA keys
  * (n, e; at least 2048 bits) for RS256 and P-256 keys (x, y) for ES256. Keys
- * marked for another use ("use": "enc") or another algorithm are skipped. */
+ * marked for another use ("use": "enc") or another algorithm are skipped.
+ *
+ * A JWKS passes the strict RFC 8259 check (profd_json_check) first. An empty
+ * one ({"keys": []}) is a result of its own: at startup it is an error like
+ * any file without a usable key, but on a reload it is how an operator
+ * revokes every key at once (jwt.c). */
 #include <json-c/json.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -20,6 +25,7 @@
 #include <string.h>
 
 #include "jwt_internal.h"
+#include "profd/session.h"
 
 static const char *jstr(json_object *o, const char *name)
 {
@@ -122,7 +128,10 @@ static const char *alg_of(EVP_PKEY *pkey)
 static int add_key(profd_jwk_set *set, EVP_PKEY *pkey, const char *kid, const char *want_alg)
 {
     const char *alg = pkey ? alg_of(pkey) : NULL;
-    if (!alg || (want_alg && strcmp(want_alg, alg) != 0) || set->n >= PROFD_JWK_MAX) {
+    /* A kid that does not fit whole is skipped, never cut: a cut one would
+     * match a token whose kid is only its prefix. */
+    bool kid_fits = !kid || strlen(kid) < sizeof set->keys[0].kid;
+    if (!alg || !kid_fits || (want_alg && strcmp(want_alg, alg) != 0) || set->n >= PROFD_JWK_MAX) {
         EVP_PKEY_free(pkey);
         return 0;
     }
@@ -147,9 +156,13 @@ static void add_jwk(profd_jwk_set *set, json_object *k)
     add_key(set, pkey, jstr(k, "kid"), jstr(k, "alg"));
 }
 
-static int load_jwks(profd_jwk_set *set, const char *text, const char *path, profd_error *err)
+static int load_jwks(profd_jwk_set *set, const char *text, const char *path, bool *empty,
+                     profd_error *err)
 {
-    json_object *root = json_tokener_parse(text);
+    const char *why;
+    size_t at;
+    json_object *root =
+        profd_json_check(text, strlen(text), &why, &at) == 0 ? json_tokener_parse(text) : NULL;
     if (!root || !json_object_is_type(root, json_type_object)) {
         json_object_put(root);
         profd_error_set(err, NULL, "PROFD_JWT_PUBLIC_KEY %s is not valid JSON (expected a JWKS)",
@@ -159,6 +172,7 @@ static int load_jwks(profd_jwk_set *set, const char *text, const char *path, pro
     json_object *keys;
     if (json_object_object_get_ex(root, "keys", &keys) &&
         json_object_is_type(keys, json_type_array)) {
+        *empty = json_object_array_length(keys) == 0;
         for (size_t i = 0; i < json_object_array_length(keys); i++)
             add_jwk(set, json_object_array_get_idx(keys, i));
     } else {
@@ -177,28 +191,34 @@ static int load_pem(profd_jwk_set *set, const char *text, size_t len)
     return 0;
 }
 
-int api__jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err)
+api_jwk_result api__jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err)
 {
     memset(set, 0, sizeof *set);
     size_t len = 0;
     char *text = profd_read_file(path, 1 << 20, &len);
     if (!text) {
         profd_error_set(err, NULL, "cannot read PROFD_JWT_PUBLIC_KEY %s: %m", path);
-        return -1;
+        return API_JWK_ERROR;
     }
     const char *p = text;
     while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
         p++;
-    int rc = *p == '{' ? load_jwks(set, p, path, err) : load_pem(set, text, len);
+    bool empty = false;
+    int rc = *p == '{' ? load_jwks(set, p, path, &empty, err) : load_pem(set, text, len);
     free(text);
-    if (rc == 0 && set->n == 0) {
-        profd_error_set(err, NULL,
-                        "PROFD_JWT_PUBLIC_KEY %s holds no usable key (RSA >= 2048 bits or EC "
-                        "P-256, PEM or JWKS)",
-                        path);
-        rc = -1;
+    if (rc < 0)
+        return API_JWK_ERROR;
+    if (set->n > 0)
+        return API_JWK_LOADED;
+    if (empty) {
+        profd_error_set(err, NULL, "PROFD_JWT_PUBLIC_KEY %s is a JWKS with no keys", path);
+        return API_JWK_EMPTY;
     }
-    return rc;
+    profd_error_set(err, NULL,
+                    "PROFD_JWT_PUBLIC_KEY %s holds no usable key (RSA >= 2048 bits or EC "
+                    "P-256, PEM or JWKS)",
+                    path);
+    return API_JWK_ERROR;
 }
 
 void api__jwk_set_clear(profd_jwk_set *set)

@@ -34,6 +34,8 @@
 #include <sys/stat.h>
 
 #include "jwt_internal.h"
+#include "profd/log.h"
+#include "profd/session.h"
 
 #define RELOAD_CHECK_S 10
 
@@ -45,6 +47,7 @@ struct profd_jwt_keys {
     profd_jwk_set set;
     struct timespec mtime;
     int64_t checked_s;
+    bool missing_logged;
 };
 
 static char *dup_or_null(const char *s)
@@ -67,7 +70,7 @@ profd_jwt_keys *profd_jwt_keys_new(const profd_jwt_settings *s, profd_error *err
         struct stat st;
         if (stat(k->path, &st) == 0)
             k->mtime = st.st_mtim;
-        if (api__jwk_set_load(&k->set, k->path, err) < 0) {
+        if (api__jwk_set_load(&k->set, k->path, err) != API_JWK_LOADED) {
             profd_jwt_keys_free(k);
             return NULL;
         }
@@ -96,23 +99,47 @@ bool profd_jwt_keys_empty(const profd_jwt_keys *k)
     return !k->secret && !k->path;
 }
 
-/* Re-read the key file when it changed; a broken new file keeps the old keys. */
+/* Re-read the key file when it changed. A file that cannot be used keeps the
+ * old keys, and says so once per change of the file (or once while it is
+ * missing); a valid JWKS without keys revokes every key. */
 static void maybe_reload(profd_jwt_keys *k, int64_t now_s)
 {
     if (!k->path || now_s - k->checked_s < RELOAD_CHECK_S)
         return;
     k->checked_s = now_s;
     struct stat st;
-    if (stat(k->path, &st) != 0 ||
-        (st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec))
+    if (stat(k->path, &st) != 0) {
+        if (!k->missing_logged)
+            LOG_W(NULL, "auth.keys_reload_failed",
+                  "cannot read PROFD_JWT_PUBLIC_KEY %s: %m; keeping the %d key(s) loaded before",
+                  k->path, k->set.n);
+        k->missing_logged = true;
         return;
+    }
+    k->missing_logged = false;
+    if (st.st_mtim.tv_sec == k->mtime.tv_sec && st.st_mtim.tv_nsec == k->mtime.tv_nsec)
+        return;
+    k->mtime = st.st_mtim;
     profd_jwk_set fresh;
     profd_error err;
-    if (api__jwk_set_load(&fresh, k->path, &err) < 0)
+    switch (api__jwk_set_load(&fresh, k->path, &err)) {
+    case API_JWK_ERROR:
+        api__jwk_set_clear(&fresh);
+        LOG_W(NULL, "auth.keys_reload_failed", "%s; keeping the %d key(s) loaded before", err.msg,
+              k->set.n);
         return;
+    case API_JWK_EMPTY:
+        LOG_W(NULL, "auth.keys_revoked",
+              "%s: all %d key(s) revoked, RS256 and ES256 tokens are refused until keys are "
+              "published again",
+              err.msg, k->set.n);
+        break;
+    case API_JWK_LOADED:
+        LOG_I(NULL, "auth.keys_reloaded", "PROFD_JWT_PUBLIC_KEY %s: %d key(s)", k->path, fresh.n);
+        break;
+    }
     api__jwk_set_clear(&k->set);
     k->set = fresh;
-    k->mtime = st.st_mtim;
 }
 
 typedef struct token {
@@ -132,7 +159,12 @@ static json_object *decode_json(const char *p, size_t n)
         return NULL;
     long len = profd_b64url_decode(p, n, buf);
     json_object *o = NULL;
-    if (len > 0) {
+    /* Strict RFC 8259 first: json-c would keep a \u0000 inside a claim (and
+     * cut a member name at it), so "admin\u0000x" would compare equal to
+     * "admin" and "roles\u0000" would silently become "roles". */
+    const char *why;
+    size_t at;
+    if (len > 0 && profd_json_check((const char *)buf, (size_t)len, &why, &at) == 0) {
         json_tokener *tok = json_tokener_new();
         o = json_tokener_parse_ex(tok, (const char *)buf, (int)len);
         if (json_tokener_get_error(tok) != json_tokener_success ||
@@ -182,7 +214,19 @@ static const char *member_str(json_object *o, const char *name)
     json_object *v;
     if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
         return NULL;
-    return json_object_get_string(v);
+    const char *s = json_object_get_string(v);
+    /* A string with a NUL inside is no claim value at all (the strict check
+     * has refused it already; this keeps the rule local). */
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* A JSON string equal to want over its whole length. */
+static bool string_is(json_object *v, const char *want)
+{
+    if (!v || !json_object_is_type(v, json_type_string))
+        return false;
+    size_t n = (size_t)json_object_get_string_len(v);
+    return n == strlen(want) && memcmp(json_object_get_string(v), want, n) == 0;
 }
 
 static int verify_hs256(const profd_jwt_keys *k, const token *t)
@@ -278,10 +322,15 @@ static int verify_asym(profd_jwt_keys *k, const char *alg, const token *t, int64
         snprintf(reason, rl, "%s tokens are not accepted: no PROFD_JWT_PUBLIC_KEY configured", alg);
         return -1;
     }
+    json_object *kv = NULL;
+    const char *kid = member_str(t->header, "kid");
+    if (json_object_object_get_ex(t->header, "kid", &kv) && !kid) {
+        snprintf(reason, rl, "token header kid is not a key id string");
+        return -1;
+    }
     EVP_PKEY *keys[PROFD_JWK_MAX];
     bool kid_unknown;
-    int n =
-        candidates(k, alg, member_str(t->header, "kid"), now_s, keys, PROFD_JWK_MAX, &kid_unknown);
+    int n = candidates(k, alg, kid, now_s, keys, PROFD_JWK_MAX, &kid_unknown);
     int rc = -1;
     for (int i = 0; i < n; i++) {
         if (rc < 0 && verify_with(keys[i], alg, t) == 0)
@@ -367,22 +416,19 @@ static bool aud_matches(json_object *p, const char *want)
     if (!json_object_object_get_ex(p, "aud", &a))
         return false;
     if (json_object_is_type(a, json_type_string))
-        return strcmp(json_object_get_string(a), want) == 0;
+        return string_is(a, want);
     if (!json_object_is_type(a, json_type_array))
         return false;
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *e = json_object_array_get_idx(a, i);
-        if (json_object_is_type(e, json_type_string) &&
-            strcmp(json_object_get_string(e), want) == 0)
+    for (size_t i = 0; i < json_object_array_length(a); i++)
+        if (string_is(json_object_array_get_idx(a, i), want))
             return true;
-    }
     return false;
 }
 
 static int check_claims(const profd_jwt_keys *k, json_object *p, char *reason, size_t rl)
 {
-    const char *iss = member_str(p, "iss");
-    if (k->issuer && (!iss || strcmp(iss, k->issuer) != 0)) {
+    json_object *iss = NULL;
+    if (k->issuer && (!json_object_object_get_ex(p, "iss", &iss) || !string_is(iss, k->issuer))) {
         snprintf(reason, rl, "token issuer (iss) is not the configured one");
         return -1;
     }
@@ -400,19 +446,15 @@ static int check_claims(const profd_jwt_keys *k, json_object *p, char *reason, s
 
 static bool has_role(json_object *p, const char *role)
 {
-    const char *one = member_str(p, "role");
-    if (one && strcmp(one, role) == 0)
+    json_object *one = NULL, *roles;
+    if (json_object_object_get_ex(p, "role", &one) && string_is(one, role))
         return true;
-    json_object *roles;
     if (!json_object_object_get_ex(p, "roles", &roles) ||
         !json_object_is_type(roles, json_type_array))
         return false;
-    for (size_t i = 0; i < json_object_array_length(roles); i++) {
-        json_object *e = json_object_array_get_idx(roles, i);
-        if (json_object_is_type(e, json_type_string) &&
-            strcmp(json_object_get_string(e), role) == 0)
+    for (size_t i = 0; i < json_object_array_length(roles); i++)
+        if (string_is(json_object_array_get_idx(roles, i), role))
             return true;
-    }
     return false;
 }
 

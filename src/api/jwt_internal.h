@@ -21,7 +21,16 @@ typedef struct profd_jwk_set {
     int n;
 } profd_jwk_set;
 
-int api__jwk_set_load(profd_jwk_set *set, const char *path, profd_error *err);
+/* What loading a key file found. */
+typedef enum {
+    API_JWK_LOADED, /* at least one usable key */
+    API_JWK_EMPTY,  /* a valid JWKS with an empty "keys" array: no key at all */
+    API_JWK_ERROR,  /* unreadable, not JSON / PEM, or no usable key (err says which) */
+} api_jwk_result;
+
+/* Read path into set (cleared first). The set is empty unless LOADED. */
+PROFD_MUST_USE api_jwk_result api__jwk_set_load(profd_jwk_set *set, const char *path,
+                                                profd_error *err);
 void api__jwk_set_clear(profd_jwk_set *set);
 
 #endif

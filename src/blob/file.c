@@ -162,12 +162,10 @@ static int file_get(profd_blob *b, const char *object, const char *dest, profd_e
     char path[PATH_MAX], tmp[PATH_MAX + 32];
     if (object_path(fb, object, path, sizeof path, err) != 0)
         return -1;
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        profd_error_set(err, NULL, "object %s not found in %s", object, fb->dir);
+    int in = blob__file_open_object(fb->dir, object, err);
+    if (in < 0)
         return -1;
-    }
-    if (blob__file_copy_to_temp(path, dest, tmp, sizeof tmp, err) != 0)
+    if (blob__file_copy_fd_to_temp(in, path, dest, tmp, sizeof tmp, err) != 0)
         return -1;
     if (rename(tmp, dest) != 0) {
         profd_error_set(err, NULL, "cannot write %s: %s", dest, strerror(errno));

@@ -242,6 +242,11 @@ static int k_poll(profd_bus *b, int timeout_ms, profd_msg **out, profd_error *er
     km->m.timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
     snprintf(km->m.id, sizeof km->m.id, "%s/%d/%lld", km->m.topic, (int)rkm->partition,
              (long long)rkm->offset);
+    if (rkm->key && rkm->key_len < sizeof km->m.key && !memchr(rkm->key, 0, rkm->key_len)) {
+        memcpy(km->m.key, rkm->key, rkm->key_len);
+        km->m.key[rkm->key_len] = '\0';
+        km->m.has_key = true;
+    }
     km->m.handle = rkm;
     bus__kafka_offsets_delivered(&k->off, rkm->partition, rkm->offset);
     *out = &km->m;

@@ -183,6 +183,10 @@ static profd_msg *deliver(mbus *b, mrec *r)
     mm->m.offset = r->offset;
     mm->m.timestamp_ms = r->ts;
     snprintf(mm->m.id, sizeof mm->m.id, "memory/0/%lld", (long long)r->offset);
+    if (r->key && strlen(r->key) < sizeof mm->m.key) {
+        profd_strlcpy(mm->m.key, r->key, sizeof mm->m.key);
+        mm->m.has_key = true;
+    }
     mm->m.handle = r;
     return &mm->m;
 }

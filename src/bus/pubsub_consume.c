@@ -194,6 +194,15 @@ static psmsg *msg_from_json(psbus *b, json_object *rm, int64_t due)
         profd_parse_rfc3339(json_object_get_string(v), &m->m.timestamp_ms);
     if (json_object_object_get_ex(msg, "messageId", &v))
         profd_strlcpy(m->m.id, json_object_get_string(v), sizeof m->m.id);
+    json_object *attrs, *key;
+    if (json_object_object_get_ex(msg, "attributes", &attrs) &&
+        json_object_object_get_ex(attrs, "session_id", &key) &&
+        json_object_is_type(key, json_type_string) &&
+        (size_t)json_object_get_string_len(key) < sizeof m->m.key &&
+        strlen(json_object_get_string(key)) == (size_t)json_object_get_string_len(key)) {
+        profd_strlcpy(m->m.key, json_object_get_string(key), sizeof m->m.key);
+        m->m.has_key = true;
+    }
     m->m.handle = m;
     m->due_ms = due;
     return m;

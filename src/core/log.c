@@ -2,8 +2,17 @@
  *
  * Lines are formatted into one buffer and written with a single write(2), so
  * lines from the worker's threads and from a child's stderr never interleave
- * mid-line. */
+ * mid-line.
+ *
+ * A message often carries text from outside (a token's subject, a service
+ * name), so nothing in it may forge a line: every field goes through
+ * profd_escape (src/core/escape.c) first. In the text format control
+ * characters and backslashes are escaped too (a subject "a\nb" is written as
+ * the four characters a\nb); in the json format json-c escapes the controls,
+ * and invalid UTF-8 becomes \xHH in both, so each line is one valid UTF-8
+ * record. A line that does not fit is cut, and still ends in a newline. */
 #include "profd/log.h"
+#include "profd/util.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -39,11 +48,17 @@ void profd_log(int level, const char *session, const char *event, const char *fm
 {
     if (level < min_level)
         return;
-    char msg[2048], ts[40], line[4096];
+    char raw[2048], msg[2048], ev[128], sid[128], ts[40], line[16384];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rn = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    size_t rl = rn < 0 ? 0 : (size_t)rn < sizeof raw ? (size_t)rn : sizeof raw - 1;
+    unsigned esc = as_json ? 0 : PROFD_ESC_CONTROLS;
+    profd_escape(raw, rl, esc, msg, sizeof msg);
+    event = event ? event : "log";
+    profd_escape(event, strlen(event), esc, ev, sizeof ev);
+    profd_escape(session ? session : "", session ? strlen(session) : 0, esc, sid, sizeof sid);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
@@ -55,21 +70,22 @@ void profd_log(int level, const char *session, const char *event, const char *fm
         json_object *o = json_object_new_object();
         json_object_object_add(o, "ts", json_object_new_string(ts));
         json_object_object_add(o, "level", json_object_new_string(names[level]));
-        json_object_object_add(o, "event", json_object_new_string(event ? event : "log"));
-        if (session && *session)
-            json_object_object_add(o, "session_id", json_object_new_string(session));
+        json_object_object_add(o, "event", json_object_new_string(ev));
+        if (sid[0])
+            json_object_object_add(o, "session_id", json_object_new_string(sid));
         json_object_object_add(o, "msg", json_object_new_string(msg));
         n = snprintf(line, sizeof line, "%s\n",
                      json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
     } else {
-        n = snprintf(line, sizeof line, "%s %-5s %s%s%s %s\n", ts, names[level],
-                     event ? event : "log", session && *session ? " " : "", session ? session : "",
-                     msg);
+        n = snprintf(line, sizeof line, "%s %-5s %s%s%s %s\n", ts, names[level], ev,
+                     sid[0] ? " " : "", sid, msg);
     }
-    if (n > (int)sizeof line - 1)
+    if (n > (int)sizeof line - 1) { /* cut, but still one line */
         n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
     if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
         return;
 }

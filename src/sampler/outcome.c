@@ -129,6 +129,23 @@ static void cancelled(const profd_capture *c, profd_capture_result *r)
         profd_error_set(&r->err, code, "the capture was stopped early (%s)", code);
 }
 
+/* The process tracing pid (TracerPid in /proc/PID/status), 0 when none. */
+static long tracer_of(long pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *t = strstr(buf, "\nTracerPid:");
+    return t ? strtol(t + 11, NULL, 10) : 0;
+}
+
 /* A sampler that exited non-zero: read its stderr the way an operator would. */
 static void exit_failure(const profd_capture *c, profd_capture_result *r, const char *text,
                          const char *line)
@@ -154,7 +171,17 @@ static void exit_failure(const profd_capture *c, profd_capture_result *r, const 
                  c->spec.pid);
         with_line(r, PROFD_E_SAMPLER_FAILED, what, whole);
     } else if (has(text, "permission denied") || has(text, "operation not permitted")) {
-        fail(r, PROFD_E_PERMISSION, "%s", PROFD_PERMISSION_DENIED);
+        /* ptrace refuses a second tracer with EPERM too: when the target has
+         * one, it is busy (another capture of it), not forbidden. */
+        long tracer = tracer_of(c->spec.pid);
+        if (tracer > 0) {
+            r->ok = false;
+            profd_error_set(&r->err, PROFD_E_TARGET_BUSY,
+                            "process %s is already being traced by process %ld (another capture "
+                            "of it?)",
+                            pid, tracer);
+        } else
+            fail(r, PROFD_E_PERMISSION, "%s", PROFD_PERMISSION_DENIED);
     } else if (has(text, "check that the process is running") ||
                has(text, "check if it is running") || has(text, "no such process")) {
         fail(r, PROFD_E_NOT_FOUND, "no process %s", pid);

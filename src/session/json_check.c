@@ -305,7 +305,7 @@ static int value(scan *s)
     return rc;
 }
 
-int session__json_check(const char *buf, size_t len, const char **why, size_t *at)
+int profd_json_check(const char *buf, size_t len, const char **why, size_t *at)
 {
     scan s = {(const unsigned char *)buf, (const unsigned char *)buf,
               (const unsigned char *)buf + len, 0, NULL};

@@ -10,12 +10,6 @@
 #ifndef PROFD_SESSION_JSON_CHECK_H
 #define PROFD_SESSION_JSON_CHECK_H
 
-#include <stddef.h>
-
-#define PROFD_JSON_MAX_DEPTH 64
-
-/* 0 when buf[0..len) is acceptable; otherwise -1, *why is a static phrase
- * ("invalid UTF-8", "nesting deeper than 64", ...) and *at its byte offset. */
-int session__json_check(const char *buf, size_t len, const char **why, size_t *at);
+#include "profd/session.h" /* profd_json_check and PROFD_JSON_MAX_DEPTH are public */
 
 #endif

@@ -474,7 +474,7 @@ static json_object *parse_object(const char *buf, size_t len, profd_error *err)
         invalid(err, "message: %zu bytes is over the %d-byte limit", len, PROFD_MAX_MESSAGE);
         return NULL;
     }
-    if (session__json_check(buf, len, &why, &at) != 0) {
+    if (profd_json_check(buf, len, &why, &at) != 0) {
         invalid(err, "message: malformed JSON at byte %zu: %s", at, why);
         return NULL;
     }

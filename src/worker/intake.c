@@ -87,8 +87,10 @@ static int reject(profd_worker *w, profd_msg *m, const char *session_id, const c
     LOG_W(session_id[0] ? session_id : NULL, "request.rejected", "%s: %s", m->id, why->msg);
     if (won == PROFD_CLAIM_WON) {
         profd_header h[] = {{"profd-error-code", code}, {"profd-error", why->msg}};
-        if (w->bus->ops->publish(w->bus, PROFD_TOPIC_DLQ, session_id[0] ? session_id : NULL,
-                                 m->data, m->len, h, 2, &err) != 0)
+        /* The copy keeps the original key (partitioning and tracing by key
+         * go on working in the DLQ); without one, the session id if any. */
+        const char *key = m->has_key ? m->key : session_id[0] ? session_id : NULL;
+        if (w->bus->ops->publish(w->bus, PROFD_TOPIC_DLQ, key, m->data, m->len, h, 2, &err) != 0)
             LOG_E(NULL, "dlq.failed", "could not publish %s to the DLQ: %s", m->id, err.msg);
         if (session_id[0])
             fail_named_session(w, session_id, why);

@@ -5,7 +5,9 @@
  * layout (profd_artifacts in session.h; stacks.txt is the normalised input
  * for reprocessing and diffs) by profd_session_render, the same function
  * reprocess uses. Files are written to the session's spool directory first
- * and stay there if the upload fails, so a finished capture is never lost.
+ * and stay there if the upload fails, so a finished capture is never lost;
+ * the objects already uploaded by a failed upload are removed again, so the
+ * bucket never holds a part of a failed session.
  * Session writes retry while the store is unreachable: a Redis restart delays
  * a record, it does not drop it. When a write finally gives up, the lease
  * entry is left in place so the sweeper, not silence, decides the session's
@@ -19,6 +21,21 @@
 #include "internal.h"
 #include "profd/log.h"
 #include "profd/metrics.h"
+
+/* A failed upload takes back the objects this call already stored, so a
+ * failed session leaves no stacks.txt or profile.json behind in the bucket
+ * (the spool keeps the capture). A removal that fails is logged by name. */
+static void take_back(profd_worker *w, profd_session *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *object = profd_session_artifact_object(s, i);
+        profd_error err = {0};
+        if (object[0] && w->blob->ops->remove(w->blob, object, &err) != 0)
+            LOG_W(s->session_id, "upload.orphan", "could not remove %s after the failed upload: %s",
+                  object, err.msg);
+        object[0] = '\0';
+    }
+}
 
 static int upload_all(profd_worker *w, profd_session *s, const char *dir, profd_error *err)
 {
@@ -38,6 +55,7 @@ static int upload_all(profd_worker *w, profd_session *s, const char *dir, profd_
             0) {
             if (!err->code)
                 err->code = PROFD_E_UPLOAD;
+            take_back(w, s, i);
             return -1;
         }
         profd_strlcpy(profd_session_artifact_object(s, i), object, 256);

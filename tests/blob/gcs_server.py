@@ -23,6 +23,7 @@ Control (JSON over HTTP, for tests):
             broken-stream (download: send part of the body, then close)
      match: any | upload | chunk | status | download | metadata | delete |
             list | token
+     after: N matching requests pass untouched before the fault applies
   POST /_control/config {"token_ttl": S, "page_size": N}
   GET  /_control/stats   counters, request log, resumable chunk offsets
   POST /_control/reset   forget objects, sessions, faults and counters
@@ -234,6 +235,9 @@ class Handler(BaseHTTPRequestHandler):
                 m = f.get("match", "any")
                 if m == kind or (m == "any" and kind != "token") or \
                         (m == "upload" and kind in ("chunk", "upload")):
+                    if f.get("after", 0) > 0:  # let this many matching requests through first
+                        f["after"] -= 1
+                        continue
                     f["count"] = f.get("count", 1) - 1
                     if f["count"] <= 0:
                         STATE.faults.remove(f)

@@ -61,4 +61,24 @@ grep -Eq "^upload of profd/sessions/$id2/[a-z.]+ failed after 6 attempts: HTTP 5
     || fail "error_message is '$msg'"
 [ -s "$PROFD_SPOOL_DIR/$id2/stacks.txt" ] || fail "the failed upload's capture is not kept in $PROFD_SPOOL_DIR/$id2"
 note "failing bucket: $msg; capture kept in the spool"
+
+# test_upload_failure_no_orphans: stacks.txt is stored, then profile.json keeps
+# failing; the failed session must not leave stacks.txt (or anything) behind.
+ctl reset "{}" # the earlier 503s that were not used up
+ctl faults '{"faults": [{"kind": "503", "match": "upload", "after": 1, "count": 50}]}'
+id3=$(uuid)
+produce "$(request "$id3" web-api 1)" "$id3"
+poll 60 finished "$id3" || fail "session $id3 did not finish"
+status_is "$id3" failed || fail "session $id3 is $(field "$id3" status) with profile.json failing"
+[ "$(field "$id3" error_code)" = upload_failed ] || fail "error_code is $(field "$id3" error_code)"
+msg=$(field "$id3" error_message)
+grep -q "profd/sessions/$id3/profile.json failed" <<<"$msg" || fail "not profile.json that failed: $msg"
+deletes=$(stats | python3 -c 'import json,sys,urllib.parse as u
+for r in json.load(sys.stdin)["requests"]:
+    if r["method"] == "DELETE": print(u.unquote(r["path"]))')
+grep -q "profd/sessions/$id3/stacks.txt" <<<"$deletes" \
+    || fail "the stored stacks.txt of $id3 was not taken back (deletes: $deletes)"
+objects=$(stats | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["objects"]))')
+grep -q "sessions/$id3/" <<<"$objects" && fail "orphaned objects of the failed session: $(grep "$id3" <<<"$objects")"
+note "profile.json failing after stacks.txt stored: failed session, no objects left"
 echo "1 passed, 0 failed"

@@ -148,12 +148,54 @@ static void test_base64(void **state)
     assert_int_equal(profd_b64_decode("Z!", back, &got), -1);
 }
 
+static void esc(const char *in, size_t len, unsigned flags, size_t cap, const char *want)
+{
+    char out[256];
+    size_t n = profd_escape(in, len == SIZE_MAX ? strlen(in) : len, flags, out, cap);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, want);
+}
+
+/* profd_escape: the one rule for untrusted text in logs and details. */
+static void test_escape(void **state)
+{
+    (void)state;
+    const unsigned C = PROFD_ESC_CONTROLS;
+    esc("plain text", SIZE_MAX, C, 256, "plain text");
+    esc("a\nb\rc\td\\e", SIZE_MAX, C, 256, "a\\nb\\rc\\td\\\\e");
+    esc("a\nb", SIZE_MAX, 0, 256, "a\nb"); /* without CONTROLS: left to the JSON encoder */
+    esc("\x1b[2J\x7f", SIZE_MAX, C, 256, "\\x1b[2J\\x7f");
+    esc("nul\0x", 5, C, 256, "nul\\x00x");
+    esc("nul\0x", 5, 0, 256, "nul\\x00x"); /* a NUL always: the output is a C string */
+    /* Valid UTF-8 stays, whatever the flags. */
+    esc("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5", SIZE_MAX, C, 256,
+        "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5");
+    /* Invalid UTF-8 never does: stray bytes, overlongs, surrogates, > U+10FFFF,
+     * a sequence cut by the end of the input. */
+    esc("\xff\xfe", SIZE_MAX, 0, 256, "\\xff\\xfe");
+    esc("\xc0\xaf", SIZE_MAX, 0, 256, "\\xc0\\xaf");
+    esc("\xe0\x80\xaf", SIZE_MAX, 0, 256, "\\xe0\\x80\\xaf");
+    esc("\xed\xa0\x80", SIZE_MAX, 0, 256, "\\xed\\xa0\\x80");
+    esc("\xf4\x90\x80\x80", SIZE_MAX, 0, 256, "\\xf4\\x90\\x80\\x80");
+    esc("ok\xe2\x82", SIZE_MAX, 0, 256, "ok\\xe2\\x82");
+    /* C1 controls and the line/paragraph separators, with CONTROLS only. */
+    esc("\xc2\x85|\xe2\x80\xa8|\xe2\x80\xa9", SIZE_MAX, C, 256, "\\u0085|\\u2028|\\u2029");
+    esc("\xe2\x80\xa8", SIZE_MAX, 0, 256, "\xe2\x80\xa8");
+    /* Cut between characters, never inside an escape or a sequence. */
+    esc("ab\ncd", SIZE_MAX, C, 4, "ab");
+    esc("ab\xc3\xa9", SIZE_MAX, C, 4, "ab");
+    esc("abc", SIZE_MAX, C, 1, "");
+    char one;
+    assert_int_equal(profd_escape("x", 1, C, &one, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc3339),       cmocka_unit_test(test_uuids),
         cmocka_unit_test(test_service_names), cmocka_unit_test(test_url_redact),
         cmocka_unit_test(test_files),         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,17 @@ kcat -b "$KAFKA_BROKERS" -C -t profiling.requests.dlq -o beginning -e -q -f '%h\
 sessions=$(rcli --scan --pattern 'profd:session:*' | wc -l)
 [ "$sessions" -eq 0 ] || fail "$sessions sessions were created from bad messages"
 
+# test_dlq_keeps_kafka_key: the DLQ copy of a keyed message keeps its key
+# (the bad corpus above is unkeyed; this one names no session id either, so
+# the key cannot come from anywhere else).
+printf 'orig-key-42#{"service_name": "web-api", "duration_seconds": 0, "note": "keyed-dlq"}\n' \
+    | kcat -b "$KAFKA_BROKERS" -P -t profiling.requests -K '#'
+wait_until 30 sh -c "kcat -b $KAFKA_BROKERS -C -t profiling.requests.dlq -o beginning -e -q -f '%k|%s\n' 2>/dev/null | grep -aq keyed-dlq" \
+    || fail "the keyed bad message did not reach the DLQ"
+keyed=$(kcat -b "$KAFKA_BROKERS" -C -t profiling.requests.dlq -o beginning -e -q -f '%k|%s\n' 2>/dev/null | grep -a keyed-dlq)
+[ "${keyed%%|*}" = orig-key-42 ] || fail "DLQ copy has key '${keyed%%|*}', want orig-key-42 ($keyed)"
+note "DLQ copy kept the key orig-key-42"
+
 id=$(uuid)
 produce "$(request "$id" web-api 1 node-1)" "$id"
 wait_until 30 status_is "$id" completed || fail "worker stopped serving after bad input: $(field "$id" status)"

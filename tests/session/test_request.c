@@ -545,7 +545,7 @@ static void test_json_check_edges(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *why = NULL;
         size_t at = 0, len = cases[i].len ? cases[i].len : strlen(cases[i].text);
-        int rc = session__json_check(cases[i].text, len, &why, &at);
+        int rc = profd_json_check(cases[i].text, len, &why, &at);
         if ((rc == 0) != cases[i].ok)
             fail_msg("case %zu (%s): got %s (%s)", i, cases[i].text, rc == 0 ? "ok" : "bad",
                      why ? why : "");
@@ -558,7 +558,7 @@ static void test_json_check_edges(void **state)
         memset(deep, '[', (size_t)depth);
         memset(deep + depth, ']', (size_t)depth);
         const char *why = NULL;
-        int rc = session__json_check(deep, 2 * (size_t)depth, &why, NULL);
+        int rc = profd_json_check(deep, 2 * (size_t)depth, &why, NULL);
         assert_int_equal(rc, depth == 64 ? 0 : -1);
         if (rc)
             assert_string_equal(why, "nesting deeper than 64 levels");

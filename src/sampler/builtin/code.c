@@ -10,7 +10,8 @@
  * never freed before the end, so a frame of the current sample can keep
  * pointing at its entry (the table only grows with distinct code objects). When PyCode_Type's
  * address is known the object's type is checked too, which rejects the non-code executables a 3.13
- * frame may carry and garbage from a torn read. */
+ * frame may carry and garbage from a torn read. Names longer than NAME_CUT bytes (filenames:
+ * FILENAME_CUT) are cut with a visible "[...cut]" at the end, never silently. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,15 +20,33 @@
 
 #define CACHE_SLOTS 4096 /* power of two */
 #define MAX_TABLE (1 << 20)
+#define NAME_CUT 1000     /* bytes of a function name kept */
+#define FILENAME_CUT 4000 /* bytes of a filename kept */
+#define CUT_MARK "[...cut]"
 
 typedef struct entry {
     py_code code;
+    unsigned seen; /* the cache's tick at its last header check */
     struct entry *next;
 } entry;
 
 struct py_code_cache {
     entry *slots[CACHE_SLOTS];
+    unsigned tick;
 };
+
+void py_code_cache_tick(py_code_cache *cc)
+{
+    cc->tick++;
+}
+
+const py_code *py_code_recent(py_code_cache *cc, uint64_t addr)
+{
+    for (entry *e = cc->slots[(addr >> 4) & (CACHE_SLOTS - 1)]; e; e = e->next)
+        if (e->code.addr == addr && e->seen == cc->tick)
+            return &e->code;
+    return NULL;
+}
 
 py_code_cache *py_code_cache_new(void)
 {
@@ -92,11 +111,20 @@ void py_short_filename(pid_t pid, const char *filename, char *out, size_t len)
     snprintf(out, len, "%s", filename + keep);
 }
 
-static char *read_str_dup(const py_target *t, uint64_t addr)
+/* Read a name (at most `cut` bytes kept) as a new string. A longer one is cut on a UTF-8
+ * character boundary and ends in CUT_MARK, so the cut is visible in every output. */
+static char *read_str_dup(const py_target *t, uint64_t addr, size_t cut)
 {
-    char buf[1024];
+    static char buf[8192];
     if (py_read_str(t, addr, buf, sizeof(buf)) != 0)
         return NULL;
+    size_t n = strlen(buf);
+    if (n > cut) {
+        n = cut;
+        while (n > 0 && ((unsigned char)buf[n] & 0xC0) == 0x80)
+            n--; /* back to the start of a character */
+        snprintf(buf + n, sizeof(buf) - n, "%s", CUT_MARK);
+    }
     return strdup(buf);
 }
 
@@ -109,8 +137,8 @@ static int load(py_code *c, const py_target *t, uint64_t addr, const uint64_t ke
     memcpy(c->key, key, sizeof(c->key));
     c->first_line = first;
     c->first_traceable = traceable;
-    c->name = read_str_dup(t, key[1]);
-    c->filename = read_str_dup(t, key[0]);
+    c->name = read_str_dup(t, key[1], NAME_CUT);
+    c->filename = read_str_dup(t, key[0], FILENAME_CUT);
     uint64_t tab = key[2];
     int64_t tlen;
     if (!c->name || !c->filename || py_read(t->pid, tab + (uint64_t)L->bytes_size, &tlen, 8) != 0 ||
@@ -160,13 +188,16 @@ const py_code *py_code_from_header(py_code_cache *cc, const py_target *t, uint64
     key[3] = (uint64_t)(uint32_t)first;
     entry **slot = &cc->slots[(addr >> 4) & (CACHE_SLOTS - 1)];
     for (entry *e = *slot; e; e = e->next)
-        if (e->code.addr == addr && memcmp(e->code.key, key, sizeof(key)) == 0)
+        if (e->code.addr == addr && memcmp(e->code.key, key, sizeof(key)) == 0) {
+            e->seen = cc->tick;
             return &e->code;
+        }
     entry *e = calloc(1, sizeof(*e));
     if (!e || load(&e->code, t, addr, key, first, traceable) != 0) {
         free(e);
         return NULL;
     }
+    e->seen = cc->tick;
     e->next = *slot;
     *slot = e;
     return &e->code;

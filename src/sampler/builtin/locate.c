@@ -226,7 +226,7 @@ static const char *stacks_read(const py_target *t)
     const char *why = "out of memory";
     if (s && cc && py_stacks_init(s) == 0) {
         why = "the thread stacks do not read as Python frames";
-        if (py_read_stacks(t, cc, s, false) == 0) {
+        if (py_read_stacks(t, cc, s, false, NULL) == 0) {
             why = "no thread has a Python frame";
             for (int i = 0; i < s->nthreads; i++)
                 if (s->threads[i].depth > 0)

@@ -33,6 +33,35 @@ int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out)
     return py_read(pid, addr, out, sizeof(*out));
 }
 
+int py_read_vec(pid_t pid, const uint64_t *addrs, const size_t *lens, uint8_t *const *bufs, int n)
+{
+    struct iovec local[64], remote[64];
+    int done = 0;
+    while (done < n) {
+        int k = n - done < 64 ? n - done : 64;
+        size_t want = 0;
+        for (int i = 0; i < k; i++) {
+            local[i].iov_base = bufs[done + i];
+            local[i].iov_len = lens[done + i];
+            remote[i].iov_base = (void *)(uintptr_t)addrs[done + i];
+            remote[i].iov_len = lens[done + i];
+            want += lens[done + i];
+        }
+        ssize_t got = process_vm_readv(pid, local, (unsigned long)k, remote, (unsigned long)k, 0);
+        if (got < 0)
+            return done;
+        if ((size_t)got < want) { /* count the pieces read in full */
+            for (int i = 0; i < k && (size_t)got >= lens[done + i]; i++) {
+                got -= (ssize_t)lens[done + i];
+                done++;
+            }
+            return done;
+        }
+        done += k;
+    }
+    return done;
+}
+
 int py_read_many(pid_t pid, const uint64_t *addrs, size_t len, uint8_t *bufs, int n)
 {
     struct iovec local[512], remote[512];

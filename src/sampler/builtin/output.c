@@ -9,6 +9,15 @@
  * speedscope: a "sampled" profile per thread named `Thread TID ""`, weights of
  *   1/rate seconds, frames shared (name, full filename, line), sorted by name,
  *   exporter/name fields like py-spy's.
+ * Names in raw lines. py-spy writes names verbatim (its flamegraph.rs joins
+ * "name (file:line)" with ';' and adds " COUNT"), so a ';' or a newline in a
+ * function or file name would split a frame or a line there. We keep the
+ * format parseable instead: ';' becomes ':' (what render's own collapsed
+ * writer does), newline, CR and tab become \n, \r, \t and other control
+ * characters \xHH, so the frame stays one frame and the damage is visible.
+ * speedscope keeps the names as they are (JSON escapes them). A stack cut at
+ * PY_MAX_DEPTH gets a marker frame at its root (TRUNCATED_FRAME).
+ *
  * Stacks are kept as strings in a hash table (raw) and as frame-index lists
  * per thread (speedscope), so memory grows with distinct stacks and samples,
  * not with frames read. */
@@ -24,6 +33,7 @@ typedef struct strmap {
     long *vals;
     size_t cap, n;
     size_t *order; /* insertion order */
+    unsigned gen;  /* bumped when slots move (growth) */
 } strmap;
 
 typedef struct tprof {
@@ -33,6 +43,13 @@ typedef struct tprof {
     size_t nidx, capidx;
     size_t *starts; /* start of each sample in idx; count = nsamples */
     size_t nsamples, capsamples;
+    /* the previous sample of this thread: a repeat of it costs a compare, not a line */
+    py_frame *last;
+    int last_depth, last_cap;
+    bool last_trunc, last_tframe;
+    long last_slot; /* its raw line's slot in stacks, -1 none */
+    unsigned last_gen;
+    size_t last_start, last_n; /* its indices in idx */
 } tprof;
 
 /* (code, line) -> its frame text and speedscope index: most frames repeat every sample. */
@@ -44,6 +61,9 @@ typedef struct memo {
 } memo;
 
 #define MEMO_SLOTS 4096
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define TRUNCATED_FRAME "[truncated: stack deeper than " STR(PY_MAX_DEPTH) " frames]"
 
 struct py_output {
     memo memo[MEMO_SLOTS];
@@ -91,6 +111,7 @@ static int map_grow(strmap *m)
     m->vals = vals;
     m->order = order;
     m->cap = cap;
+    m->gen++;
     return 0;
 }
 
@@ -138,6 +159,7 @@ void py_output_free(py_output *o)
     for (size_t i = 0; i < o->nthreads; i++) {
         free(o->threads[i].idx);
         free(o->threads[i].starts);
+        free(o->threads[i].last);
     }
     free(o->threads);
     free(o);
@@ -168,6 +190,7 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
     t = &o->threads[o->nthreads++];
     memset(t, 0, sizeof(*t));
     t->thread_id = th->thread_id;
+    t->last_slot = -1;
     char label[32];
     thread_label(th, label, sizeof(label));
     snprintf(t->name, sizeof(t->name), "Thread %s \"\"", label);
@@ -176,9 +199,13 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
 
 static int frame_index(py_output *o, const char *name, const char *file, int line)
 {
-    char key[3000];
-    snprintf(key, sizeof(key), "%s\x1f%s\x1f%d", name, file, line);
+    size_t room = strlen(name) + strlen(file) + 16;
+    char *key = malloc(room);
+    if (!key)
+        return -1;
+    snprintf(key, room, "%s\x1f%s\x1f%d", name, file, line);
     long j = map_slot(&o->frames, key, (long)o->frames.n);
+    free(key);
     return j < 0 ? -1 : (int)o->frames.vals[j];
 }
 
@@ -226,19 +253,52 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
+/* Copy s into out (room bytes, NUL-terminated), escaped for a raw line (see the top). */
+static size_t raw_escape(const char *s, char *out, size_t room)
+{
+    size_t o = 0;
+    for (; *s && o + 5 < room; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == ';')
+            out[o++] = ':';
+        else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(out + o, room - o, "\\x%02x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The raw text of a frame: "name (file:line)", or "name (file)" without a line. */
+static char *frame_text(const py_code *c, int ln)
+{
+    size_t room = 4 * (strlen(c->name) + strlen(c->short_filename)) + 32;
+    char *text = malloc(room);
+    if (!text)
+        return NULL;
+    size_t o = raw_escape(c->name, text, room);
+    text[o++] = ' ';
+    text[o++] = '(';
+    o += raw_escape(c->short_filename, text + o, room - o);
+    if (ln)
+        snprintf(text + o, room - o, ":%d)", ln);
+    else
+        snprintf(text + o, room - o, ")");
+    return text;
+}
+
 static const memo *frame_memo(py_output *o, const py_code *c, int line)
 {
     int ln = line > 0 ? line : 0;
     memo *m = &o->memo[(((uintptr_t)c >> 4) * 31 + (unsigned)ln) & (MEMO_SLOTS - 1)];
     if (m->text && m->code == c && m->line == ln)
         return m;
-    char frame[2600];
-    if (ln)
-        snprintf(frame, sizeof(frame), "%s (%s:%d)", c->name, c->short_filename, ln);
-    else
-        snprintf(frame, sizeof(frame), "%s (%s)", c->name, c->short_filename);
     int index = frame_index(o, c->name, c->filename, ln);
-    char *text = strdup(frame);
+    char *text = frame_text(c, ln);
     if (index < 0 || !text) {
         free(text);
         return NULL;
@@ -251,12 +311,61 @@ static const memo *frame_memo(py_output *o, const py_code *c, int line)
     return m;
 }
 
+static bool same_as_last(const py_output *o, const tprof *t, const py_thread *th, bool tframe)
+{
+    if (t->last_slot < 0 || t->last_gen != o->stacks.gen || t->last_depth != th->depth ||
+        t->last_trunc != th->truncated || t->last_tframe != tframe)
+        return false;
+    for (int i = 0; i < th->depth; i++)
+        if (t->last[i].code != th->frames[i].code || t->last[i].line != th->frames[i].line)
+            return false;
+    return true;
+}
+
+/* The sample repeats the thread's previous one: count its line again, copy its indices. */
+static int repeat_last(py_output *o, tprof *t)
+{
+    size_t from = t->last_start, start = t->nidx;
+    for (size_t k = 0; k < t->last_n; k++)
+        if (push_index(t, t->idx[from + k]) != 0)
+            return -1;
+    t->last_start = start;
+    o->stacks.vals[t->last_slot]++;
+    o->samples++;
+    return 0;
+}
+
+static void remember(const py_output *o, tprof *t, const py_thread *th, bool tframe, long slot,
+                     size_t start)
+{
+    t->last_slot = -1;
+    if (th->depth > t->last_cap) {
+        py_frame *p = realloc(t->last, (size_t)th->depth * sizeof(*p));
+        if (!p)
+            return;
+        t->last = p;
+        t->last_cap = th->depth;
+    }
+    for (int i = 0; i < th->depth; i++)
+        t->last[i] = th->frames[i];
+    t->last_depth = th->depth;
+    t->last_trunc = th->truncated;
+    t->last_tframe = tframe;
+    t->last_slot = slot;
+    t->last_gen = o->stacks.gen;
+    t->last_start = start;
+    t->last_n = t->nidx - start;
+}
+
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
 {
     (void)pid;
     tprof *t = thread_prof(o, th);
     if (!t || start_sample(t) != 0)
         return -1;
+    if (same_as_last(o, t, th, with_thread_frame))
+        return repeat_last(o, t);
+    size_t start = t->nidx;
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
@@ -266,6 +375,12 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
         snprintf(frame, sizeof(frame), "thread (%s)", label);
         rc |= append(&line, &len, &cap, frame);
         rc |= push_index(t, frame_index(o, frame, "", 0));
+    }
+    if (th->truncated && rc == 0) {
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
+        rc |= append(&line, &len, &cap, TRUNCATED_FRAME);
+        rc |= push_index(t, frame_index(o, TRUNCATED_FRAME, "", 0));
     }
     for (int i = th->depth - 1; i >= 0 && rc == 0; i--) {
         const memo *m = frame_memo(o, th->frames[i].code, th->frames[i].line);
@@ -284,6 +399,8 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
             rc = -1;
         else
             o->stacks.vals[j]++;
+        if (j >= 0)
+            remember(o, t, th, with_thread_frame, j, start);
     }
     free(line);
     o->samples++;

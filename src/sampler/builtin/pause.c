@@ -1,89 +1,58 @@
-/* pause.c - stopping every thread of the target around a sample.
+/* pause.c - stopping the threads that will be read, for the length of one sample.
  *
- * Each thread is attached once with PTRACE_SEIZE (no stop, no signal), then
- * for each sample stopped with PTRACE_INTERRUPT + waitpid(__WALL) and started
- * again with PTRACE_CONT. SEIZE rather than ATTACH matters for safety: when the
- * tracer dies, the kernel detaches its tracees and a thread in an
- * INTERRUPT-stop is woken up, so a sampler SIGKILLed in the middle of a
- * sample cannot leave the target stopped (tests/sampler_builtin checks this
- * by killing samplers repeatedly). /proc/PID/task is re-read before every
- * stop so threads started since the last sample are seized too; threads that
- * have exited drop out when ptrace or waitpid says ESRCH / exited.
+ * A thread is traced only while we read it: each sample seizes the threads it
+ * is about to read (PTRACE_SEIZE, then PTRACE_INTERRUPT), waits for their
+ * stops and lets them go with PTRACE_DETACH. Between samples the target is not
+ * traced at all, so nothing of it can wait on us: a signal that arrives
+ * between ticks is delivered by the kernel as if we did not exist, a fork, an
+ * exec or a wait in the target is not reported to us, and an exited main
+ * thread cannot make us wait for a stop that never comes. SEIZE rather than
+ * ATTACH matters for safety too: when the tracer dies (even SIGKILLed in the
+ * middle of a sample) the kernel detaches its tracees and wakes threads in an
+ * INTERRUPT-stop, so the target is never left stopped (tests/sampler_builtin
+ * kills samplers mid-sample and checks).
  *
- * A signal that reaches a thread while we wait for its stop shows up as a
- * signal-delivery-stop: it is passed on at once with PTRACE_CONT(sig) and we
- * keep waiting for the interrupt stop, so the target's signals are neither
- * lost nor delayed beyond one sample. */
-#include <dirent.h>
+ * Signals during a sample. A signal that reaches a thread while we hold it
+ * (or before our INTERRUPT lands) shows up as a signal-delivery-stop. That
+ * stop is as good as ours for reading memory, so the thread counts as stopped
+ * and the signal is handed back with PTRACE_DETACH(sig), which injects it; the
+ * pending INTERRUPT trap is cleared by the detach. The signal is therefore
+ * late by at most the length of one sample, never by a tick. A thread in a
+ * job-control stop (state T) reports a group-stop: it is read where it is,
+ * and the detach leaves it in its group-stop, so SIGSTOP/SIGCONT from others
+ * keep their meaning.
+ *
+ * Waiting. SIGCHLD is blocked in the sampler, so tracee stops queue it;
+ * waitpid(WNOHANG) drains the statuses and sigtimedwait sleeps until the next
+ * one or the deadline. A thread whose stop has not come by the deadline (it
+ * may be stuck in uninterruptible I/O, or starved of CPU) is not read this
+ * time; it stays "late" and is detached as soon as its stop arrives: every
+ * tick polls for it (py_pause_poll), whether or not that tick stops anything,
+ * because a late thread, stopped by us, reads as not running ('t') and would
+ * otherwise never be wanted again. At the end py_pause_finish waits a little for late threads; if
+ * any is still pending when we exit, the kernel's exit-time detach frees it. */
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "pysampler.h"
 
-#define MAX_TASKS ((int)(sizeof(((py_pauser *)0)->tids) / sizeof(pid_t)))
+#define NLATE ((int)(sizeof(((py_pauser *)0)->late) / sizeof(pid_t)))
 
-static bool known(const py_pauser *p, pid_t tid)
-{
-    for (int i = 0; i < p->n; i++)
-        if (p->tids[i] == tid)
-            return true;
-    return false;
-}
-
-/* Seize threads not seen before. -1 with errno when /proc/PID/task is gone. */
-static int seize_new(py_pauser *p)
-{
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)p->pid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    int err = 0;
-    while ((e = readdir(d)) != NULL) {
-        pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid <= 0 || known(p, tid) || p->n >= MAX_TASKS)
-            continue;
-        if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
-            if (errno == EPERM)
-                err = EPERM;
-            continue;
-        }
-        p->tids[p->n] = tid;
-        p->seized[p->n] = true;
-        p->n++;
-    }
-    closedir(d);
-    if (err) {
-        errno = err;
-        return -1;
-    }
-    return 0;
-}
-
-static void forget(py_pauser *p, int i)
-{
-    p->tids[i] = p->tids[p->n - 1];
-    p->seized[i] = p->seized[p->n - 1];
-    p->n--;
-}
-
-int py_pause_attach(py_pauser *p, pid_t pid)
+void py_pause_init(py_pauser *p, pid_t pid)
 {
     memset(p, 0, sizeof(*p));
     p->pid = pid;
-    if (seize_new(p) != 0)
-        return -errno;
-    return p->n > 0 ? 0 : -ESRCH;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
 }
 
-static int index_of(const py_pauser *p, pid_t tid)
+static int held_index(const py_pauser *p, pid_t tid)
 {
     for (int i = 0; i < p->n; i++)
         if (p->tids[i] == tid)
@@ -91,122 +60,143 @@ static int index_of(const py_pauser *p, pid_t tid)
     return -1;
 }
 
-static bool task_gone(pid_t pid, pid_t tid)
+static bool is_late(const py_pauser *p, pid_t tid)
 {
-    char st = py_task_state(pid, tid);
-    return st == 0 || st == 'Z' || st == 'X';
+    for (int i = 0; i < p->nlate; i++)
+        if (p->late[i] == tid)
+            return true;
+    return false;
 }
 
-/* Handle one wait status of a tracee; updates stopped[] / gone[]. Returns 1 when that tracee
- * is now accounted for (stopped or gone). */
-static int on_status(const py_pauser *p, pid_t tid, int st, bool *stopped, bool *gone)
+static void late_add(py_pauser *p, pid_t tid)
 {
-    int i = index_of(p, tid);
-    if (i < 0 || stopped[i] || gone[i])
+    if (p->nlate < NLATE)
+        p->late[p->nlate++] = tid;
+}
+
+/* A status of a thread from an earlier sample whose stop came after its deadline. */
+static void late_status(py_pauser *p, pid_t tid, int st)
+{
+    for (int i = 0; i < p->nlate; i++) {
+        if (p->late[i] != tid)
+            continue;
+        if (WIFSTOPPED(st)) {
+            int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+            ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
+        }
+        p->late[i] = p->late[--p->nlate];
+        return;
+    }
+}
+
+/* One wait status. Returns 1 when a held thread is now accounted for (stopped or gone). */
+static int on_status(py_pauser *p, pid_t tid, int st)
+{
+    int i = held_index(p, tid);
+    if (i < 0) {
+        late_status(p, tid, st);
+        return 0;
+    }
+    if (p->state[i] != PY_HELD_WAITING)
         return 0;
     if (WIFEXITED(st) || WIFSIGNALED(st)) {
-        gone[i] = true;
+        p->state[i] = PY_HELD_GONE;
         return 1;
     }
     if (!WIFSTOPPED(st))
         return 0;
-    if ((st >> 16) == PTRACE_EVENT_STOP) {
-        stopped[i] = true;
-        return 1;
-    }
-    /* signal-delivery-stop: deliver it now; the interrupt stop follows. */
-    if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(st)) != 0) {
-        gone[i] = true;
-        return 1;
-    }
-    return 0;
+    /* An interrupt or group stop (event in the high bits), or a signal-delivery-stop: the signal
+     * goes back at the detach. */
+    p->sig[i] = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+    p->state[i] = PY_HELD_STOPPED;
+    return 1;
 }
 
-static void on_alarm(int sig)
+static int64_t mono_ns(void)
 {
-    (void)sig; /* only there to interrupt waitpid */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void arm(long usec)
+/* Drain wait statuses until no held thread is pending or the deadline passes. */
+static void collect(py_pauser *p, int pending, int64_t deadline)
 {
-    struct itimerval it = {{0, 0}, {0, usec}};
-    setitimer(ITIMER_REAL, &it, NULL);
-}
-
-/* Collect the interrupt stop of every tracee, or learn that it is gone. waitpid(-1) blocks until
- * a tracee reports, which wakes us the moment a thread stops; but it must never wait forever: an
- * exited thread group leader stays a zombie without reporting until the other threads exit, and
- * those may be stopped by us. So a 5 ms interval timer (SIGALRM, no SA_RESTART) interrupts the
- * wait, and then /proc tells which pending threads are zombies or gone. Threads found gone are
- * forgotten. */
-static void collect(py_pauser *p)
-{
-    bool stopped[1024] = {false}, gone[1024] = {false};
-    int pending = p->n;
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    arm(5000);
-    while (pending > 0) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    for (;;) {
         int st;
-        pid_t r = waitpid(-1, &st, __WALL);
-        if (r > 0) {
-            pending -= on_status(p, r, st, stopped, gone);
-            continue;
-        }
-        if (errno != EINTR) { /* ECHILD: no tracee left */
-            for (int i = 0; i < p->n; i++)
-                gone[i] = gone[i] || !stopped[i];
-            break;
-        }
-        for (int i = 0; i < p->n; i++)
-            if (!stopped[i] && !gone[i] && task_gone(p->pid, p->tids[i])) {
-                gone[i] = true;
-                pending--;
-            }
-        arm(5000);
+        pid_t r;
+        while ((r = waitpid(-1, &st, __WALL | WNOHANG)) > 0)
+            pending -= on_status(p, r, st);
+        if (pending <= 0 || r < 0) /* r < 0: ECHILD, no tracee left */
+            return;
+        int64_t left = deadline - mono_ns();
+        if (left <= 0)
+            return;
+        struct timespec ts = {(time_t)(left / 1000000000LL), (long)(left % 1000000000LL)};
+        sigtimedwait(&chld, NULL, &ts);
     }
-    arm(0);
-    sigaction(SIGALRM, &old, NULL);
-    for (int i = p->n - 1; i >= 0; i--)
-        if (gone[i]) {
-            forget(p, i);
-            gone[i] = gone[p->n]; /* forget() moved the last entry to i */
-            stopped[i] = stopped[p->n];
-        }
 }
 
-int py_pause_stop(py_pauser *p)
+void py_pause_poll(py_pauser *p)
 {
-    if (seize_new(p) != 0 && errno != EPERM)
-        return -ESRCH;
-    for (int i = 0; i < p->n;) {
-        if (ptrace(PTRACE_INTERRUPT, p->tids[i], NULL, NULL) != 0) {
-            forget(p, i);
-            continue;
-        }
-        i++;
-    }
-    collect(p);
-    return p->n > 0 && !task_gone(p->pid, p->pid) ? 0 : -ESRCH;
+    if (p->nlate > 0)
+        collect(p, 0, 0);
 }
 
-void py_pause_resume(py_pauser *p)
+int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms)
 {
-    for (int i = 0; i < p->n; i++)
-        ptrace(PTRACE_CONT, p->tids[i], NULL, NULL);
-}
-
-void py_pause_detach(py_pauser *p)
-{
-    if (p->n == 0)
-        return;
-    /* PTRACE_DETACH needs a stopped tracee. */
-    for (int i = 0; i < p->n; i++)
-        ptrace(PTRACE_INTERRUPT, p->tids[i], NULL, NULL);
-    collect(p);
-    for (int i = 0; i < p->n; i++)
-        ptrace(PTRACE_DETACH, p->tids[i], NULL, NULL);
+    int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000LL;
+    int pending = 0, perm = 0;
     p->n = 0;
+    for (int i = 0; i < n && p->n < PY_MAX_THREADS; i++) {
+        if (is_late(p, tids[i]))
+            continue; /* still traced from an earlier sample: its stop is pending */
+        if (ptrace(PTRACE_SEIZE, tids[i], NULL, NULL) != 0) {
+            perm |= errno == EPERM;
+            continue; /* gone */
+        }
+        if (ptrace(PTRACE_INTERRUPT, tids[i], NULL, NULL) != 0)
+            continue; /* exited between the two calls; its exit status is reaped as late */
+        p->tids[p->n] = tids[i];
+        p->sig[p->n] = 0;
+        p->state[p->n] = PY_HELD_WAITING;
+        p->n++;
+        pending++;
+    }
+    if (p->n == 0 && perm)
+        return -EPERM;
+    collect(p, pending, deadline);
+    int stopped = 0;
+    for (int i = 0; i < p->n; i++)
+        stopped += p->state[i] == PY_HELD_STOPPED;
+    return stopped;
+}
+
+bool py_pause_is_stopped(const py_pauser *p, pid_t tid)
+{
+    int i = held_index(p, tid);
+    return i >= 0 && p->state[i] == PY_HELD_STOPPED;
+}
+
+void py_pause_release(py_pauser *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        if (p->state[i] == PY_HELD_STOPPED)
+            ptrace(PTRACE_DETACH, p->tids[i], NULL, (void *)(long)p->sig[i]);
+        else if (p->state[i] == PY_HELD_WAITING)
+            late_add(p, p->tids[i]);
+    }
+    p->n = 0;
+}
+
+void py_pause_finish(py_pauser *p, int timeout_ms)
+{
+    py_pause_release(p);
+    int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000LL;
+    while (p->nlate > 0 && mono_ns() < deadline) {
+        collect(p, 1, mono_ns() + 5000000LL);
+    }
 }

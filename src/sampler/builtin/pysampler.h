@@ -26,6 +26,8 @@ int py_read_ptr(pid_t pid, uint64_t addr, uint64_t *out);
 /* Read n (addr, len) pieces into bufs with one syscall per 512 pieces. Returns how many
  * leading pieces were read in full. */
 int py_read_many(pid_t pid, const uint64_t *addrs, size_t len, uint8_t *bufs, int n);
+/* The same with a length and a buffer per piece (one syscall per 64 pieces). */
+int py_read_vec(pid_t pid, const uint64_t *addrs, const size_t *lens, uint8_t *const *bufs, int n);
 
 /* ---- per-version layout (layout.c) ---- */
 enum { LT_LNOTAB, LT_PEP626, LT_LOCATIONS };
@@ -167,6 +169,11 @@ py_code_cache *py_code_cache_new(void);
 void py_code_cache_free(py_code_cache *c);
 /* Look the code object at addr up (reading it on a miss). NULL if it is not readable code. */
 const py_code *py_code_get(py_code_cache *c, const py_target *t, uint64_t addr);
+/* Start of a sample: entries checked from here on count as recent. */
+void py_code_cache_tick(py_code_cache *c);
+/* The entry for addr if its header was checked since the last tick (it is the same object
+ * within one sample), else NULL: then read the header and use py_code_from_header. */
+const py_code *py_code_recent(py_code_cache *c, uint64_t addr);
 /* The same from a header already read (py_code_header_size bytes at addr). */
 const py_code *py_code_from_header(py_code_cache *c, const py_target *t, uint64_t addr,
                                    const uint8_t *hdr);
@@ -188,7 +195,9 @@ typedef struct py_thread {
     uint64_t tstate, thread_id;
     long tid; /* kernel thread id, 0 unknown */
     bool holds_gil;
-    int depth; /* frames, innermost first */
+    bool skipped;   /* declined by the filter: no frames read */
+    bool truncated; /* deeper than PY_MAX_DEPTH: the newest PY_MAX_DEPTH frames are kept */
+    int depth;      /* frames, innermost first */
     py_frame *frames;
 } py_thread;
 
@@ -201,30 +210,73 @@ typedef struct py_stacks {
 
 int py_stacks_init(py_stacks *s);
 void py_stacks_free(py_stacks *s);
-/* Read every thread's stack. 0 ok, -1 when a read failed (torn or target gone); with verify,
- * also -1 when a thread's newest frame moved during the walk (nonblocking mode). */
-int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify);
-/* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread). */
-int py_tid_calibrate(py_target *t);
+/* Which threads to read: fn sees each thread (tstate, thread_id, tid, holds_gil set) before its
+ * frames are walked; false leaves it with no frames and skipped set. NULL: read all. */
+typedef struct py_filter {
+    bool (*fn)(void *ctx, const py_thread *th);
+    void *ctx;
+} py_filter;
+
+/* Read the stacks of the threads the filter wants (all threads are listed). 0 ok, -1 when a
+ * read failed (torn or target gone); with verify, also -1 when a thread's newest frame moved
+ * during the walk (nonblocking mode). A stack deeper than PY_MAX_DEPTH is cut, not an error. */
+int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool verify,
+                   const py_filter *want);
+/* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread, whose
+ * tid field is found as the word that equals main_tid, the process id). */
+int py_tid_calibrate(py_target *t, pid_t main_tid);
 
 /* ---- pausing (pause.c) ---- */
+enum py_held { PY_HELD_WAITING, PY_HELD_STOPPED, PY_HELD_GONE };
+
 typedef struct py_pauser {
     pid_t pid;
-    int n;
-    pid_t tids[1024];
-    bool seized[1024];
+    int n; /* threads seized for the current sample */
+    pid_t tids[PY_MAX_THREADS];
+    int sig[PY_MAX_THREADS]; /* signal to hand back at the detach, 0 none */
+    enum py_held state[PY_MAX_THREADS];
+    int nlate; /* seized in an earlier sample, stop still to come: detached when it does */
+    pid_t late[PY_MAX_THREADS];
 } py_pauser;
 
-/* Seize every thread of pid (PTRACE_SEIZE: resumes automatically if we die). 0 / -errno. */
-int py_pause_attach(py_pauser *p, pid_t pid);
-/* Stop all seized threads (seizing new ones first). 0 ok; -ESRCH when the process is gone. */
-int py_pause_stop(py_pauser *p);
-void py_pause_resume(py_pauser *p);
-void py_pause_detach(py_pauser *p);
+/* Blocks SIGCHLD in the caller (tracee stops then queue it for the waits). */
+void py_pause_init(py_pauser *p, pid_t pid);
+/* Seize and interrupt the n threads, wait up to timeout_ms for their stops. Returns how many are
+ * stopped (threads that are gone are skipped), or -EPERM when none could be seized for lack of
+ * permission. Every seized thread is traced until py_pause_release. */
+int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms);
+bool py_pause_is_stopped(const py_pauser *p, pid_t tid);
+/* Detach late threads whose stop has come since (no wait). Call once per tick. */
+void py_pause_poll(py_pauser *p);
+/* Detach every stopped thread, re-injecting a signal that arrived during the sample. */
+void py_pause_release(py_pauser *p);
+/* Release, then wait up to timeout_ms for the stops of late threads and detach them. */
+void py_pause_finish(py_pauser *p, int timeout_ms);
 
 /* ---- thread states from /proc (procmaps.c) ---- */
 /* State letter of /proc/PID/task/TID/stat ('R', 'S', ...), or 0 if gone. */
 char py_task_state(pid_t pid, long tid);
+
+/* ---- thread states, cached descriptors (tasks.c) ---- */
+typedef struct py_tasks {
+    pid_t pid;
+    int n;
+    long tid[1024];
+    int fd[1024];         /* /proc/PID/task/TID/stat, re-read with pread */
+    int sfd[1024];        /* .../schedstat, -1 if absent */
+    uint64_t sched[1024]; /* hash of the schedstat line at the last stat read */
+    char last[1024];      /* state at the last stat read */
+    unsigned used[1024], tick;
+} py_tasks;
+
+void py_tasks_init(py_tasks *c, pid_t pid);
+void py_tasks_free(py_tasks *c);
+/* State letter of the thread, as py_task_state, from a descriptor kept open. */
+char py_tasks_state(py_tasks *c, long tid);
+/* Once per tick: close the descriptors of threads not asked about for 100 ticks. */
+void py_tasks_sweep(py_tasks *c);
+/* The thread ids of pid (with live_only, not the zombie or dead ones). Count, -1 if gone. */
+int py_tasks_list(pid_t pid, pid_t *tids, int max, bool live_only);
 
 /* ---- output (output.c) ---- */
 typedef struct py_output py_output;

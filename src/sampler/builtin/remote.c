@@ -196,15 +196,17 @@ static int arm_one(py_remote *r, uint64_t ts, const char *script)
     return py_write(r->pid, ts + r->eval_breaker, &breaker, sizeof breaker);
 }
 
-/* Run fn with the target stopped when it can be; the pause is undone before returning. */
+/* Run fn with the target's threads stopped when they can be (PTRACE_SEIZE + INTERRUPT,
+ * pause.c); they are released before returning, whatever fn did. */
 static int paused(py_remote *r, int (*fn)(py_remote *, const char *), const char *script)
 {
-    py_pauser *pz = &r->pauser;
-    bool stopped = py_pause_attach(pz, r->pid) == 0 && py_pause_stop(pz) == 0;
+    static __thread pid_t tids[PY_MAX_THREADS];
+    int n = py_tasks_list(r->pid, tids, PY_MAX_THREADS, true);
+    py_pause_init(&r->pauser, r->pid);
+    if (n > 0)
+        (void)py_pause_stop(&r->pauser, tids, n, 1000); /* unstoppable threads: written anyway */
     int rc = fn(r, script);
-    if (stopped)
-        py_pause_resume(pz);
-    py_pause_detach(pz);
+    py_pause_finish(&r->pauser, 200);
     return rc;
 }
 
