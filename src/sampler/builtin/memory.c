@@ -462,7 +462,7 @@ static int finish(const mopts *o, const char *buf, size_t n, double base_rate, d
     }
     /* The target's CPU rate against the baseline's; meaningless for an idle target. */
     double overhead = -1;
-    if (base_rate >= 0.02) {
+    if (base_rate >= 0.01) { /* 1 % of a core: 10 clock ticks in a 10 s baseline */
         overhead = (rate / base_rate - 1.0) * 100.0;
         if (overhead < 0)
             overhead = 0;
