@@ -3,10 +3,13 @@
  * raw: py-spy's collapsed format, one line per distinct stack:
  *   "root;...;leaf COUNT", each frame "name (file:line)" (or "name (file)"
  *   when the line is unknown), file being py-spy's short filename; with
- *   --threads a root frame "thread (TID)" (decimal kernel tid, or the
- *   pthread id as "0x7F..." when the tid is unknown), as py-spy's
- *   format_threadid does.
- * speedscope: a "sampled" profile per thread named `Thread TID ""`, weights of
+ *   --threads a root frame "thread (TID): NAME" (decimal kernel tid, or the
+ *   pthread id as "0x7F..." when the tid is unknown, as py-spy's
+ *   format_threadid does; NAME is threading.Thread.name, and a thread without
+ *   one is "thread (TID)"); with --subprocesses the process frames
+ *   `process PID:"cmdline"` of children.c come first (th->roots).
+ * speedscope: a "sampled" profile per thread named `Thread TID "NAME"` (with
+ *   --subprocesses `Process PID Thread TID "NAME"`, as py-spy), weights of
  *   1/rate seconds, frames shared (name, full filename, line), sorted by name,
  *   exporter/name fields like py-spy's.
  * Names in raw lines. py-spy writes names verbatim (its flamegraph.rs joins
@@ -38,7 +41,8 @@ typedef struct strmap {
 
 typedef struct tprof {
     uint64_t thread_id;
-    char name[64];
+    pid_t pid;
+    char name[192];
     int *idx; /* concatenated stacks, root first */
     size_t nidx, capidx;
     size_t *starts; /* start of each sample in idx; count = nsamples */
@@ -178,10 +182,10 @@ static void thread_label(const py_thread *th, char *out, size_t len)
         snprintf(out, len, "0x%" PRIX64, th->thread_id);
 }
 
-static tprof *thread_prof(py_output *o, const py_thread *th)
+static tprof *thread_prof(py_output *o, pid_t pid, const py_thread *th)
 {
     for (size_t i = 0; i < o->nthreads; i++)
-        if (o->threads[i].thread_id == th->thread_id)
+        if (o->threads[i].thread_id == th->thread_id && o->threads[i].pid == pid)
             return &o->threads[i];
     tprof *t = realloc(o->threads, (o->nthreads + 1) * sizeof(*t));
     if (!t)
@@ -191,9 +195,14 @@ static tprof *thread_prof(py_output *o, const py_thread *th)
     memset(t, 0, sizeof(*t));
     t->thread_id = th->thread_id;
     t->last_slot = -1;
+    t->pid = pid;
     char label[32];
     thread_label(th, label, sizeof(label));
-    snprintf(t->name, sizeof(t->name), "Thread %s \"\"", label);
+    if (th->roots)
+        snprintf(t->name, sizeof(t->name), "Process %d Thread %s \"%.128s\"", (int)pid, label,
+                 th->name ? th->name : "");
+    else
+        snprintf(t->name, sizeof(t->name), "Thread %s \"%.128s\"", label, th->name ? th->name : "");
     return t;
 }
 
@@ -359,8 +368,7 @@ static void remember(const py_output *o, tprof *t, const py_thread *th, bool tfr
 
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame)
 {
-    (void)pid;
-    tprof *t = thread_prof(o, th);
+    tprof *t = thread_prof(o, pid, th);
     if (!t || start_sample(t) != 0)
         return -1;
     if (same_as_last(o, t, th, with_thread_frame))
@@ -369,10 +377,24 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
+    for (const char *r = th->roots; r && *r && rc == 0;) {
+        size_t n = strcspn(r, "\n"); /* children.c: one process frame a line, root first */
+        snprintf(frame, sizeof(frame), "%.*s", (int)n, r);
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
+        rc |= append(&line, &len, &cap, frame);
+        rc |= push_index(t, frame_index(o, frame, "", 0));
+        r += n + (r[n] == '\n');
+    }
     if (with_thread_frame) {
         char label[32];
         thread_label(th, label, sizeof(label));
-        snprintf(frame, sizeof(frame), "thread (%s)", label);
+        if (th->name)
+            snprintf(frame, sizeof(frame), "thread (%s): %.1024s", label, th->name);
+        else
+            snprintf(frame, sizeof(frame), "thread (%s)", label);
+        if (len)
+            rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
         rc |= push_index(t, frame_index(o, frame, "", 0));
     }

@@ -74,19 +74,21 @@ static void late_add(py_pauser *p, pid_t tid)
         p->late[p->nlate++] = tid;
 }
 
-/* A status of a thread from an earlier sample whose stop came after its deadline. */
+/* A status of a thread we do not hold: one from an earlier sample whose stop came after its
+ * deadline, or a late thread of another pauser (--subprocesses samples each process with its
+ * own; waitpid(-1) hands us theirs too). Either way it is ours and not being read: let it go,
+ * with its signal. */
 static void late_status(py_pauser *p, pid_t tid, int st)
 {
-    for (int i = 0; i < p->nlate; i++) {
-        if (p->late[i] != tid)
-            continue;
-        if (WIFSTOPPED(st)) {
-            int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
-            ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
-        }
-        p->late[i] = p->late[--p->nlate];
-        return;
+    if (WIFSTOPPED(st)) {
+        int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+        ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
     }
+    for (int i = 0; i < p->nlate; i++)
+        if (p->late[i] == tid) {
+            p->late[i] = p->late[--p->nlate];
+            return;
+        }
 }
 
 /* One wait status. Returns 1 when a held thread is now accounted for (stopped or gone). */

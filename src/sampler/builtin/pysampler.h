@@ -186,6 +186,7 @@ void py_short_filename(pid_t pid, const char *filename, char *out, size_t len);
 typedef struct py_frame {
     const py_code *code;
     int line;
+    bool entry; /* the oldest frame of one eval-loop call (for --native's merge) */
 } py_frame;
 
 #define PY_MAX_DEPTH 4096
@@ -199,6 +200,8 @@ typedef struct py_thread {
     bool truncated; /* deeper than PY_MAX_DEPTH: the newest PY_MAX_DEPTH frames are kept */
     int depth;      /* frames, innermost first */
     py_frame *frames;
+    const char *name;  /* threading.Thread.name (threadnames.c), NULL if none */
+    const char *roots; /* --subprocesses: process frames, root first, one a line, else NULL */
 } py_thread;
 
 typedef struct py_stacks {
@@ -225,6 +228,94 @@ int py_read_stacks(const py_target *t, py_code_cache *cc, py_stacks *s, bool ver
 /* Resolve kernel tids of the threads (3.11+ native_thread_id, else via struct pthread, whose
  * tid field is found as the word that equals main_tid, the process id). */
 int py_tid_calibrate(py_target *t, pid_t main_tid);
+
+/* ---- thread names (threadnames.c) ---- */
+/* Object layouts the name reader needs: sys.modules, type fields, dicts, ints. A table gives
+ * them for 3.8-3.13; 3.13+ debug offsets can fill the same fields. */
+enum { PY_DICT_OLD, PY_DICT_NEW };                                        /* 3.8-3.10, 3.11+ */
+enum { PY_MANAGED_NONE, PY_MANAGED_311, PY_MANAGED_312, PY_MANAGED_313 }; /* instance dicts */
+enum { PY_LONG_OB_SIZE, PY_LONG_LV_TAG };                                 /* int: ob_size, lv_tag */
+typedef struct py_objlayout {
+    int minor;
+    bool free_threaded;
+    int ob_type;                               /* PyObject */
+    int is_modules;                            /* PyInterpreterState: sys.modules (dict *) */
+    int tp_flags, tp_dictoffset, tp_basicsize; /* PyTypeObject */
+    int ht_cached_keys;                        /* PyHeapTypeObject: shared keys of instances */
+    int ma_keys, ma_values;                    /* PyDictObject */
+    int values_header;                         /* bytes before _dictvalues.values[] */
+    int managed_dict;                          /* MANAGED_DICT_OFFSET (from the object) */
+    int str_length, str_state, str_data;       /* PyASCIIObject, sizeof(PyASCIIObject) */
+    int long_size, long_digits;                /* PyLongObject: ob_size / lv_tag, ob_digit */
+    int dict, managed, long_;                  /* the PY_DICT_*, PY_MANAGED_*, PY_LONG_* shapes */
+} py_objlayout;
+/* 0 and *out filled when the target's version is known here; -1 otherwise (no names). */
+int py_objlayout_for(const py_target *t, py_objlayout *out);
+
+typedef struct py_names {
+    int n;
+    uint64_t ids[PY_MAX_THREADS]; /* threading ident = PyThreadState.thread_id */
+    char names[PY_MAX_THREADS][128];
+    int64_t at; /* CLOCK_MONOTONIC ns of the last lookup, 0 never */
+    long refreshes;
+} py_names;
+
+void py_names_init(py_names *nm);
+/* threading.Thread.name of the thread with that ident, or NULL (no Thread object). Looks the
+ * names up again when they are a second old, or when the id is unknown (at most every 200 ms). */
+const char *py_names_get(py_names *nm, const py_target *t, uint64_t thread_id);
+
+/* ---- native frames, --native (native.c, libdw) ---- */
+typedef struct py_native py_native;
+typedef struct py_native_stats {
+    long unwinds, frames, merged, failed;
+    double unwind_us; /* time spent unwinding stopped threads */
+} py_native_stats;
+/* An unwinder for pid's threads (which pause.c stops). NULL when libdw cannot attach. */
+py_native *py_native_new(pid_t pid);
+void py_native_free(py_native *n);
+/* Per sample: begin, then unwind each thread to be written while it is stopped (0 ok, -1 no
+ * frames), then, running again, merge: th->frames becomes the merged stack (valid until the
+ * next merge). -1 leaves th untouched (no unwind, or py-spy's merge rule failed). */
+void py_native_begin(py_native *n);
+int py_native_unwind(py_native *n, long tid);
+int py_native_merge(py_native *n, py_thread *th);
+const py_native_stats *py_native_stats_of(const py_native *n);
+
+/* py-spy's merge rule, apart from libdw so it can be tested. A native frame is dropped, kept, or
+ * an eval-loop call (PyEval_EvalFrameDefault / PyEval_EvalFrameEx after splitting on '_' and '.')
+ * that stands for the Python frames it runs. */
+enum { PY_NATIVE_IGNORE, PY_NATIVE_KEEP, PY_NATIVE_EVAL };
+/* The kind of a native frame: func may be NULL (no symbol), module is the file's path, in_python
+ * whether it is the python executable or libpython. */
+int py_native_kind(const char *func, const char *module, bool in_python);
+typedef struct py_native_frame {
+    int kind;
+    const py_code *code; /* name and file of a kept frame */
+    int line;
+} py_native_frame;
+/* Merge nn native frames and depth Python frames (both innermost first) into out (max frames):
+ * each eval frame takes the Python frames up to and including the next entry frame. Returns the
+ * merged depth, or -1 when the two do not pair up (more than one eval frame beyond the Python
+ * frames, or fewer eval frames than entry groups but at least one). */
+int py_merge_stacks(const py_native_frame *nat, int nn, const py_frame *py, int depth,
+                    py_frame *out, int max);
+
+/* ---- descendants, --subprocesses (children.c) ---- */
+typedef struct py_family py_family;
+typedef struct py_output py_output;
+typedef struct py_family_stats {
+    long found, python, exited, stacks, errors;
+} py_family_stats;
+typedef struct py_proc_opts py_proc_opts;
+py_family *py_family_new(pid_t root, const py_proc_opts *o);
+void py_family_free(py_family *f);
+/* The target's own root frame, `process PID:"cmdline"`, for its stacks' th->roots. */
+const char *py_family_root_frames(const py_family *f);
+/* Once per tick: look for new descendants (every 100 ms), drop exited ones, sample each Python
+ * one into out, using s as scratch. */
+void py_family_tick(py_family *f, py_stacks *s, int64_t end_ns, py_output *out);
+const py_family_stats *py_family_stats_of(const py_family *f);
 
 /* ---- pausing (pause.c) ---- */
 enum py_held { PY_HELD_WAITING, PY_HELD_STOPPED, PY_HELD_GONE };
@@ -282,13 +373,55 @@ int py_tasks_list(pid_t pid, pid_t *tids, int max, bool live_only);
 typedef struct py_output py_output;
 py_output *py_output_new(void);
 void py_output_free(py_output *o);
-/* Record one thread's stack (th->frames innermost first); with_thread_frame adds the
- * "thread (TID)" root frame of --threads. */
+/* Record one thread's stack (th->frames innermost first) of process pid; with_thread_frame
+ * adds the "thread (TID): NAME" frame of --threads (th->name, or "thread (TID)" without one),
+ * under th->roots when set. */
 int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread_frame);
 /* Write raw collapsed stacks or speedscope JSON; 0 ok, -1 with errno. */
 int py_output_write_raw(const py_output *o, FILE *f);
 int py_output_write_speedscope(const py_output *o, FILE *f, int rate_hz);
 long py_output_samples(const py_output *o);
+
+/* ---- one process's samples (proc.c): the target, and each --subprocesses member ---- */
+typedef struct py_proc_opts {
+    bool nonblocking, idle, gil, threads, native;
+} py_proc_opts;
+
+typedef struct py_proc {
+    pid_t pid; /* the process; t.pid is the thread whose memory is read (a live one) */
+    const py_proc_opts *o;
+    py_target t;
+    py_code_cache *cc;
+    py_pauser pz;
+    py_tasks tasks;
+    py_names names;
+    py_native *nat;    /* --native */
+    const char *roots; /* --subprocesses: process frames for th->roots, else NULL */
+    int nwant;         /* pausing: the threads to stop this tick */
+    pid_t want[PY_MAX_THREADS];
+    bool want_all; /* a wanted thread has no known tid: stop every thread */
+    long torn;     /* nonblocking reads retried */
+    double read_us_sum, stop_us_sum;
+} py_proc;
+
+/* How one sample of a process ended. */
+enum py_sample_result {
+    PY_SAMPLE_OK,
+    PY_SAMPLE_FAILED, /* a read failed (torn, or a thread went away): counted as an error */
+    PY_SAMPLE_GONE,   /* the process has exited */
+};
+
+/* Locate pid's interpreter and get ready to sample it (pausing: check it can be traced).
+ * Returns PY_OK, or an error with its one-line message in msg; p is then closed. */
+int py_proc_open(py_proc *p, pid_t pid, const py_proc_opts *o, char *msg, size_t len);
+/* One sample: read the threads to be read (stopped, or not with --nonblocking; no wait past
+ * end_ns), and hand each one's stack to out. */
+enum py_sample_result py_proc_sample(py_proc *p, py_stacks *s, int64_t end_ns, py_output *out);
+/* Free what py_proc_open took (a pausing process gets 200 ms for late stops first). */
+void py_proc_close(py_proc *p);
+/* The process lives while any of its threads does. */
+bool py_proc_alive(pid_t pid);
+int64_t py_now_ns(void);
 
 /* ---- PEP 768: running a script in the target (remote.c) ---- */
 typedef enum {

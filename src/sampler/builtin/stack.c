@@ -76,8 +76,9 @@ static int newest_frame(const py_target *t, const uint8_t *ts, uint64_t *out)
 /* What the walk collects per frame before code objects are resolved in one batch. */
 typedef struct raw_frame {
     uint64_t code;
-    int off;   /* byte offset of the instruction; -1 before the first one */
-    int owner; /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
+    int off;    /* byte offset of the instruction; -1 before the first one */
+    int owner;  /* 3.11+ _PyInterpreterFrame.owner; 0 before 3.11 */
+    bool entry; /* oldest frame of its eval-loop call (native.c's merge needs it) */
 } raw_frame;
 
 #define CHUNK_MAX (64 * 1024)
@@ -118,6 +119,7 @@ static int add_raw(uint64_t code, int off, int owner)
     W.raw[W.n].code = code;
     W.raw[W.n].off = off;
     W.raw[W.n].owner = owner;
+    W.raw[W.n].entry = false;
     W.n++;
     return 0;
 }
@@ -140,6 +142,7 @@ static int walk_objects(const py_target *t, uint64_t f)
         memcpy(&lasti, b + L->fo_lasti, 4);
         if (add_raw(code, L->lasti_in_units && lasti >= 0 ? lasti * 2 : lasti, 0) != 0)
             return 0;
+        W.raw[W.n - 1].entry = true; /* before 3.11 each frame has its own eval loop call */
         f = back;
     }
     return 0;
@@ -300,22 +303,31 @@ static int walk_interpreter_frames(const py_target *t, uint64_t f)
         memcpy(&instr, b + L->if_instr, 8);
         int owner = b[L->if_owner];
         f = prev;
-        if (L->if_owner_skip >= 0 && owner >= L->if_owner_skip)
-            continue; /* a C-stack or interpreter entry frame */
+        if (L->if_owner_skip >= 0 && owner >= L->if_owner_skip) {
+            if (W.n > 0) /* a C-stack or interpreter entry shim: the frame above it starts an
+                          * eval loop call */
+                W.raw[W.n - 1].entry = true;
+            continue;
+        }
         uint64_t start = bytecode_start(t, code, b);
         int off = instr >= start && instr - start < (1u << 30) ? (int)(instr - start) : -1;
         if (add_raw(code, off, owner) != 0)
             return 0;
+        if (L->minor == 11) /* 3.11: bool is_entry sits just before char owner */
+            W.raw[W.n - 1].entry = b[L->if_owner - 1] != 0;
     }
+    if (W.n > 0)
+        W.raw[W.n - 1].entry = true; /* the oldest frame always is */
     return 0;
 }
 
-static int push(py_thread *th, const py_code *code, int line)
+static int push(py_thread *th, const py_code *code, int line, bool entry)
 {
     if (th->depth >= PY_MAX_DEPTH)
         return -1;
     th->frames[th->depth].code = code;
     th->frames[th->depth].line = line;
+    th->frames[th->depth].entry = entry;
     th->depth++;
     return 0;
 }
@@ -398,7 +410,7 @@ static int resolve(const py_target *t, py_code_cache *cc, py_thread *th)
         if (L->minor >= 11 && r->owner != PY_FRAME_OWNED_BY_GENERATOR &&
             r->off < 2 * c->first_traceable)
             continue;
-        if (push(th, c, line_of(t, c, r->off)) != 0)
+        if (push(th, c, line_of(t, c, r->off), r->entry) != 0)
             return -1;
     }
     return 0;
