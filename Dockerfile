@@ -34,7 +34,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       librdkafka-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev libssl-dev \
-      libmicrohttpd-dev zlib1g-dev libcmocka-dev \
+      zlib1g-dev libcmocka-dev libdw-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole tree (minus what .dockerignore drops): CMake configures the test
@@ -61,7 +61,7 @@ FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # curl is the HEALTHCHECK's client (profd has no probe subcommand).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libhiredis0.14 libjson-c5 libcurl4 libssl3 libmicrohttpd12 zlib1g \
+      librdkafka1 libhiredis0.14 libjson-c5 libcurl4 libssl3 zlib1g libdw1 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 profd \

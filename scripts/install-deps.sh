@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang clang-format cppcheck valgrind
   librdkafka-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev zlib1g-dev libcmocka-dev libdw-dev
+  zlib1g-dev libcmocka-dev libdw-dev
   redis-server kcat python3 curl procps openssl
   docker-compose yamllint python3-yaml
   chromium

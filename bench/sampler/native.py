@@ -35,7 +35,7 @@ def run_once(py, profd, mode, iters, threads):
         if mode == "native":
             args.append("--native")
         sampler = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
-    _, cpu = (float(x) for x in target.stdout.readline().split())
+    cpu = float(target.stdout.readline().split()[1])  # wall, process CPU, signals
     target.wait()
     out = {"target_cpu": cpu}
     if sampler:

@@ -2,7 +2,7 @@
  *
  * The pure parts (JWT verification, routing, query parsing, rate-limit keys,
  * the metrics registry) are separate functions so they can be tested, and
- * fuzzed, without a server. profd_api_start() runs libmicrohttpd over a store,
+ * fuzzed, without a server. profd_api_start() runs the HTTP front (src/api/front.c) over a store,
  * a bus and a blob store that the caller opened; `profd api` and `profd serve`
  * are thin commands around it. */
 #ifndef PROFD_API_H

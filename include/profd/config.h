@@ -32,6 +32,9 @@ typedef struct profd_config {
     char host[256];
     char listen[256];
     char metrics_listen[256];
+    /* The HTTP front (docs/http-front.md): limits and deadlines in seconds. */
+    int http_max_connections, http_max_per_address, http_workers;
+    int http_header_timeout, http_body_timeout, http_idle_timeout, http_write_timeout;
     char jwt_secret[512];
     char jwt_public_key[1024];
     char jwt_issuer[256], jwt_audience[256];

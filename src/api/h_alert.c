@@ -37,7 +37,7 @@ static int authorised(api_req *r)
     api__reply_detail(r, 401,
                       "Not authenticated: present PROFD_ALERT_TOKEN as a bearer token, as the "
                       "basic-auth password, or as ?auth_token=");
-    api__reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"profd-alerts\"");
+    api__reply_header(r, "WWW-Authenticate", "Basic realm=\"profd-alerts\"");
     return -1;
 }
 

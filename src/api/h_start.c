@@ -380,7 +380,7 @@ void api__handle_start(api_req *r)
         api__reply_json(r, 201, api__session_json(r, &st.s));
         char loc[128];
         snprintf(loc, sizeof loc, "/api/v1/monitoring/profile/%s", st.id);
-        api__reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+        api__reply_header(r, "Location", loc);
     }
     json_object_put(st.body);
     profd_request_free(&st.req);

@@ -1,27 +1,18 @@
-/* http.c - the API's HTTP server, on libmicrohttpd.
+/* http.c - the REST API over the HTTP front (front.c, docs/http-front.md).
  *
- * One thread per connection (MHD_USE_THREAD_PER_CONNECTION): handlers make
- * blocking store and bus calls, and a thread each keeps one slow Redis reply
- * from stalling other clients (poll(), not select(), so descriptor numbers
- * above FD_SETSIZE are fine). What bounds the server:
- *  - a connection limit (256 by default, and 64 per client address), beyond
- *    which MHD refuses connections instead of queueing threads;
- *  - an inactivity timeout on every connection (15 s by default), so a client
- *    that stops sending headers or body is dropped;
- *  - request bodies of at most 64 KiB: a larger Content-Length is answered
- *    413 before the body is read, and a chunked body that grows past the
- *    limit is discarded and answered 413;
- *  - headers within MHD's per-connection memory pool (32 KiB), else 431/400.
- * Every answer is timed into the HTTP duration histogram under the route's
- * template (never the raw path, which would let clients mint label values). */
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
+ * The front owns sockets, framing, limits and deadlines; this file turns one
+ * parsed request (an api_exchange) into an api_req, routes it, checks the
+ * token, runs the handler and times the answer into the HTTP duration
+ * histogram under the route's template (never the raw path, which would let
+ * clients mint label values). Handlers run on the front's pool, since they
+ * make blocking store and bus calls; /healthz runs on the event loop, so it
+ * answers even while every pool thread waits on Redis. Request bodies are
+ * capped at PROFD_API_MAX_BODY by the front (413 before the body is read
+ * when Content-Length says so, and as soon as a chunked body grows past it). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "server.h"
@@ -36,24 +27,12 @@ static int64_t mono_us(void)
 
 /* ---- responses ----------------------------------------------------------- */
 
-static void set_response(api_req *r, int status, struct MHD_Response *resp)
-{
-    if (r->resp)
-        MHD_destroy_response(r->resp);
-    r->resp = resp;
-    r->status = status;
-}
-
 void api__reply_body(api_req *r, int status, const char *type, const char *body, size_t len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, status, resp);
+    api__respond(r->x, status, type, body, len);
+    api__respond_header(r->x, "Cache-Control", "no-store");
+    api__respond_header(r->x, "X-Content-Type-Options", "nosniff");
+    r->status = api__x_status(r->x);
 }
 
 void api__reply_json(api_req *r, int status, json_object *o)
@@ -79,39 +58,43 @@ void api__reply_detail(api_req *r, int status, const char *fmt, ...)
 
 void api__reply_redirect(api_req *r, const char *location)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    set_response(r, MHD_HTTP_FOUND, resp);
+    api__respond(r->x, 302, NULL, "", 0);
+    api__respond_header(r->x, "Location", location);
+    api__respond_header(r->x, "Cache-Control", "no-store");
+    r->status = api__x_status(r->x);
 }
 
 void api__reply_fd(api_req *r, int fd, uint64_t size, const char *type)
 {
-    struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
-    if (!resp)
-        return;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    set_response(r, MHD_HTTP_OK, resp);
+    api__respond_fd(r->x, 200, type, fd, size);
+    api__respond_header(r->x, "X-Content-Type-Options", "nosniff");
+    r->status = 200;
 }
 
 void api__reply_header(api_req *r, const char *name, const char *value)
 {
-    if (r->resp)
-        MHD_add_response_header(r->resp, name, value);
+    api__respond_header(r->x, name, value);
+}
+
+api_stream *api__reply_stream(api_req *r, int status, const char *type)
+{
+    api_stream *s = api__respond_stream(r->x, status, type);
+    if (s) {
+        api__respond_header(r->x, "Cache-Control", "no-store");
+        api__respond_header(r->x, "X-Content-Type-Options", "nosniff");
+    }
+    r->status = api__x_status(r->x);
+    return s;
 }
 
 const char *api__req_header(api_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return api__x_header(r->x, name);
 }
 
 const char *api__req_query(api_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return api__x_query(r->x, name);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -132,11 +115,11 @@ static int authorise(api_req *r)
         return 0;
     if (a == PROFD_AUTH_FORBIDDEN) {
         profd_metrics_rejected("forbidden");
-        api__reply_detail(r, MHD_HTTP_FORBIDDEN, "Forbidden: %s", reason);
+        api__reply_detail(r, 403, "Forbidden: %s", reason);
         return -1;
     }
     profd_metrics_rejected("unauthorized");
-    api__reply_detail(r, MHD_HTTP_UNAUTHORIZED, "Not authenticated: %s", reason);
+    api__reply_detail(r, 401, "Not authenticated: %s", reason);
     char www[400];
     if (api__req_header(r, "Authorization"))
         snprintf(www, sizeof www,
@@ -145,7 +128,7 @@ static int authorise(api_req *r)
                  reason);
     else
         snprintf(www, sizeof www, "Bearer realm=\"profd\"");
-    api__reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+    api__reply_header(r, "WWW-Authenticate", www);
     return -1;
 }
 
@@ -168,161 +151,47 @@ static void dispatch(api_req *r)
     };
     profd_route *rt = &r->route;
     if (rt->id == PROFD_ROUTE_NONE) {
-        api__reply_detail(r, MHD_HTTP_NOT_FOUND, "Not Found");
+        api__reply_detail(r, 404, "Not Found");
         return;
     }
     if (!rt->method_ok) {
-        api__reply_detail(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
-        api__reply_header(r, MHD_HTTP_HEADER_ALLOW, rt->allow);
-        return;
-    }
-    if (r->too_big) {
-        profd_metrics_rejected("body_too_large");
-        api__reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
-                          PROFD_API_MAX_BODY);
+        api__reply_detail(r, 405, "Method Not Allowed");
+        api__reply_header(r, "Allow", rt->allow);
         return;
     }
     if (needs_auth(rt->id) && authorise(r) != 0)
         return;
     handlers[rt->id](r);
-    if (!r->resp)
-        api__reply_detail(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error");
+    if (!r->status)
+        api__reply_detail(r, 500, "Internal Server Error");
 }
 
-static enum MHD_Result finish(api_req *r)
+void api__request(void *ctx, api_exchange *x)
 {
-    if (!r->resp)
-        return MHD_NO;
-    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
-    MHD_destroy_response(r->resp);
-    r->resp = NULL;
-    profd_metrics_http_request(r->route.name, r->status, (double)(mono_us() - r->t0_us) / 1e6);
-    return rc;
+    api_req r = {.x = x, .api = ctx, .method = api__x_method(x), .t0_us = mono_us()};
+    r.body = api__x_body(x, &r.len);
+    profd_route_match(r.method, api__x_path(x), &r.route);
+    dispatch(&r);
+    profd_metrics_http_request(r.route.name, r.status, (double)(mono_us() - r.t0_us) / 1e6);
 }
 
-/* First call: headers only. A declared body over the cap is refused now. */
-static enum MHD_Result begin(profd_api *api, struct MHD_Connection *c, const char *url,
-                             const char *method, void **con_cls)
+/* Handlers that never block run on the event loop. */
+static bool on_loop(void *ctx, const api_exchange *x)
 {
-    api_req *r = calloc(1, sizeof *r);
-    if (!r)
-        return MHD_NO;
-    r->conn = c;
-    r->api = api;
-    r->method = method;
-    r->t0_us = mono_us();
-    profd_route_match(method, url, &r->route);
-    *con_cls = r;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > PROFD_API_MAX_BODY) {
-        profd_metrics_rejected("body_too_large");
-        api__reply_detail(r, MHD_HTTP_CONTENT_TOO_LARGE, "Request body exceeds %d bytes",
-                          PROFD_API_MAX_BODY);
-        return finish(r);
-    }
-    return MHD_YES;
+    (void)ctx;
+    return strcmp(api__x_path(x), "/healthz") == 0;
 }
 
-static void take_body(api_req *r, const char *data, size_t n)
+static void on_rejected(void *ctx, int status, const char *why)
 {
-    if (r->too_big || r->len + n > PROFD_API_MAX_BODY) {
-        r->too_big = true;
-        free(r->body);
-        r->body = NULL;
-        r->len = 0;
-        return;
-    }
-    char *b = realloc(r->body, r->len + n + 1);
-    if (!b) {
-        r->too_big = true;
-        return;
-    }
-    memcpy(b + r->len, data, n);
-    r->len += n;
-    b[r->len] = '\0';
-    r->body = b;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
-{
-    (void)version;
-    api_req *r = *con_cls;
-    if (!r)
-        return begin(cls, c, url, method, con_cls);
-    if (r->status) { /* already answered (413 up front): discard the rest */
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        take_body(r, upload_data, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    dispatch(r);
-    return finish(r);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)c, (void)toe;
-    api_req *r = *con_cls;
-    if (!r)
-        return;
-    if (r->resp)
-        MHD_destroy_response(r->resp);
-    free(r->body);
-    free(r);
-    *con_cls = NULL;
+    (void)ctx, (void)why;
+    profd_metrics_rejected(status == 413   ? "body_too_large"
+                           : status == 503 ? "connection_limit"
+                                           : "malformed_request");
+    profd_metrics_http_request("unmatched", status, 0);
 }
 
 /* ---- start and stop ------------------------------------------------------ */
-
-/* "host:port", "[v6]:port" or ":port". */
-int api__resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err)
-{
-    char host[256], port[16];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof port ||
-        (size_t)(colon - listen) >= sizeof host) {
-        profd_error_set(err, NULL, "PROFD_LISTEN must be HOST:PORT, got '%s'", listen);
-        return -1;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    snprintf(port, sizeof port, "%s", colon + 1);
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
-                    *res = NULL;
-    int rc = getaddrinfo(*h ? h : NULL, port, &hints, &res);
-    if (rc != 0 || !res) {
-        profd_error_set(err, NULL, "PROFD_LISTEN %s: %s", listen, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
-void api__mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n')
-        msg[--n] = '\0';
-    LOG_D(NULL, "http.server", "%s", msg);
-}
 
 profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
 {
@@ -343,25 +212,28 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
         profd_api_stop(a);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    unsigned limit = o->connection_limit > 0 ? (unsigned)o->connection_limit : 256;
-    unsigned timeout = o->timeout_s > 0 ? (unsigned)o->timeout_s : 15;
-    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, limit,
-                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, limit < 64 ? limit : 64u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, a, MHD_OPTION_EXTERNAL_LOGGER, api__mhd_log, a,
-                              MHD_OPTION_END);
-    if (!a->mhd) {
-        profd_error_set(err, NULL, "cannot listen on %s (address in use, or not this host's?)",
-                        a->cfg.listen);
+    const profd_config *c = &a->cfg;
+    int t = o->timeout_s; /* a test's override of every deadline */
+    api_front_opts fo = {
+        .listen = c->listen,
+        .handler = api__request,
+        .inline_ok = on_loop,
+        .rejected = on_rejected,
+        .ctx = a,
+        .max_connections = o->connection_limit > 0 ? o->connection_limit : c->http_max_connections,
+        .max_per_address = c->http_max_per_address,
+        .header_timeout_ms = 1000 * (t > 0 ? t : c->http_header_timeout),
+        .body_timeout_ms = 1000 * (t > 0 ? t : c->http_body_timeout),
+        .idle_timeout_ms = 1000 * (t > 0 ? t : c->http_idle_timeout),
+        .write_timeout_ms = 1000 * (t > 0 ? t : c->http_write_timeout),
+        .workers = c->http_workers,
+        .max_body = PROFD_API_MAX_BODY,
+    };
+    if (!(a->front = api__front_start(&fo, err))) {
         profd_api_stop(a);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    a->port = info ? info->port : 0;
+    a->port = api__front_port(a->front);
     return a;
 }
 
@@ -374,8 +246,7 @@ void profd_api_stop(profd_api *a)
 {
     if (!a)
         return;
-    if (a->mhd)
-        MHD_stop_daemon(a->mhd);
+    api__front_stop(a->front);
     profd_jwt_keys_free(a->keys);
     memset(a->link_key, 0, sizeof a->link_key);
     free(a);

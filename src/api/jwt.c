@@ -19,7 +19,16 @@
  * iss and aud are checked when configured (aud may be a string or an array).
  * `sub` is required: it is the rate-limit and audit identity. The admin role
  * is found in a `roles` array or a `role` string; its absence is 403, every
- * other failure 401. Reasons never contain the token or any part of it. */
+ * other failure 401. Reasons never contain the token or any part of it.
+ *
+ * Header and payload pass the strict RFC 8259 check (profd_json_check) before
+ * json-c: json-c keeps a \u0000 inside a string, and a C comparison then
+ * stops at it ("admin\u0000nope" was admin). Every claim is also compared
+ * over its full length (string_is), never as a C string.
+ *
+ * Key reloads (maybe_reload) log what happened: a file that cannot be used
+ * keeps the old keys with a warning, and a valid JWKS with no keys revokes
+ * them all, so emptying the file is a way to revoke without a restart. */
 #include <json-c/json.h>
 #include <math.h>
 #include <openssl/bn.h>

@@ -1,72 +1,68 @@
 /* metrics_server.c - the worker's /metrics endpoint (PROFD_METRICS_LISTEN).
  *
  * A worker has no REST API, but operators scrape it like the API: the same
- * registry (metrics.h), rendered by a minimal libmicrohttpd daemon that
- * answers GET /metrics and GET /healthz and nothing else. It takes no
- * requests that change anything, so it needs no auth; bind it to a private
- * address. */
-#include <microhttpd.h>
+ * registry (metrics.h), served by the same HTTP front (front.c) with a tiny
+ * table (16 connections, 4 per address) and one handler that answers GET
+ * /metrics and GET /healthz and nothing else, on the event loop (rendering
+ * the registry never blocks). It takes no requests that change anything, so
+ * it needs no auth; bind it to a private address. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
 
 struct profd_metrics_server {
-    struct MHD_Daemon *mhd;
+    api_front *front;
 };
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *type, char *body,
-                              enum MHD_ResponseMemoryMode mode)
+static void answer(api_exchange *x, int code, const char *type, const char *body)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, mode);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ok = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ok;
+    api__respond(x, code, type, body, strlen(body));
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload,
-                                  size_t *upload_size, void **state)
+static void on_request(void *ctx, api_exchange *x)
 {
-    (void)cls, (void)version, (void)upload, (void)state;
-    if (*upload_size)
-        return MHD_NO; /* no bodies here */
-    if (strcmp(method, "GET") != 0)
-        return answer(c, 405, "application/json", "{\"detail\": \"only GET\"}",
-                      MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/metrics") == 0) {
+    (void)ctx;
+    const char *m = api__x_method(x), *path = api__x_path(x);
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+        answer(x, 405, "application/json", "{\"detail\": \"only GET\"}");
+        api__respond_header(x, "Allow", "GET, HEAD");
+    } else if (strcmp(path, "/metrics") == 0) {
         char *text = profd_metrics_render();
-        if (!text)
-            return MHD_NO;
-        return answer(c, 200, "text/plain; version=0.0.4", text, MHD_RESPMEM_MUST_FREE);
+        if (text)
+            answer(x, 200, "text/plain; version=0.0.4", text);
+        free(text);
+    } else if (strcmp(path, "/healthz") == 0) {
+        answer(x, 200, "application/json", "{\"status\": \"ok\"}");
+    } else {
+        answer(x, 404, "application/json", "{\"detail\": \"not found\"}");
     }
-    if (strcmp(url, "/healthz") == 0)
-        return answer(c, 200, "application/json", "{\"status\": \"ok\"}", MHD_RESPMEM_PERSISTENT);
-    return answer(c, 404, "application/json", "{\"detail\": \"not found\"}",
-                  MHD_RESPMEM_PERSISTENT);
+}
+
+static bool always(void *ctx, const api_exchange *x)
+{
+    (void)ctx, (void)x;
+    return true;
 }
 
 profd_metrics_server *profd_metrics_server_start(const char *listen, profd_error *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (api__resolve(listen, &ss, &sl, err) < 0)
-        return NULL;
     profd_metrics_server *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 16u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_EXTERNAL_LOGGER,
-                              api__mhd_log, NULL, MHD_OPTION_END);
-    if (!m->mhd) {
-        profd_error_set(err, NULL, "PROFD_METRICS_LISTEN %s: cannot listen (address in use?)",
-                        listen);
+    api_front_opts fo = {.listen = listen,
+                         .handler = on_request,
+                         .inline_ok = always,
+                         .max_connections = 16,
+                         .max_per_address = 4,
+                         .header_timeout_ms = 10000,
+                         .idle_timeout_ms = 10000,
+                         .workers = 1,
+                         .max_body = 1};
+    if (!(m->front = api__front_start(&fo, err))) {
+        char msg[sizeof err->msg];
+        profd_strlcpy(msg, err->msg, sizeof msg);
+        profd_error_set(err, NULL, "PROFD_METRICS_LISTEN %s: %s", listen, msg);
         free(m);
         return NULL;
     }
@@ -77,6 +73,6 @@ void profd_metrics_server_stop(profd_metrics_server *m)
 {
     if (!m)
         return;
-    MHD_stop_daemon(m->mhd);
+    api__front_stop(m->front);
     free(m);
 }

@@ -1,43 +1,39 @@
-/* server.h - what the HTTP layer (http.c) shares with the handlers (h_*.c). */
+/* server.h - what the HTTP layer (http.c) shares with the handlers (h_*.c).
+ * Handlers see an api_req and these reply functions, never the front's
+ * sockets (front.h); a handler that streams uses api__reply_stream. */
 #ifndef PROFD_API_SERVER_H
 #define PROFD_API_SERVER_H
 
 #include <json-c/json.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "front.h"
 #include "profd/api.h"
 #include "profd/session.h"
 
 struct profd_api {
     profd_api_opts o;
     profd_config cfg; /* a copy: the caller's may go away */
-    struct MHD_Daemon *mhd;
+    api_front *front;
     profd_jwt_keys *keys;
     char link_key[256];
     int port;
 };
 
 typedef struct api_req {
-    struct MHD_Connection *conn;
+    api_exchange *x;
     profd_api *api;
     const char *method;
     profd_route route;
-    char *body;
+    const char *body; /* NUL-terminated (borrowed from x); NULL without a body */
     size_t len;
-    bool too_big;
     int64_t t0_us; /* monotonic, for the duration histogram */
     profd_jwt_claims who;
-    /* The answer, built by a handler. */
+    /* The status of the answer so far (0: none yet). */
     int status;
-    struct MHD_Response *resp;
 } api_req;
-
-/* Shared with the metrics-only server (metrics_server.c). */
-int api__resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *sl, profd_error *err);
-void api__mhd_log(void *cls, const char *fmt, va_list ap);
 
 /* Responses: each replaces any earlier one of the same request. */
 void api__reply_body(api_req *r, int status, const char *type, const char *body, size_t len);
@@ -50,6 +46,14 @@ void api__reply_fd(api_req *r, int fd, uint64_t size, const char *type);
 void api__reply_header(api_req *r, const char *name, const char *value);
 const char *api__req_header(api_req *r, const char *name);
 const char *api__req_query(api_req *r, const char *name);
+/* Turn the answer into a stream (front.h, "Streaming"): status and headers
+ * go out when the handler returns; write events from any thread. NULL when
+ * out of memory (the answer is then a 503). */
+api_stream *api__reply_stream(api_req *r, int status, const char *type);
+
+/* The front's handler (http.c): route, authorise, run the handler, time it.
+ * ctx is the profd_api. On a pool thread, or on the loop for /healthz. */
+void api__request(void *ctx, api_exchange *x);
 
 /* A session as the API shows it: public JSON with fresh links. */
 json_object *api__session_json(api_req *r, profd_session *s);

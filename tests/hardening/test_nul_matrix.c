@@ -7,11 +7,8 @@
  * other reason.
  *
  * The table is the test. Header, query and path rows go through the HTTP
- * front; the ones today's libmicrohttpd front cannot pass are named in
- * needs_strict_front[] below and reported as skipped, with the reason, until
- * the strict front (branch wip-front) lands: then delete their names from
- * that one list. A row on that list that passes already is reported, so the
- * list cannot go stale silently. */
+ * front (src/api/front.c, docs/http-front.md), which refuses a NUL before any
+ * handler sees it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,33 +153,6 @@ static const row rows[] = {
     {"query.alert_auth_token", ROW_ALERT_RAW, "?auth_token=" ALERT_TOKEN "%00x", "nul-q1",
      E400 | E401, 0},
 };
-
-/* THE LIST: rows today's libmicrohttpd front cannot pass (it cuts header and
- * query values at a NUL, or decodes %00 into one, before a handler sees
- * them). They are skipped, with this reason, until the strict front
- * (wip-front) lands; then delete their names here. */
-static const char *const needs_strict_front[] = {
-    "header.authorization_tail",
-    "header.idempotency_key",
-    "header.content_type",
-    "header.other_value",
-    "query.limit",
-    "query.service_name",
-    "query.status",
-    "query.raw_nul",
-    "query.alert_auth_token",
-    "path.id_pct00",
-    "path.id_raw_nul",
-};
-
-static const char *skip_reason(const char *name)
-{
-    for (size_t i = 0; i < sizeof needs_strict_front / sizeof needs_strict_front[0]; i++)
-        if (needs_strict_front[i] && strcmp(needs_strict_front[i], name) == 0)
-            return "libmicrohttpd cuts header and query values at a NUL (or decodes %00 into "
-                   "one) before a handler sees them; the strict front (wip-front) rejects them";
-    return NULL;
-}
 
 static char an_id[PROFD_UUID_LEN + 1];
 
@@ -343,21 +313,14 @@ static void test_nul_matrix(void **state)
     snprintf(an_id, sizeof an_id, "%s", jget(o, "session_id"));
     json_object_put(o);
     free(r.body);
-    int failed = 0, skipped = 0, stale = 0;
+    int failed = 0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const row *w = &rows[i];
         int s0 = stored_sessions(), p0 = published_requests();
         long st = run_row(w);
         int ds = stored_sessions() - s0, dp = published_requests() - p0;
         bool ok = status_ok(w, st) && ds == w->stores && dp == w->stores;
-        const char *why = skip_reason(w->name);
-        if (why && !ok) {
-            printf("SKIP  %-28s status %ld, stored %d: %s\n", w->name, st, ds, why);
-            skipped++;
-        } else if (why) {
-            printf("STALE %-28s passes now: delete it from needs_strict_front[]\n", w->name);
-            stale++;
-        } else if (!ok) {
+        if (!ok) {
             printf("FAIL  %-28s status %ld (want %s), stored %d, published %d (want %d)\n", w->name,
                    st, w->expect == OK_2XX ? "2xx" : "400/401/404", ds, dp, w->stores);
             failed++;
@@ -365,10 +328,8 @@ static void test_nul_matrix(void **state)
             printf("ok    %-28s %ld\n", w->name, st);
         }
     }
-    printf("%zu rows: %d failed, %d skipped (need the strict front), %d stale skips\n",
-           sizeof rows / sizeof rows[0], failed, skipped, stale);
+    printf("%zu rows: %d failed\n", sizeof rows / sizeof rows[0], failed);
     assert_int_equal(failed, 0);
-    assert_int_equal(stale, 0);
 }
 
 int main(void)

@@ -514,14 +514,31 @@ static void test_jwks_long_kid_not_cut(void **state)
 static void test_404_detail_valid_utf8(void **state)
 {
     (void)state;
-    resp r = http("GET", P "/%ff%fe%0a%22x", admin, NULL, NULL);
-    assert_int_equal(r.status, 404);
-    const char *why = NULL;
-    size_t at = 0;
-    if (profd_json_check(r.body, r.len, &why, &at) != 0)
-        fail_msg("404 body is not strict JSON (%s at %zu): %s", why, at, r.body);
-    assert_non_null(strstr(r.body, "Profiling session \\\\xff\\\\xfe\\\\n\\\"x not found"));
-    free(r.body);
+    /* Invalid UTF-8 and a quote in an id; a front may also refuse the path
+     * outright (400), but whatever answers must be one valid JSON body. */
+    static const struct {
+        const char *path, *shown;
+    } cases[] = {
+        {P "/%ff%fe%22x", "Profiling session \\\\xff\\\\xfe\\\"x not found"},
+        {P "/%c0%af", "Profiling session \\\\xc0\\\\xaf not found"},
+        {P "/%0a%1b", "Profiling session \\\\n\\\\x1b not found"},
+    };
+    int answered_404 = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        resp r = http("GET", cases[i].path, admin, NULL, NULL);
+        assert_true(r.status == 404 || r.status == 400);
+        const char *why = NULL;
+        size_t at = 0;
+        if (profd_json_check(r.body, r.len, &why, &at) != 0)
+            fail_msg("%s: body is not strict JSON (%s at %zu): %s", cases[i].path, why, at, r.body);
+        if (r.status == 404) {
+            answered_404++;
+            if (!strstr(r.body, cases[i].shown))
+                fail_msg("%s: detail is not %s: %s", cases[i].path, cases[i].shown, r.body);
+        }
+        free(r.body);
+    }
+    assert_true(answered_404 >= 1); /* the handler's detail was seen at least once */
 }
 
 int main(void)

@@ -9,10 +9,10 @@
 #   check_features.py native RAW
 #       some stack has run_qsort (Python), then a frame of libc's qsort (native), then
 #       compare_ints (Python), in that order from the root.
-#   check_features.py family RAW FAMILY_JSON PARENT_PID PARENT_CMDLINE_FILE SAMPLER_START
+#   check_features.py family RAW FAMILY_JSON PARENT_PID PARENT_CMDLINE_FILE SAMPLER_START END
 #       the parent's stacks are rooted at process PID:"cmdline", the child's at the parent's
-#       process frame and then its own, with child_work in them; the child was started after
-#       the capture began.
+#       process frame and then its own, with child_work in them (when the child's work began
+#       before the capture ended); the child was started after the capture began.
 import json
 import sys
 
@@ -72,7 +72,7 @@ def native(raw):
     print("ok: native frames between Python frames:", " ; ".join(best[0])[:400])
 
 
-def family(raw, family_json, parent_pid, cmdline_file, sampler_start):
+def family(raw, family_json, parent_pid, cmdline_file, sampler_start, sampler_end):
     fam = json.load(open(family_json, encoding="utf-8"))
     parent_cmd = open(cmdline_file, encoding="utf-8").read().strip()
     parent_frame = 'process %s:"%s"' % (parent_pid, parent_cmd)
@@ -86,8 +86,14 @@ def family(raw, family_json, parent_pid, cmdline_file, sampler_start):
         fail("the target's stacks lack parent_work", raw)
     if not kids:
         fail("no stack of the child rooted at %r;%r" % (parent_frame, child_frame), raw)
-    if not any(any(x.startswith("child_work (") for x in f) for f in kids):
-        fail("the child's stacks lack child_work", raw)
+    try:
+        work_started = float(open(family_json.rsplit("/", 1)[0] + "/child_started").read())
+    except (OSError, ValueError):
+        work_started = None
+    if work_started is not None and work_started < float(sampler_end) - 0.2 and \
+            not any(any(x.startswith("child_work (") for x in f) for f in kids):
+        fail("the child's stacks lack child_work, which ran from %.2f s before the capture "
+             "ended" % (float(sampler_end) - work_started), raw)
     if fam["started"] <= float(sampler_start):
         fail("the child was started before the capture began", raw)
     others = [f for f, _ in st if f[0] != parent_frame]

@@ -112,7 +112,7 @@ sys.exit(0 if json.load(open(sys.argv[1]))["reaped"] < float(sys.argv[2]) - 0.2 
     fail "subprocesses: a 2 s capture took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
   if [ -s "$TOUT/family.json" ]; then
     "$CHECK" "$HERE/check_features.py" family "$WORK/raw.txt" "$TOUT/family.json" "$TPID" \
-      "$TOUT/cmdline.txt" "$t0" || fail "subprocess stacks"
+      "$TOUT/cmdline.txt" "$t0" "$t1" || fail "subprocess stacks"
   else
     fail "the fixture wrote no family.json"
   fi

@@ -39,9 +39,7 @@ capture_and_check() {
   if [ -z "$taken" ] || [ "$taken" -lt 150 ]; then
     echo "FAIL: 3.$minor: ${taken:-no} samples taken of 200 expected at 100 Hz"; ok=1
   fi
-  # nonblocking: the fixture's CPU split; pausing: its wall-clock split (check_stacks.py)
-  local truth=wall; [ -n "$mode" ] && truth=cpu
-  if ! "$CHECKER_PY" "$HERE/check_stacks.py" "$WORK/raw.txt" "$WORK/fixture.py" "$WORK/split.json" "$minor" $truth; then
+  if ! "$CHECKER_PY" "$HERE/check_stacks.py" "$WORK/raw.txt" "$WORK/fixture.py" "$WORK/split.json" "$minor"; then
     echo "FAIL: 3.$minor: stacks do not match the fixture; raw output:"; head -c 3000 "$WORK/raw.txt"
     ok=1
   fi

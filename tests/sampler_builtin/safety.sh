@@ -12,6 +12,7 @@
 #     is kept;
 #   - names with ';' and a newline stay one frame (escaped), a 2,000-character name is cut
 #     with a visible marker;
+#   - a job-control stop by someone else survives a capture (--idle reads it where it is);
 #   - a zombie gets its own error; -o /dev/full fails, says so, and claims no stacks written.
 # Targets are tests/sampler_builtin/targets.py; each measures its own truth and prints it.
 # The bounds are generous (a loaded 2-core machine), but far from what the old sampler did:
@@ -53,14 +54,22 @@ wait $tp
 echo "sigtimer: $(tail -1 "$WORK/sig.out") | $(tail -1 "$WORK/sig.err" | cut -c1-160)"
 py_check '
 import json, sys
-(r0, s0, _), (r1, s1, _), (r2, s2, _) = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+(r0, s0, _, h0), (r1, s1, _, h1), (r2, s2, _, h2) = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 base_rate, base_sig = (r0 + r2) / 2, (s0 / 2 + s2 / 2) / 2
-# The sampler covers 1 s of the 1.4 s phase: a target held between ticks (the old sampler) ran
-# at 0.02 % of its rate and saw 0.1 % of its signals there.
-print("sigtimer: sampled phase at %.1f %% of the unsampled loop rate, %.1f %% of its signal rate"
-      % (100 * r1 / base_rate, 100 * (s1 / 1.4) / base_sig))
-sys.exit(0 if r1 >= 0.8 * base_rate and s1 / 1.4 >= 0.7 * base_sig else 1)
-' "$WORK/sig.out" || fail "sigtimer: the sampled phase lost its loop rate or its signals"
+# held: the share of the phase the thread was neither on a CPU nor waiting for one (its
+# schedstat), i.e. held stopped by the tracer, whatever the load. The old sampler held it 99.98 %
+# of the sampled phase (0.02 % of the loop rate, 0.1 % of the signals); the goal on a quiet
+# machine is <= 3 %; on a loaded one each stop also lasts as long as the sampler waits for a CPU.
+# Signals per second of the thread own CPU time: a starved thread (load) sees fewer 1 ms
+# ticks, a held one (the old sampler) saw almost none while it was not starved at all.
+(_, _, c0, _), (_, _, c1, _), (_, _, c2, _) = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+per_cpu = lambda s, c: s / c if c > 0 else 0.0
+base_per_cpu = (per_cpu(s0, c0) + per_cpu(s2, c2)) / 2
+print("sigtimer: sampled phase held %.2f %% (unsampled: %.2f %%, %.2f %%); signals per CPU second "
+      "%.0f vs %.0f unsampled; wall loop rate %.1f %% of the unsampled phases (load-dependent)" % (
+          100 * h1, 100 * h0, 100 * h2, per_cpu(s1, c1), base_per_cpu, 100 * r1 / base_rate))
+sys.exit(0 if h1 <= 0.15 and per_cpu(s1, c1) >= 0.5 * base_per_cpu else 1)
+' "$WORK/sig.out" || fail "sigtimer: the sampled phase was held stopped, or lost its signals"
 grep -q "spin\|sigtimer (targets.py" "$WORK/sig.txt" || fail "sigtimer: no stacks"
 
 # --- SIGUSR1 latency at 100 Hz and at 1 Hz (pausing)
@@ -89,7 +98,9 @@ echo "forkwait: unsampled $(tail -1 "$WORK/fw0.out"), sampled at 1 Hz $(tail -1 
 py_check '
 import json, sys
 a, b = (json.loads(open(f).read().splitlines()[-1]) for f in sys.argv[1:3])
-sys.exit(0 if b["median_ms"] <= 2 * a["median_ms"] + 10 and b["max_ms"] < 300 else 1)
+# The old sampler held the SIGCHLD of every one of them until its next tick (949 ms at 1 Hz);
+# a single slow one is load (unsampled runs see 20-400 ms outliers here too).
+sys.exit(0 if b["median_ms"] <= 2 * a["median_ms"] + 10 else 1)
 ' "$WORK/fw0.out" "$WORK/fw1.out" || fail "forkwait: fork + wait slowed by the sampler"
 
 # --- the main thread exits while a worker runs (both modes). The sampler starts first; the
@@ -150,28 +161,31 @@ print("%.2f" % (100 * (ru.ru_utime + ru.ru_stime) / (time.monotonic() - t0)))
   done
   wait $sp
   wait $tp
-  echo "$(cat "$WORK/cpu") $seen $(py_check 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["loops"] / 2.6)' "$WORK/idle.out")"
+  echo "$(cat "$WORK/cpu") $seen $(py_check 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["held"])' "$WORK/idle.out")"
 }
 export ERR=$WORK/idle.err
-# Two interleaved runs of each; the faster of each pair, so that a burst of load from other
-# processes in one run does not read as a slowdown.
-read -r cpu0 _ rate0 <<< "$(idle_run 0 "")"
-read -r cpu100 seen rate100 <<< "$(idle_run 100 "")"
-read -r cpu0b _ rate0b <<< "$(idle_run 0 "")"
-read -r cpu100b seenb rate100b <<< "$(idle_run 100 "")"
-rate0=$(py_check "print(max($rate0, $rate0b))")
-rate100=$(py_check "print(max($rate100, $rate100b))")
+# Two interleaved runs of each; the better of each pair (least CPU, least held), so that a burst
+# of load from other processes in one run does not read as a cost of idle threads.
+read -r cpu0 _ held0 <<< "$(idle_run 0 "")"
+read -r cpu100 seen held100 <<< "$(idle_run 100 "")"
+read -r cpu0b _ held0b <<< "$(idle_run 0 "")"
+read -r cpu100b seenb held100b <<< "$(idle_run 100 "")"
 cpu0=$(py_check "print(min($cpu0, $cpu0b))")
 cpu100=$(py_check "print(min($cpu100, $cpu100b))")
+held0=$(py_check "print(min($held0, $held0b))")
+held100=$(py_check "print(min($held100, $held100b))")
 seen=$((seen + seenb))
-echo "idle: sampler CPU ${cpu0} % of a core with 0 idle threads, ${cpu100} % with 100; busy loop rate" \
-  "$(py_check "print('%.1f' % (100 * $rate100 / $rate0))") % of the 0-idle run; idle threads seen stopped: $seen"
+echo "idle: sampler CPU ${cpu0} % of a core with 0 idle threads, ${cpu100} % with 100; busy thread" \
+  "held $(py_check "print('%.2f %% / %.2f %%' % (100 * $held0, 100 * $held100))") (0 / 100 idle);" \
+  "idle threads seen stopped: $seen"
 py_check "import sys; sys.exit(0 if $cpu100 <= 3 * $cpu0 + 4 else 1)" ||
   fail "idle: sampler CPU grew from $cpu0 % to $cpu100 % with 100 idle threads"
-# Wall-time loop rates of two runs on a shared machine differ by tens of percent from load
-# alone; the old sampler, holding all 101 threads for 2.5-3.3 ms per sample, cost 34-39 %.
-py_check "import sys; sys.exit(0 if $rate100 >= 0.6 * $rate0 else 1)" ||
-  fail "idle: the busy thread slowed down with 100 idle threads ($rate100 vs $rate0 loops/s)"
+# The old sampler held all 101 threads for 2.5-3.3 ms per sample: 25-33 % of the time at 100 Hz
+# on a quiet machine. Now only the busy thread is stopped, for its own read; what remains is
+# load: a sampler preempted while it holds the thread (at load 9: 1.6-2.2 % with 0 or 100 idle
+# threads, once 9.9 %).
+py_check "import sys; sys.exit(0 if $held100 <= 0.2 else 1)" ||
+  fail "idle: the busy thread was held stopped more with 100 idle threads ($held100 vs $held0)"
 [ "$seen" -eq 0 ] || fail "idle: idle threads were seen stopped $seen times"
 
 # --- a 10,000-deep stack (and a shallow thread), both modes
@@ -196,7 +210,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
     elif "shallow_spin" in body:
         shallow += int(n)
 print("deep: %d truncated deep samples, %d shallow, %d malformed" % (deep, shallow, bad))
-sys.exit(0 if deep >= 10 and shallow >= 10 and bad == 0 else 1)
+sys.exit(0 if deep >= 3 and shallow >= 3 and bad == 0 else 1)
 ' "$WORK/deep.txt" || fail "deep ${flag:---pausing}: deep stack not truncated with a marker, or shallow thread lost"
 done
 kill $tp 2> /dev/null; wait $tp 2> /dev/null
@@ -220,6 +234,19 @@ good = ok and semi and cut and all(f == "a:b\\nc (odd:file\\nname.py:3)" for f i
 good = good and all(len(f.split(" (")[0]) <= 1010 for f in cut)
 sys.exit(0 if good else 1)
 ' "$WORK/names.txt" || fail "names: raw output not escaped or long name not cut: $(head -c 600 "$WORK/names.txt")"
+
+# --- a job-control stop (SIGSTOP from someone else) is kept: read with --idle, still stopped
+# after the capture, runs again on SIGCONT
+"$PY" "$T" deep 10 6 > "$WORK/js.out" & tp=$!
+wait_line "$WORK/js.out" ready || fail "jobstop: target did not start"
+kill -STOP $tp; sleep 0.1
+"$PROFD_BIN" sample record --pid $tp --duration 1 --idle -o "$WORK/js.txt" 2> "$WORK/js.err" ||
+  fail "jobstop: sampler failed: $(cat "$WORK/js.err")"
+grep -q "deep_rec (targets.py" "$WORK/js.txt" || fail "jobstop: the stopped target was not read"
+grep -q "State:.T (stopped)" /proc/$tp/status || fail "jobstop: target no longer stopped: $(grep State /proc/$tp/status)"
+kill -CONT $tp; sleep 0.3
+grep -q "State:.[RS]" /proc/$tp/status || fail "jobstop: target not running after SIGCONT: $(grep State /proc/$tp/status)"
+kill $tp 2> /dev/null; wait $tp 2> /dev/null
 
 # --- a zombie, and a full disk
 "$PY" -c 'import os, sys, time
@@ -247,6 +274,45 @@ for fmt in raw speedscope; do
   grep -q "stacks written to" "$WORK/full.err" && fail "/dev/full ($fmt): summary claims stacks were written"
 done
 kill $tp 2> /dev/null; wait $tp 2> /dev/null
+
+# --- the version-dependent parts (main-thread exit, deep stacks, odd names) on the other
+# layouts: 3.8 (frame objects), 3.10 (code-unit offsets), 3.13 (current_frame in the thread)
+PY_ROOT=${PROFD_PYENV_ROOT:-/root/.pyenv/versions}
+for other in "$PY_ROOT"/3.8.*/bin/python "$PY_ROOT"/3.10.*/bin/python "$PY_ROOT"/3.13.*/bin/python; do
+  [ -x "$other" ] || { skip_part_optional "no interpreter at $other"; continue; }
+  v=$("$other" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  for flag in "" --nonblocking; do
+    "$other" "$T" mainexit 2.5 > "$WORK/me.out" & tp=$!
+    wait_line "$WORK/me.out" ready || fail "$v mainexit: target did not start"
+    timeout 10 "$PROFD_BIN" sample record --pid $tp --duration 1 $flag -o "$WORK/me.txt" 2> "$WORK/me.err"
+    rc=$?
+    left=$(stopped_threads $tp)
+    wait $tp
+    n=$(awk '/worker_spin/ {s += $NF} END {print s + 0}' "$WORK/me.txt")
+    [ $rc -eq 0 ] && [ "$n" -ge 40 ] && [ -z "$left" ] ||
+      fail "$v mainexit ${flag:---pausing}: rc $rc, $n worker samples, stopped: '$left': $(tail -1 "$WORK/me.err")"
+  done
+  "$other" "$T" deep 10000 3 > "$WORK/deep.out" & tp=$!
+  wait_line "$WORK/deep.out" ready || fail "$v deep: target did not start"
+  sleep 0.8
+  "$PROFD_BIN" sample record --pid $tp --duration 1 -o "$WORK/deep.txt" 2> "$WORK/deep.err" ||
+    fail "$v deep: sampler failed: $(cat "$WORK/deep.err")"
+  kill $tp 2> /dev/null; wait $tp 2> /dev/null
+  grep -q "^<module> (targets.py:[0-9]*);.*\[truncated: stack deeper than 4096 frames\]" "$WORK/deep.txt" &&
+    fail "$v deep: marker not at the root"
+  grep -q "^\[truncated: stack deeper than 4096 frames\];deep_rec (targets.py" "$WORK/deep.txt" ||
+    fail "$v deep: no truncated deep stack: $(cut -c1-200 "$WORK/deep.txt" | head -3)"
+  grep -q "shallow_spin (targets.py" "$WORK/deep.txt" || fail "$v deep: the shallow thread is missing"
+  "$other" "$T" names 2 > "$WORK/names.out" & tp=$!
+  wait_line "$WORK/names.out" ready || fail "$v names: target did not start"
+  "$PROFD_BIN" sample record --pid $tp --duration 1 -o "$WORK/names.txt" 2> "$WORK/names.err"
+  kill $tp 2> /dev/null; wait $tp 2> /dev/null
+  grep -q ';a:b\\nc (odd:file\\nname.py:3) [0-9]*$' "$WORK/names.txt" ||
+    fail "$v names: no escaped frame: $(cut -c1-200 "$WORK/names.txt")"
+  grep -q '\[...cut\] (odd:file\\nname.py:6) [0-9]*$' "$WORK/names.txt" ||
+    fail "$v names: no cut long name"
+  echo "CPython $v: main-thread exit, deep stack and names checked"
+done
 
 [ $failed -eq 0 ] && echo "all sampler safety checks passed"
 exit $failed

@@ -10,7 +10,9 @@
 #                            -> {"seven": share, "three": share} of thread CPU time
 #   sigtimer PHASES...       1 ms SIGALRM interval timer with a Python handler; a spin loop
 #                            counted per phase (seconds each); prints "phase N" as each starts.
-#                            -> [[loops_per_s, signals, thread_cpu_s], ...]
+#                            -> [[loops_per_s, signals, thread_cpu_s, held], ...], held being
+#                            the share of the phase the thread was held stopped (schedstat:
+#                            wall - on CPU - waiting for a CPU; load-independent)
 #   sigusr1 SECONDS          sends itself SIGUSR1 every 20 ms and measures how long each takes
 #                            to reach the handler. -> {"n": count, "median_ms", "max_ms"}
 #   forkwait SECONDS         runs /bin/true and waits for it, again and again.
@@ -20,8 +22,8 @@
 #                            (SYS_exit, the thread alone), leaving a zombie thread-group leader.
 #                            -> {"loops": n, "cpu_s": thread_cpu}
 #   idle N SECONDS           one busy thread (busy_spin, prints "busy TID") plus N threads
-#                            blocked on an Event; -> {"loops_per_cpu_s", "cpu_s", "loops"} of
-#                            the busy thread
+#                            blocked on an Event; -> {"loops_per_cpu_s", "cpu_s", "loops",
+#                            "held"} of the busy thread
 #   deep DEPTH SECONDS       main thread recursing DEPTH frames in deep_rec, spinning at the
 #                            bottom; a second thread spins shallow in shallow_spin.
 #   names SECONDS            spins in functions whose names hold ';' and a newline, and one
@@ -41,6 +43,21 @@ perf = time.perf_counter
 
 def ready():
     print("ready", os.getpid(), flush=True)
+
+
+def sched():
+    """(wall, on-CPU, waiting-for-CPU) seconds of this thread, from its schedstat."""
+    with open("/proc/thread-self/schedstat") as f:
+        run_ns, delay_ns = (int(x) for x in f.read().split()[:2])
+    return perf(), run_ns / 1e9, delay_ns / 1e9
+
+
+def held_share(a, b):
+    """Share of the wall time between sched() readings a and b that this thread was neither
+    running nor runnable. For a thread that never blocks, that is the time it was held stopped
+    (by a tracer), whatever the load of the machine."""
+    wall = b[0] - a[0]
+    return max(0.0, (wall - (b[1] - a[1]) - (b[2] - a[2])) / wall)
 
 
 def burn(cpu_seconds):
@@ -93,11 +110,12 @@ def sigtimer(phases):
     out = []
     for i, seconds in enumerate(phases):
         print("phase", i, flush=True)
-        loops, s0, c0 = 0, count[0], time.thread_time()
+        loops, s0, c0, h0 = 0, count[0], time.thread_time(), sched()
         end = perf() + seconds
         while perf() < end:
             loops += 1
-        out.append([loops / seconds, count[0] - s0, time.thread_time() - c0])
+        out.append([loops / seconds, count[0] - s0, time.thread_time() - c0,
+                    held_share(h0, sched())])
     signal.setitimer(signal.ITIMER_REAL, 0, 0)
     print(json.dumps(out), flush=True)
 
@@ -154,11 +172,12 @@ def mainexit(seconds):
 
 def busy_spin(seconds, out):
     print("busy", threading.get_native_id(), flush=True)
-    loops, c0, end = 0, time.thread_time(), perf() + seconds
+    loops, c0, h0, end = 0, time.thread_time(), sched(), perf() + seconds
     while perf() < end:
         loops += 1
     cpu = time.thread_time() - c0
-    out.update({"loops_per_cpu_s": loops / cpu, "cpu_s": cpu, "loops": loops})
+    out.update({"loops_per_cpu_s": loops / cpu, "cpu_s": cpu, "loops": loops,
+                "held": held_share(h0, sched())})
 
 
 def idle(n, seconds):

@@ -11,7 +11,8 @@
  * both found). Each member is located like the target (py_locate); one that is
  * not Python (a shell, or not yet exec'd into Python) is kept for the process
  * chain and tried again for its first second and after every exec (its
- * /proc/PID/exe changed), since a fork of Python is Python until it execs.
+ * /proc/PID/exe or its command line changed, or three samples in a row failed),
+ * since a fork of Python is Python until it execs, often into Python again.
  * Python members are sampled every tick by the code that samples the target
  * (proc.c), in the capture's mode and with the same --idle, --gil, --threads
  * and --native handling.
@@ -42,8 +43,8 @@ typedef struct member {
     char exe[512];
     char frame[1100]; /* process PID:"cmdline" */
     char roots[8192]; /* frames from the target down to this one, one a line */
-    bool python;
-    int retries;
+    bool python, counted;
+    int retries, failures; /* locate attempts left; samples failed in a row */
     py_proc p;
 } member;
 
@@ -68,7 +69,8 @@ static void process_frame(pid_t pid, char *out, size_t len)
         n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
     }
-    /* non-empty arguments joined by one space */
+    /* non-empty arguments joined by one space; a newline inside one would end the frame in
+     * roots (one frame a line), so control characters become spaces */
     char cmd[1024];
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -76,8 +78,8 @@ static void process_frame(pid_t pid, char *out, size_t len)
         if (l && o + l + 2 < sizeof(cmd)) {
             if (o)
                 cmd[o++] = ' ';
-            memcpy(cmd + o, buf + i, l);
-            o += l;
+            for (size_t k = 0; k < l; k++)
+                cmd[o++] = (unsigned char)buf[i + k] < 0x20 ? ' ' : buf[i + k];
         }
         i += l + 1;
     }
@@ -177,7 +179,9 @@ static void try_locate(py_family *f, member *c)
         return;
     c->p.roots = c->roots;
     c->python = true;
-    f->st.python++;
+    if (!c->counted) /* members that were Python at some point, each once */
+        f->st.python++;
+    c->counted = true;
 }
 
 static void drop(py_family *f, int i)
@@ -243,13 +247,16 @@ static void scan(py_family *f)
             drop(f, i);
             continue;
         }
-        char exe[512];
+        char exe[512], frame[sizeof(c->frame)];
         exe_of(c->pid, exe, sizeof(exe));
-        if (strcmp(exe, c->exe) != 0) { /* new, or exec'd since: a new program */
+        process_frame(c->pid, frame, sizeof(frame));
+        /* New, or exec'd since (a fork of Python execs Python again: the command line tells) */
+        if (strcmp(exe, c->exe) != 0 || strcmp(frame, c->frame) != 0 || c->failures >= 3) {
             snprintf(c->exe, sizeof(c->exe), "%s", exe);
-            process_frame(c->pid, c->frame, sizeof(c->frame));
+            snprintf(c->frame, sizeof(c->frame), "%s", frame);
             unlocate(c);
             c->retries = 0;
+            c->failures = 0;
         }
         if (!c->python && c->retries < RETRY_SCANS) {
             c->retries++;
@@ -274,6 +281,7 @@ void py_family_tick(py_family *f, py_stacks *s, int64_t end_ns, py_output *out)
         long before = py_output_samples(out);
         enum py_sample_result rc = py_proc_sample(&c->p, s, end_ns, out);
         f->st.stacks += py_output_samples(out) - before;
+        c->failures = rc == PY_SAMPLE_FAILED ? c->failures + 1 : 0; /* 3 in a row: locate again */
         if (rc == PY_SAMPLE_FAILED)
             f->st.errors++;
         else if (rc == PY_SAMPLE_GONE)

@@ -1,7 +1,7 @@
 /* native.c - `--native`: native frames interleaved with the Python frames, as py-spy does.
  *
- * Unwinding uses libdw (elfutils). The target's threads are already
- * ptrace-stopped by pause.c, so libdw is given its own thread callbacks
+ * Unwinding uses libdw (elfutils). The threads a sample reads are already
+ * ptrace-stopped by pause.c for its length, so libdw is given its own thread callbacks
  * (dwfl_attach_state) instead of dwfl_linux_proc_attach: registers come from
  * PTRACE_GETREGS on the stopped thread, and memory from process_vm_readv in
  * aligned 32 KiB blocks, each read once per unwind when the unwinder first

@@ -51,7 +51,9 @@ typedef struct tprof {
     py_frame *last;
     int last_depth, last_cap;
     bool last_trunc, last_tframe;
-    long last_slot; /* its raw line's slot in stacks, -1 none */
+    uint64_t last_roots; /* hash of children.c's process frames (0 none) */
+    char last_name[128]; /* the thread name it was written with ("" none) */
+    long last_slot;      /* its raw line's slot in stacks, -1 none */
     unsigned last_gen;
     size_t last_start, last_n; /* its indices in idx */
 } tprof;
@@ -323,7 +325,9 @@ static const memo *frame_memo(py_output *o, const py_code *c, int line)
 static bool same_as_last(const py_output *o, const tprof *t, const py_thread *th, bool tframe)
 {
     if (t->last_slot < 0 || t->last_gen != o->stacks.gen || t->last_depth != th->depth ||
-        t->last_trunc != th->truncated || t->last_tframe != tframe)
+        t->last_trunc != th->truncated || t->last_tframe != tframe ||
+        t->last_roots != (th->roots ? hash(th->roots) : 0) ||
+        (tframe && strcmp(t->last_name, th->name ? th->name : "") != 0))
         return false;
     for (int i = 0; i < th->depth; i++)
         if (t->last[i].code != th->frames[i].code || t->last[i].line != th->frames[i].line)
@@ -360,6 +364,8 @@ static void remember(const py_output *o, tprof *t, const py_thread *th, bool tfr
     t->last_depth = th->depth;
     t->last_trunc = th->truncated;
     t->last_tframe = tframe;
+    t->last_roots = th->roots ? hash(th->roots) : 0;
+    snprintf(t->last_name, sizeof(t->last_name), "%s", th->name ? th->name : "");
     t->last_slot = slot;
     t->last_gen = o->stacks.gen;
     t->last_start = start;
@@ -377,26 +383,30 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
     char *line = NULL, frame[2600];
     size_t len = 0, cap = 0;
     int rc = 0;
+    /* Process and thread frames: escaped like names in the raw line, as they are in speedscope */
+    char plain[1200];
     for (const char *r = th->roots; r && *r && rc == 0;) {
         size_t n = strcspn(r, "\n"); /* children.c: one process frame a line, root first */
-        snprintf(frame, sizeof(frame), "%.*s", (int)n, r);
+        snprintf(plain, sizeof(plain), "%.*s", (int)n, r);
+        raw_escape(plain, frame, sizeof(frame));
         if (len)
             rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
-        rc |= push_index(t, frame_index(o, frame, "", 0));
+        rc |= push_index(t, frame_index(o, plain, "", 0));
         r += n + (r[n] == '\n');
     }
     if (with_thread_frame) {
         char label[32];
         thread_label(th, label, sizeof(label));
         if (th->name)
-            snprintf(frame, sizeof(frame), "thread (%s): %.1024s", label, th->name);
+            snprintf(plain, sizeof(plain), "thread (%s): %.1024s", label, th->name);
         else
-            snprintf(frame, sizeof(frame), "thread (%s)", label);
+            snprintf(plain, sizeof(plain), "thread (%s)", label);
+        raw_escape(plain, frame, sizeof(frame));
         if (len)
             rc |= append(&line, &len, &cap, ";");
         rc |= append(&line, &len, &cap, frame);
-        rc |= push_index(t, frame_index(o, frame, "", 0));
+        rc |= push_index(t, frame_index(o, plain, "", 0));
     }
     if (th->truncated && rc == 0) {
         if (len)

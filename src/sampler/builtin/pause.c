@@ -26,11 +26,14 @@
  * waitpid(WNOHANG) drains the statuses and sigtimedwait sleeps until the next
  * one or the deadline. A thread whose stop has not come by the deadline (it
  * may be stuck in uninterruptible I/O, or starved of CPU) is not read this
- * time; it stays "late" and is detached as soon as its stop arrives: every
- * tick polls for it (py_pause_poll), whether or not that tick stops anything,
- * because a late thread, stopped by us, reads as not running ('t') and would
- * otherwise never be wanted again. At the end py_pause_finish waits a little for late threads; if
- * any is still pending when we exit, the kernel's exit-time detach frees it. */
+ * time; it stays "late" and is detached as soon as its stop arrives: the
+ * sampler waits for SIGCHLD while it sleeps to the next tick
+ * (py_pause_linger), so a late thread is let go the moment it stops, not a
+ * tick later (at 1 Hz that was up to 1.5 s held), and every tick polls for it
+ * too (py_pause_poll), because a late thread, stopped by us, reads as not
+ * running ('t') and would otherwise never be wanted again. At the end py_pause_finish waits a
+ * little for late threads; if any is still pending when we exit, the kernel's exit-time detach
+ * frees it. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -60,12 +63,12 @@ static int held_index(const py_pauser *p, pid_t tid)
     return -1;
 }
 
-static bool is_late(const py_pauser *p, pid_t tid)
+static int late_index(const py_pauser *p, pid_t tid)
 {
     for (int i = 0; i < p->nlate; i++)
         if (p->late[i] == tid)
-            return true;
-    return false;
+            return i;
+    return -1;
 }
 
 static void late_add(py_pauser *p, pid_t tid)
@@ -74,21 +77,20 @@ static void late_add(py_pauser *p, pid_t tid)
         p->late[p->nlate++] = tid;
 }
 
-/* A status of a thread we do not hold: one from an earlier sample whose stop came after its
- * deadline, or a late thread of another pauser (--subprocesses samples each process with its
- * own; waitpid(-1) hands us theirs too). Either way it is ours and not being read: let it go,
- * with its signal. */
+/* A status of a thread from an earlier sample whose stop came after its deadline. */
+/* A status of a tracee this sample does not hold: a late one of an earlier sample (of this
+ * pauser, or of another one: waitpid(-1) sees every tracee of the sampler, and --subprocesses
+ * runs a pauser per process). A stopped one is let go at once, its signal handed back; whoever
+ * listed it as late finds it untraced at its next seize. */
 static void late_status(py_pauser *p, pid_t tid, int st)
 {
     if (WIFSTOPPED(st)) {
         int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
         ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig);
     }
-    for (int i = 0; i < p->nlate; i++)
-        if (p->late[i] == tid) {
-            p->late[i] = p->late[--p->nlate];
-            return;
-        }
+    int i = late_index(p, tid);
+    if (i >= 0)
+        p->late[i] = p->late[--p->nlate];
 }
 
 /* One wait status. Returns 1 when a held thread is now accounted for (stopped or gone). */
@@ -121,12 +123,17 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Drain wait statuses until no held thread is pending or the deadline passes. */
+/* Drain wait statuses until no held thread is pending or the deadline passes. The first
+ * SPIN_NS poll without sleeping: a running thread stops within tens of microseconds, and a
+ * sampler that slept would have to be scheduled again before it can read and let go of the
+ * threads, time they spend stopped (on a loaded machine, milliseconds). */
+#define SPIN_NS 200000
 static void collect(py_pauser *p, int pending, int64_t deadline)
 {
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    int64_t spin_until = mono_ns() + SPIN_NS;
     for (;;) {
         int st;
         pid_t r;
@@ -134,9 +141,11 @@ static void collect(py_pauser *p, int pending, int64_t deadline)
             pending -= on_status(p, r, st);
         if (pending <= 0 || r < 0) /* r < 0: ECHILD, no tracee left */
             return;
-        int64_t left = deadline - mono_ns();
+        int64_t now = mono_ns(), left = deadline - now;
         if (left <= 0)
             return;
+        if (now < spin_until)
+            continue;
         struct timespec ts = {(time_t)(left / 1000000000LL), (long)(left % 1000000000LL)};
         sigtimedwait(&chld, NULL, &ts);
     }
@@ -148,18 +157,35 @@ void py_pause_poll(py_pauser *p)
         collect(p, 0, 0);
 }
 
+void py_pause_linger(py_pauser *p, int64_t until_ns)
+{
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    while (p->nlate > 0) {
+        py_pause_poll(p);
+        int64_t left = until_ns - mono_ns();
+        if (p->nlate == 0 || left <= 0)
+            return;
+        struct timespec ts = {(time_t)(left / 1000000000LL), (long)(left % 1000000000LL)};
+        sigtimedwait(&chld, NULL, &ts);
+    }
+}
+
 int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms)
 {
     int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000LL;
     int pending = 0, perm = 0;
     p->n = 0;
     for (int i = 0; i < n && p->n < PY_MAX_THREADS; i++) {
-        if (is_late(p, tids[i]))
-            continue; /* still traced from an earlier sample: its stop is pending */
+        int late = late_index(p, tids[i]);
         if (ptrace(PTRACE_SEIZE, tids[i], NULL, NULL) != 0) {
-            perm |= errno == EPERM;
-            continue; /* gone */
+            /* gone, or a late one still traced by us (its stop is pending): not this time */
+            perm |= errno == EPERM && late < 0;
+            continue;
         }
+        if (late >= 0) /* it was let go meanwhile (see late_status): not late any more */
+            p->late[late] = p->late[--p->nlate];
         if (ptrace(PTRACE_INTERRUPT, tids[i], NULL, NULL) != 0)
             continue; /* exited between the two calls; its exit status is reaped as late */
         p->tids[p->n] = tids[i];

@@ -258,7 +258,11 @@ static int open_steps(py_proc *p, char *msg, size_t len)
     pid_t reader = p->pid;
     if (dead_state(py_task_state(p->pid, p->pid)) && py_tasks_list(p->pid, &reader, 1, true) != 1)
         reader = p->pid;
-    if (py_locate(reader, &p->t, msg, len) != PY_OK)
+    int rc = py_locate(reader, &p->t, msg, len);
+    if (rc != PY_OK && reader == p->pid && dead_state(py_task_state(p->pid, p->pid)) &&
+        py_tasks_list(p->pid, &reader, 1, true) == 1)
+        rc = py_locate(reader, &p->t, msg, len); /* the main thread exited while we looked */
+    if (rc != PY_OK)
         return -1;
     if (!p->o->nonblocking && probe_pause(p, msg, len) != 0)
         return -1;

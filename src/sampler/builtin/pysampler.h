@@ -5,8 +5,9 @@
  * the layout of that version from the target's own `_Py_DebugOffsets` (3.13+,
  * debug_offsets.c) or the per-minor table (3.8-3.12, layout.c), walk interpreters -> threads ->
  * frames (stack.c), turn code objects into names and line numbers (code.c, unicode.c, linetable.c),
- * optionally pause the threads around each read (pause.c), aggregate and write py-spy compatible
- * output (output.c), all driven by a fixed-rate loop (record.c). Nothing here is shared with other
+ * judge which threads run (tasks.c), optionally pause the threads to be read for the length of
+ * one read (pause.c), aggregate and write py-spy compatible output (output.c), all driven by a
+ * loop on random intervals around the mean period (record.c). Nothing here is shared with other
  * modules. */
 #ifndef PROFD_PYSAMPLER_H
 #define PROFD_PYSAMPLER_H
@@ -339,6 +340,9 @@ int py_pause_stop(py_pauser *p, const pid_t *tids, int n, int timeout_ms);
 bool py_pause_is_stopped(const py_pauser *p, pid_t tid);
 /* Detach late threads whose stop has come since (no wait). Call once per tick. */
 void py_pause_poll(py_pauser *p);
+/* While late threads remain, wait for their stops (and detach them) until until_ns
+ * (CLOCK_MONOTONIC): call it before sleeping to the next tick. */
+void py_pause_linger(py_pauser *p, int64_t until_ns);
 /* Detach every stopped thread, re-injecting a signal that arrived during the sample. */
 void py_pause_release(py_pauser *p);
 /* Release, then wait up to timeout_ms for the stops of late threads and detach them. */

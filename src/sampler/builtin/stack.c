@@ -10,12 +10,17 @@
  * On 3.11+ a frame owned by the C stack (owner 3, the entry shims of 3.12+)
  * is skipped, and so is an incomplete frame, one that has not reached its
  * first traceable instruction yet (pycore_frame.h _PyFrame_IsIncomplete).
- * Reads are few and batched: one read of the thread state, one of the used
- * part of the thread's current data-stack chunk (3.11+: most frames live
- * there and are then walked locally; frames elsewhere, such as generators'
- * and older chunks', are read one by one), one per PyFrameObject before 3.11,
- * and one process_vm_readv with an iovec per frame for all the code-object
- * headers of the stack (code.c then answers from its cache).
+ * Reads are few and batched, each batch one process_vm_readv for all threads:
+ * the thread states (at the addresses of the previous sample's list), the
+ * newest-frame pointers (3.11-3.12: in each thread's _PyCFrame), the 3.8-3.10
+ * kernel tids, and the used part of each thread's current data-stack chunk
+ * (3.11+: most frames live there and are walked locally; older chunks of a
+ * deep stack are read whole as the walk reaches them; frames elsewhere, such
+ * as generators', are read one by one). Before 3.11 frame objects are read a
+ * 4 KiB page at a time, each page reused for the rest of the walk. Per
+ * thread, one batch reads the headers of the stack's distinct code objects
+ * that no other thread of this sample has checked yet (code.c then answers
+ * from its cache), and line numbers are memoised by (code, offset).
  *
  * Without pausing, the target keeps running while we read, so a stack can be
  * torn. Every read failure or a code pointer that is not a code object makes
@@ -91,9 +96,9 @@ typedef struct walk {
     raw_frame raw[PY_MAX_DEPTH];
     int n;
     uint64_t addrs[PY_MAX_DEPTH];
-    uint8_t hdrs[PY_MAX_DEPTH * 256];   /* code headers, py_code_header_size() apart */
-    const py_code *codes[PY_MAX_DEPTH]; /* the code object at addrs[k] */
-    bool truncated;                     /* the chain went on past PY_MAX_DEPTH */
+    uint8_t hdrs[PY_MAX_DEPTH * PY_CODE_HDR_MAX]; /* code headers, py_code_header_size() apart */
+    const py_code *codes[PY_MAX_DEPTH];           /* the code object at addrs[k] */
+    bool truncated;                               /* the chain went on past PY_MAX_DEPTH */
     /* 3.11+: copy of the used part of the thread's current data-stack chunk */
     uint8_t chunk[CHUNK_MAX];
     const uint8_t *chunkp;                   /* chunk, or the batch's copy of this thread's chunk */
@@ -124,16 +129,48 @@ static int add_raw(uint64_t code, int off, int owner)
     return 0;
 }
 
+/* 3.8-3.10 frames are heap objects, one read each; but the frames of one stack often sit in
+ * the same few pages (obmalloc pools, the per-code zombie frames), so whole 4 KiB pages are read
+ * and kept for the rest of this thread's walk: one read per page touched instead of per frame. */
+#define PAGE 4096u
+#define NPAGES 64
+static struct {
+    uint64_t page[NPAGES];
+    unsigned gen[NPAGES], now;
+    uint8_t data[NPAGES][PAGE];
+} PC;
+
+static const uint8_t *frame_object(const py_target *t, uint64_t f, size_t len, uint8_t *scratch)
+{
+    uint64_t page = f & ~(uint64_t)(PAGE - 1);
+    if (f + len <= page + PAGE) {
+        unsigned i = (unsigned)(page / PAGE) & (NPAGES - 1);
+        if (PC.page[i] == page && PC.gen[i] == PC.now)
+            return PC.data[i] + (f - page);
+        if (py_read(t->pid, page, PC.data[i], PAGE) == 0) {
+            PC.page[i] = page;
+            PC.gen[i] = PC.now;
+            return PC.data[i] + (f - page);
+        }
+        PC.gen[i] = 0;
+    }
+    return py_read(t->pid, f, scratch, len) == 0 ? scratch : NULL;
+}
+
 static int walk_objects(const py_target *t, uint64_t f)
 {
     const py_layout *L = t->L;
-    uint8_t b[128];
+    uint8_t scratch[128];
+    PC.now++;
+    if (PC.now == 0)
+        PC.now = 1;
     while (f) {
         if (W.n >= PY_MAX_DEPTH) {
             W.truncated = true;
             return 0;
         }
-        if (py_read(t->pid, f, b, (size_t)L->fo_lasti + 4) != 0)
+        const uint8_t *b = frame_object(t, f, (size_t)L->fo_lasti + 4, scratch);
+        if (!b)
             return -1;
         uint64_t code, back;
         int32_t lasti;

@@ -10,8 +10,9 @@
  * py-spy does.
  *
  * Everything structural comes from a py_objlayout (dict, type, int and
- * instance-dict layouts per version), filled from a table for 3.8-3.13 here;
- * 3.13+ debug offsets can fill the same struct. Dicts are read in their three
+ * instance-dict layouts per version), filled from a table for 3.8-3.15 here;
+ * 3.13+ debug offsets can fill the same struct; a free-threaded build (its debug
+ * offsets say so) has an entry of its own. Dicts are read in their three
  * shapes: 3.8-3.10 (dk_size, 24-byte entries after the index table), 3.11+
  * (dk_log2_index_bytes, general or unicode entries), and split tables whose
  * values live apart (ma_values; on 3.11+ an instance's values sit before the
@@ -140,17 +141,9 @@ static const py_objlayout objlayouts[] = {
      LONG_TAG},
 };
 
-/* 3.13+: the free_threaded flag of the _Py_DebugOffsets that open _PyRuntime. */
-static bool free_threaded(const py_target *t)
-{
-    uint64_t d[3];
-    return t->L->minor >= 13 && py_read(t->pid, t->runtime, d, sizeof(d)) == 0 &&
-           memcmp(d, "xdebugpy", 8) == 0 && d[2] != 0;
-}
-
 int py_objlayout_for(const py_target *t, py_objlayout *out)
 {
-    bool ft = free_threaded(t);
+    bool ft = t->L->free_threaded; /* from the target's debug offsets (locate.c) */
     for (size_t i = 0; i < sizeof(objlayouts) / sizeof(objlayouts[0]); i++)
         if (objlayouts[i].minor == t->L->minor && objlayouts[i].free_threaded == ft) {
             *out = objlayouts[i];
