@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-40}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 JOBS=${FUZZ_JOBS:-2}
-TARGETS=(request render api session redis_url alert escape sampler_offsets http)
+TARGETS=(request render api session redis_url alert escape sampler_offsets http memory_output)
 
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B "$BUILD" -DPROFD_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null

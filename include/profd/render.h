@@ -28,6 +28,8 @@ typedef struct profd_render_opts {
     double min_width_px;  /* frames narrower are merged; <= 0 uses the default */
     bool strict;          /* a bad input line is fatal */
     bool inverted;        /* start the HTML in icicle mode */
+    bool bytes;           /* weights are bytes (memory profiles): the HTML's header and tooltips
+                             say so, speedscope gets unit "bytes"; else they are samples */
 } profd_render_opts;
 
 typedef struct profd_profile profd_profile;

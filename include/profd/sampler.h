@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "session.h"
@@ -20,7 +21,13 @@
 #define PROFD_PYSPY_MISSING "py-spy is not installed. Install with: pip install py-spy"
 #define PROFD_PERMISSION_DENIED "Failed to profile process: Permission denied"
 
-typedef enum { PROFD_SAMPLER_PYSPY, PROFD_SAMPLER_BUILTIN } profd_sampler_kind;
+/* MEMORY: `profd sample memory`, tracemalloc run in the target through PEP 768
+ * (docs/memory.md); its weights are bytes. */
+typedef enum {
+    PROFD_SAMPLER_PYSPY,
+    PROFD_SAMPLER_BUILTIN,
+    PROFD_SAMPLER_MEMORY
+} profd_sampler_kind;
 
 typedef struct profd_capture_spec {
     profd_sampler_kind kind;
@@ -33,6 +40,9 @@ typedef struct profd_capture_spec {
     profd_options options;
     const char *out_path;    /* raw collapsed stacks */
     const char *stderr_path; /* sampler's stderr, read to explain failures */
+    /* MEMORY only */
+    int memory_frames;        /* tracemalloc traceback depth */
+    const char *summary_path; /* where the capture writes its summary (JSON) */
 } profd_capture_spec;
 
 typedef struct profd_capture {
@@ -83,6 +93,52 @@ void profd_capture_cancel(profd_capture *c, const char *code);
 void profd_capture_wait(profd_capture *c, profd_capture_result *r);
 /* Map a finished capture to a result (exposed for tests). */
 void profd_capture_result_of(const profd_capture *c, profd_capture_result *r);
+
+/* ---- memory captures (docs/memory.md) ------------------------------------------
+ *
+ * `profd sample memory` exits 0, or 1 (a failure, one line on stderr), or one of these
+ * codes, which profd_capture_result_of maps to the session's error code. */
+enum {
+    PROFD_MEMORY_EXIT_TOO_OLD = 3,       /* python_too_old */
+    PROFD_MEMORY_EXIT_DISABLED = 4,      /* remote_debug_disabled */
+    PROFD_MEMORY_EXIT_FREE_THREADED = 5, /* free_threaded_unsupported */
+    PROFD_MEMORY_EXIT_TIMEOUT = 6,       /* timeout: no thread ran the script */
+    PROFD_MEMORY_EXIT_TARGET_EXITED = 7, /* target_exited */
+};
+
+/* Seconds a memory capture spends beyond its window: the baseline before it (at most
+ * PROFD_MEMORY_BASELINE_MAX_S), the wait for a safe point, the snapshot and the write. */
+#define PROFD_MEMORY_BASELINE_MAX_S 10
+#define PROFD_MEMORY_ATTACH_TIMEOUT_S 5
+#define PROFD_MEMORY_FINISH_TIMEOUT_S 60
+
+/* Those extra seconds for a window of duration_s (the supervisor's deadline adds them). */
+int profd_capture_memory_extra_s(int duration_s);
+
+/* What the memory capture script reported. */
+typedef struct profd_memory_summary {
+    long long bytes, blocks; /* allocated during the window, still live at its end */
+    long long peak;          /* tracemalloc's peak traced memory */
+    int frames;              /* the traceback limit in effect */
+    bool traced_by_target;   /* tracemalloc was already on, and was left on */
+    long stacks;             /* distinct tracebacks */
+} profd_memory_summary;
+
+#define PROFD_MEMORY_OUTPUT_MAX (64u << 20)
+#define PROFD_MEMORY_LINE_MAX (256u << 10)
+#define PROFD_MEMORY_STACKS_MAX 2000000
+#define PROFD_MEMORY_FRAMES_MAX_READ 65535
+
+/* Check the script's output (len bytes of untrusted text) and copy its stacks, collapsed,
+ * to out (NULL: check only). 0 with *sum filled, or -1 with one line in msg; out may then
+ * hold part of the stacks. */
+int profd_memory_parse(const char *buf, size_t len, FILE *out, profd_memory_summary *sum, char *msg,
+                       size_t msglen);
+
+/* The summary file of a finished memory capture into *sum and *overhead_percent
+ * (-1 when it could not be measured). 0 ok, -1 when absent or malformed. */
+int profd_memory_summary_read(const char *path, profd_memory_summary *sum,
+                              double *overhead_percent);
 
 /* Built-in sampler: `profd sample ...`. */
 int profd_sample_main(int argc, char **argv);

@@ -34,9 +34,21 @@ typedef enum {
     PROFD_REQ_ALERT
 } profd_req_type;
 
+/* What a session captures: CPU stacks (weights are samples) or live memory
+ * (weights are bytes; docs/memory.md). */
+typedef enum { PROFD_PROFILE_CPU, PROFD_PROFILE_MEMORY } profd_profile_type;
+
+const char *profd_profile_type_name(profd_profile_type t);            /* "cpu" | "memory" */
+int profd_profile_type_parse(const char *s, profd_profile_type *out); /* 0 ok, -1 unknown */
+
+#define PROFD_MEMORY_FRAMES_DEFAULT 64
+#define PROFD_MEMORY_FRAMES_MAX 1024
+
 typedef struct profd_request {
     int version;
     profd_req_type type;
+    profd_profile_type profile_type;     /* default cpu */
+    int memory_frames;                   /* tracemalloc frame depth, memory only (default 64) */
     char session_id[PROFD_UUID_LEN + 1]; /* "" when absent */
     char service_name[64];
     int duration_seconds;
@@ -95,7 +107,11 @@ typedef struct profd_session {
     json_object *labels; /* owned; NULL: {} */
     char requested_by[128];
     char renderer[64];
+    profd_profile_type profile_type;
+    long long bytes_total;  /* memory sessions: live bytes at the end; < 0: null */
+    long long blocks_total; /* memory sessions: live blocks at the end; < 0: null */
     /* Stored, never shown by the API. */
+    int memory_frames;            /* tracemalloc frame depth of a memory session */
     char flame_graph_object[256]; /* "sessions/{id}/flamegraph.html" once stored */
     char raw_data_object[256];
     char stacks_object[256];

@@ -38,6 +38,10 @@
 #define PROFD_E_SHUTDOWN "shutdown"
 #define PROFD_E_UNROUTABLE "unroutable"
 #define PROFD_E_CANCELLED "cancelled"
+/* Memory sessions (docs/memory.md): refusals of the target. */
+#define PROFD_E_PYTHON_TOO_OLD "python_too_old"
+#define PROFD_E_REMOTE_DEBUG_DISABLED "remote_debug_disabled"
+#define PROFD_E_FREE_THREADED "free_threaded_unsupported"
 
 typedef struct profd_error {
     const char *code; /* one of PROFD_E_*, or NULL */

@@ -1,7 +1,8 @@
 /* h_start.c - POST /api/v1/monitoring/profile/start.
  *
  * The body is the seed's {"service_name", "duration_seconds", "pid"} (any
- * other request field is accepted too: rate_hz, options, labels, host). The
+ * other request field is accepted too: rate_hz, options, labels, host,
+ * profile_type, memory_frames). A memory session needs the admin role (403). The
  * API owns some fields and overwrites them: type "profile", trigger "api",
  * requested_by = the token's subject, requested_at = now, session_id = a new
  * UUID; under `profd serve` a missing host is this host. The result goes
@@ -224,6 +225,14 @@ static step_result validate(start *st)
         api__reply_detail(r, 422, "%s", detail);
         return STEP_ANSWERED;
     }
+    /* Memory sessions run profd's script inside the target (docs/memory.md): admin only, even
+     * if a deployment ever lets other roles start CPU sessions. */
+    if (st->req.profile_type == PROFD_PROFILE_MEMORY && !r->who.admin) {
+        profd_metrics_rejected("forbidden");
+        LOG_I(st->id, "audit", "action=start_refused subject=%s type=memory reason=not_admin", sub);
+        api__reply_detail(r, 403, "Only the admin role may start memory profiling sessions");
+        return STEP_ANSWERED;
+    }
     return STEP_NEXT;
 }
 
@@ -232,7 +241,8 @@ static step_result can_run(start *st)
     api_req *r = st->r;
     profd_sampler_kind kind;
     profd_error err;
-    if (profd_sampler_choose(r->api->cfg.sampler, r->api->cfg.pyspy, &kind, &err) < 0) {
+    if (st->req.profile_type == PROFD_PROFILE_CPU &&
+        profd_sampler_choose(r->api->cfg.sampler, r->api->cfg.pyspy, &kind, &err) < 0) {
         profd_metrics_rejected("sampler_unavailable");
         api__reply_detail(r, 503, "%s", err.msg);
         return STEP_ANSWERED;
@@ -363,9 +373,10 @@ void api__handle_start(api_req *r)
         i++;
     if (i == sizeof steps / sizeof steps[0]) {
         profd_metrics_session_started(st.s.service_name, st.s.trigger);
-        LOG_I(st.id, "audit", "action=start subject=%s service=%s duration=%d pid=%ld host=%s",
-              r->who.sub, st.s.service_name, st.s.duration_seconds, st.s.pid,
-              st.req.host[0] ? st.req.host : "any");
+        LOG_I(st.id, "audit",
+              "action=start subject=%s service=%s type=%s duration=%d pid=%ld host=%s", r->who.sub,
+              st.s.service_name, profd_profile_type_name(st.s.profile_type), st.s.duration_seconds,
+              st.s.pid, st.req.host[0] ? st.req.host : "any");
         api__reply_json(r, 201, api__session_json(r, &st.s));
         char loc[128];
         snprintf(loc, sizeof loc, "/api/v1/monitoring/profile/%s", st.id);

@@ -22,6 +22,7 @@ static const char usage[] =
     "  -w, --min-width PX frames narrower than PX (of 1200) in both profiles are\n"
     "                     merged into their parent [0.1]\n"
     "  -s, --strict       a malformed input line is an error\n"
+    "  -b, --bytes        the weights are bytes (two memory profiles, docs/memory.md)\n"
     "\n"
     "Exit status: 0 ok, 1 unreadable input or unwritable output, 2 bad usage.\n";
 
@@ -42,17 +43,16 @@ static int read_one(const char *path, const profd_render_opts *o, profd_profile 
 
 static int run(int argc, char **argv)
 {
-    static const struct option longs[] = {{"output", required_argument, 0, 'o'},
-                                          {"title", required_argument, 0, 't'},
-                                          {"min-width", required_argument, 0, 'w'},
-                                          {"strict", no_argument, 0, 's'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"output", required_argument, 0, 'o'},    {"title", required_argument, 0, 't'},
+        {"min-width", required_argument, 0, 'w'}, {"strict", no_argument, 0, 's'},
+        {"bytes", no_argument, 0, 'b'},           {0, 0, 0, 0}};
     profd_render_opts o = {0};
     const char *out = NULL;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:t:w:s", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:t:w:sb", longs, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'o':
@@ -70,6 +70,9 @@ static int run(int argc, char **argv)
             break;
         case 's':
             o.strict = true;
+            break;
+        case 'b':
+            o.bytes = true;
             break;
         case ':':
             return profd_usage_error("diff", "%s needs a value", argv[optind - 1]);

@@ -25,17 +25,22 @@ static const char usage[] =
     "  -s, --strict       a malformed input line is an error (default: reported\n"
     "                     on stderr as 'line N: reason' and skipped)\n"
     "  -i, --inverted     open the HTML as an icicle graph (root at the top)\n"
+    "  -b, --bytes        the weights are bytes (a memory profile, docs/memory.md)\n"
     "  -o, --output OUT   write OUT (atomically) instead of stdout\n"
     "\n"
     "Exit status: 0 ok, 1 unreadable input or unwritable output, 2 bad usage.\n";
 
 static int run(int argc, char **argv)
 {
-    static const struct option longs[] = {
-        {"format", required_argument, 0, 'f'}, {"title", required_argument, 0, 't'},
-        {"detail", required_argument, 0, 'd'}, {"min-width", required_argument, 0, 'w'},
-        {"strict", no_argument, 0, 's'},       {"inverted", no_argument, 0, 'i'},
-        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    static const struct option longs[] = {{"format", required_argument, 0, 'f'},
+                                          {"title", required_argument, 0, 't'},
+                                          {"detail", required_argument, 0, 'd'},
+                                          {"min-width", required_argument, 0, 'w'},
+                                          {"strict", no_argument, 0, 's'},
+                                          {"inverted", no_argument, 0, 'i'},
+                                          {"bytes", no_argument, 0, 'b'},
+                                          {"output", required_argument, 0, 'o'},
+                                          {0, 0, 0, 0}};
     profd_render_opts o = {.title = "Flame graph"};
     profd_format fmt = PROFD_FMT_HTML;
     const char *out = NULL, *details[2 * MAX_DETAILS + 1] = {0};
@@ -43,7 +48,7 @@ static int run(int argc, char **argv)
     int nd = 0, c, rc = PROFD_EXIT_FAIL;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:t:d:w:sio:", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:t:d:w:sibo:", longs, NULL)) != -1) {
         char *end, *eq;
         switch (c) {
         case 'f':
@@ -78,6 +83,9 @@ static int run(int argc, char **argv)
             break;
         case 'i':
             o.inverted = true;
+            break;
+        case 'b':
+            o.bytes = true;
             break;
         case 'o':
             out = optarg;

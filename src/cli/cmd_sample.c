@@ -35,4 +35,11 @@ const profd_command profd_cmd_sample = {
     "                       the capture; stacks rooted at process PID:\"cmdline\"\n\n"
     "Exit status: 0 (also when the target exits or on SIGINT/SIGTERM: what was collected is\n"
     "written), 1 on failure (no such process, permission denied, not a Python process,\n"
-    "unsupported version), 2 on bad usage. See docs/builtin-sampler.md.\n"};
+    "unsupported version), 2 on bad usage. See docs/builtin-sampler.md.\n\n"
+    "       profd sample memory --pid PID [--duration S] [--frames N] -o FILE [--summary JSON]\n"
+    "                           [--baseline S] [--attach-timeout S]\n\n"
+    "Runs tracemalloc inside a CPython 3.14+ process through PEP 768 for S seconds [10] with\n"
+    "N frames [64] and writes the allocations made then and still live, collapsed and weighted\n"
+    "by bytes; --summary gets totals and the target's measured overhead. Exit status 3: older\n"
+    "than 3.14, 4: remote debugging disabled, 5: free-threaded, 6: no thread ran the script\n"
+    "in time (taken back), 7: the target exited. See docs/memory.md.\n"};

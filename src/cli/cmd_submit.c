@@ -36,8 +36,8 @@
 #define FLUSH_MS 15000
 
 typedef struct submit_args {
-    const char *service, *host, *session_id;
-    long duration, pid, rate;
+    const char *service, *host, *session_id, *type;
+    long duration, pid, rate, frames;
     bool no_store;
     profd_options options;
     json_object *labels;
@@ -90,7 +90,15 @@ static int parse_args(int argc, char **argv, submit_args *a)
             a->host = v;
         else if (strcmp(f, "--session-id") == 0)
             a->session_id = v;
-        else if (strcmp(f, "--duration") == 0) {
+        else if (strcmp(f, "--type") == 0) {
+            profd_profile_type t;
+            if (profd_profile_type_parse(v, &t) != 0)
+                return profd_usage_error("submit", "--type must be cpu or memory, got '%s'", v);
+            a->type = v;
+        } else if (strcmp(f, "--memory-frames") == 0) {
+            if (profd_parse_int("submit", f, v, 1, PROFD_MEMORY_FRAMES_MAX, &a->frames) != 0)
+                return PROFD_EXIT_USAGE;
+        } else if (strcmp(f, "--duration") == 0) {
             if (profd_parse_int("submit", f, v, 1, 86400, &a->duration) != 0)
                 return PROFD_EXIT_USAGE;
         } else if (strcmp(f, "--pid") == 0) {
@@ -129,6 +137,9 @@ static char *build_request(const submit_args *a, const profd_config *cfg, profd_
     json_object_object_add(o, "duration_seconds", json_object_new_int64(a->duration));
     json_object_object_add(o, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
     json_object_object_add(o, "rate_hz", json_object_new_int64(a->rate));
+    json_object_object_add(o, "profile_type", json_object_new_string(a->type ? a->type : "cpu"));
+    if (a->frames)
+        json_object_object_add(o, "memory_frames", json_object_new_int64(a->frames));
     json_object_object_add(o, "host", a->host ? json_object_new_string(a->host) : NULL);
     json_object_object_add(o, "trigger", json_object_new_string("cli"));
     json_object_object_add(o, "requested_by",
@@ -233,6 +244,7 @@ static int run(int argc, char **argv)
 const profd_command profd_cmd_submit = {
     "submit", run, "publish one profiling request on the bus and print its session id",
     "Usage: profd submit --service NAME [--duration S] [--pid PID] [--host H] [--rate HZ]\n"
+    "                    [--type cpu|memory] [--memory-frames N]\n"
     "                    [--session-id UUID] [--label KEY=VALUE]... [--no-store]\n"
     "                    [--nonblocking] [--subprocesses] [--native] [--idle] [--gil]\n\n"
     "Publishes one request (trigger cli, requested_by $USER) on the configured bus (Kafka or\n"
@@ -245,6 +257,8 @@ const profd_command profd_cmd_submit = {
     "  --pid PID            profile this process (needs --host: pids mean nothing across hosts)\n"
     "  --host H             run on the worker whose PROFD_HOST is H [any that can]\n"
     "  --rate HZ            samples per second, 1..1000 [100]\n"
+    "  --type cpu|memory    what to capture [cpu]; memory needs CPython 3.14+ (docs/memory.md)\n"
+    "  --memory-frames N    tracemalloc traceback depth of a memory capture, 1..1024 [64]\n"
     "  --session-id UUID    choose the id (a retry with the same id is idempotent)\n"
     "  --label KEY=VALUE    attach a label (repeatable)\n"
     "  --no-store           do not record the session in the store; the worker will\n"

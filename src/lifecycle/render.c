@@ -20,19 +20,34 @@ int profd_session_render(profd_session *s, const char *input, const char *dir, i
         profd_error_set(err, PROFD_E_SAMPLER_FAILED, "out of memory reading the samples");
         return -1;
     }
-    char title[160], started[32], rate[32], samples[32] = "", pid[32];
-    snprintf(title, sizeof title, "%s: %d s profile", s->service_name, s->duration_seconds);
+    bool memory = s->profile_type == PROFD_PROFILE_MEMORY;
+    char title[160], started[32], rate[32], samples[32] = "", pid[32], blocks[32] = "";
+    snprintf(title, sizeof title, "%s: %d s %sprofile", s->service_name, s->duration_seconds,
+             memory ? "memory " : "");
     profd_rfc3339(s->started_at, started);
     snprintf(rate, sizeof rate, "%d Hz", s->sample_rate_hz);
     snprintf(pid, sizeof pid, "%ld", s->pid);
-    const char *details[] = {"session", s->session_id, "host",    s->host, "pid",
-                             pid,       "started",     started,   "rate",  rate,
-                             "sampler", s->sampler,    "samples", samples, NULL};
-    profd_render_opts o = {.title = title, .details = details};
+    if (memory && s->blocks_total >= 0)
+        snprintf(blocks, sizeof blocks, "%lld", s->blocks_total);
+    const char *cpu_details[] = {"session", s->session_id, "host",    s->host, "pid",
+                                 pid,       "started",     started,   "rate",  rate,
+                                 "sampler", s->sampler,    "samples", samples, NULL};
+    /* A memory graph's widths are bytes allocated during the window and live at its end. */
+    const char *mem_details[] = {
+        "session", s->session_id, "host",  s->host, "pid",
+        pid,       "started",     started, "unit",  "bytes live at the end of the window",
+        "sampler", s->sampler,    "bytes", samples, "blocks",
+        blocks,    NULL};
+    profd_render_opts o = {
+        .title = title, .details = memory ? mem_details : cpu_details, .bytes = memory};
     int rc = profd_profile_read_path(p, input, &o, err);
     if (rc == 0) {
-        s->sample_count = (long)profd_profile_total(p);
-        snprintf(samples, sizeof samples, "%ld", s->sample_count);
+        uint64_t total = profd_profile_total(p);
+        snprintf(samples, sizeof samples, "%llu", (unsigned long long)total);
+        if (!memory)
+            s->sample_count = (long)total;
+        else if (s->bytes_total < 0)
+            s->bytes_total = (long long)total;
         char path[1400];
         for (int i = first; rc == 0 && i < PROFD_ARTIFACTS; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, profd_artifacts[i].file);

@@ -115,7 +115,8 @@ static void put_header(obuf *o, const profd_render_opts *opt, const profd_profil
         render__ob_json_str(o, opt->details[i + 1], strlen(opt->details[i + 1]));
         render__ob_puts(o, "\"]");
     }
-    render__ob_printf(o, "],\"inverted\":%s,\"total\":", opt->inverted ? "true" : "false");
+    render__ob_printf(o, "],\"inverted\":%s,\"unit\":\"%s\",\"total\":",
+                      opt->inverted ? "true" : "false", opt->bytes ? "bytes" : "samples");
     render__ob_u64(o, p->total);
     if (before) {
         render__ob_puts(o, ",\"btotal\":");

@@ -80,11 +80,12 @@ static int samples(obuf *o, const profd_profile *p, const rview *v, uint32_t top
 }
 
 static int profile(obuf *o, const profd_profile *p, const rview *v, uint32_t top, const char *name,
-                   size_t nlen)
+                   size_t nlen, bool bytes)
 {
     render__ob_puts(o, "{\"type\":\"sampled\",\"name\":\"");
     render__ob_json_str(o, name, nlen);
-    render__ob_puts(o, "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
+    render__ob_puts(o, bytes ? "\",\"unit\":\"bytes\",\"startValue\":0,\"endValue\":"
+                             : "\",\"unit\":\"none\",\"startValue\":0,\"endValue\":");
     render__ob_u64(o, v->total[top]);
     render__ob_puts(o, ",\"samples\":");
     if (samples(o, p, v, top, 0) != 0)
@@ -115,10 +116,10 @@ int render__speedscope(const profd_profile *p, const profd_render_opts *opt, FIL
             const rname *n = &p->names[p->nodes[v->kids[i]].fid];
             if (i > v->first[0])
                 render__ob_putc(o, ',');
-            rc = profile(o, p, v, v->kids[i], n->s, n->len);
+            rc = profile(o, p, v, v->kids[i], n->s, n->len, opt->bytes);
         }
     } else
-        rc = profile(o, p, v, 0, title, strlen(title));
+        rc = profile(o, p, v, 0, title, strlen(title), opt->bytes);
     render__ob_puts(o, "],\"name\":\"");
     render__ob_json_str(o, title, strlen(title));
     render__ob_puts(o, "\",\"activeProfileIndex\":0,\"exporter\":\"profd " PROFD_VERSION "\"}\n");

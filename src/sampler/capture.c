@@ -55,6 +55,13 @@ static char *number(char **buf, size_t *left, long v)
     return s;
 }
 
+int profd_capture_memory_extra_s(int duration_s)
+{
+    int baseline =
+        duration_s < PROFD_MEMORY_BASELINE_MAX_S ? duration_s : PROFD_MEMORY_BASELINE_MAX_S;
+    return baseline + PROFD_MEMORY_ATTACH_TIMEOUT_S + PROFD_MEMORY_FINISH_TIMEOUT_S;
+}
+
 int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *buf, size_t buflen)
 {
     int argc = 0;
@@ -64,6 +71,21 @@ int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *
         return -1;
     argv[0] = NULL;
     int bad = 0;
+    if (s->kind == PROFD_SAMPLER_MEMORY) {
+        char *frames = number(&buf, &buflen, s->memory_frames > 0 ? s->memory_frames : 64);
+        if (!frames)
+            return -1;
+        char *mem[] = {(char *)s->self_exe, "sample", "memory",   "--pid", pid,
+                       "--duration",        dur,      "--frames", frames,  "-o",
+                       (char *)s->out_path};
+        for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
+            bad |= push(argv, &argc, max, mem[i]);
+        if (s->summary_path) {
+            bad |= push(argv, &argc, max, "--summary");
+            bad |= push(argv, &argc, max, (char *)s->summary_path);
+        }
+        return bad ? -1 : argc;
+    }
     if (s->kind == PROFD_SAMPLER_PYSPY) {
         bad |= push(argv, &argc, max, (char *)(s->pyspy ? s->pyspy : "py-spy"));
     } else {
@@ -244,7 +266,10 @@ int profd_capture_start(profd_capture *c, const profd_capture_spec *spec, profd_
     if (spec->out_path)
         unlink(spec->out_path); /* a stale file must not pass for this capture's output */
     c->started_mono_ms = profd_mono_ms();
-    c->deadline_mono_ms = c->started_mono_ms + (int64_t)(spec->duration_s + spec->grace_s) * 1000;
+    int extra =
+        spec->kind == PROFD_SAMPLER_MEMORY ? profd_capture_memory_extra_s(spec->duration_s) : 0;
+    c->deadline_mono_ms =
+        c->started_mono_ms + (int64_t)(spec->duration_s + extra + spec->grace_s) * 1000;
     c->pid = spawn(c, argv, err);
     if (c->pid < 0) {
         c->done = true;

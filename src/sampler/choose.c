@@ -139,6 +139,10 @@ void profd_sampler_describe(profd_sampler_kind k, const char *pyspy, char *out, 
         snprintf(out, len, "profd-builtin %s", PROFD_VERSION);
         return;
     }
+    if (k == PROFD_SAMPLER_MEMORY) {
+        snprintf(out, len, "profd-memory %s (tracemalloc via PEP 768)", PROFD_VERSION);
+        return;
+    }
     char exe[4096];
     if (profd_sampler_resolve(pyspy ? pyspy : "py-spy", exe, sizeof exe) != 0) {
         snprintf(out, len, "py-spy (not found)");

@@ -199,6 +199,36 @@ static void exit_failure(const profd_capture *c, profd_capture_result *r, const 
     }
 }
 
+/* `profd sample memory` names its refusals by exit status (sampler.h). */
+static bool memory_exit(const profd_capture *c, profd_capture_result *r, const char *line)
+{
+    if (c->spec.kind != PROFD_SAMPLER_MEMORY)
+        return false;
+    const char *code = NULL;
+    switch (WEXITSTATUS(c->status)) {
+    case PROFD_MEMORY_EXIT_TOO_OLD:
+        code = PROFD_E_PYTHON_TOO_OLD;
+        break;
+    case PROFD_MEMORY_EXIT_DISABLED:
+        code = PROFD_E_REMOTE_DEBUG_DISABLED;
+        break;
+    case PROFD_MEMORY_EXIT_FREE_THREADED:
+        code = PROFD_E_FREE_THREADED;
+        break;
+    case PROFD_MEMORY_EXIT_TIMEOUT:
+        code = PROFD_E_TIMEOUT;
+        break;
+    case PROFD_MEMORY_EXIT_TARGET_EXITED:
+        code = PROFD_E_TARGET_EXITED;
+        break;
+    default:
+        return false;
+    }
+    r->ok = false;
+    profd_error_set(&r->err, code, "%s", *line ? line : "memory capture refused");
+    return true;
+}
+
 static void exit_success(const profd_capture *c, profd_capture_result *r)
 {
     if (r->sample_count < 0) {
@@ -229,6 +259,8 @@ void profd_capture_result_of(const profd_capture *c, profd_capture_result *r)
     memset(r, 0, sizeof *r);
     r->wall_seconds = c->wall_seconds;
     r->overhead_percent = c->wall_seconds > 0 ? c->cpu_seconds / c->wall_seconds * 100.0 : 0.0;
+    if (c->spec.kind == PROFD_SAMPLER_MEMORY) /* the target's own slowdown, from the summary */
+        r->overhead_percent = -1;
     r->sample_count = count_samples(c->spec.out_path);
     static __thread char text[16384];
     char line[256];
@@ -255,7 +287,8 @@ void profd_capture_result_of(const profd_capture *c, profd_capture_result *r)
         snprintf(what, sizeof what, "sampler crashed (signal %d)", WTERMSIG(c->status));
         with_line(r, PROFD_E_SAMPLER_FAILED, what, line);
     } else if (WIFEXITED(c->status) && WEXITSTATUS(c->status) != 0) {
-        exit_failure(c, r, text, line);
+        if (!memory_exit(c, r, line))
+            exit_failure(c, r, text, line);
     } else {
         exit_success(c, r);
     }

@@ -43,9 +43,12 @@
 static const char *const type_names[] = {"profile", "reprocess", "cancel", "alert"};
 static const char *const triggers[] = {"api", "cli", "alert", "schedule", "reprocess"};
 static const char *const alert_sources[] = {"alertmanager", "gcp"};
+static const char *const profile_types[] = {"cpu", "memory"};
 static const char *const option_names[] = {"nonblocking", "subprocesses", "native", "idle", "gil"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int index_of(const char *s, const char *const *names, size_t n);
 
 typedef struct ctx {
     json_object *root;
@@ -73,7 +76,23 @@ void profd_request_init(profd_request *r)
     r->type = PROFD_REQ_PROFILE;
     r->duration_seconds = 60;
     r->rate_hz = 100;
+    r->profile_type = PROFD_PROFILE_CPU;
+    r->memory_frames = PROFD_MEMORY_FRAMES_DEFAULT;
     profd_strlcpy(r->trigger, "api", sizeof r->trigger);
+}
+
+const char *profd_profile_type_name(profd_profile_type t)
+{
+    return (unsigned)t < COUNT(profile_types) ? profile_types[t] : "cpu";
+}
+
+int profd_profile_type_parse(const char *s, profd_profile_type *out)
+{
+    int i = s ? index_of(s, profile_types, COUNT(profile_types)) : -1;
+    if (i < 0)
+        return -1;
+    *out = (profd_profile_type)i;
+    return 0;
 }
 
 void profd_request_free(profd_request *r)
@@ -286,6 +305,30 @@ static int check_rate(ctx *c)
     return 0;
 }
 
+static int check_profile_type(ctx *c)
+{
+    json_object *v;
+    if (!member(c, "profile_type", &v))
+        return 0;
+    if (!v || !json_object_is_type(v, json_type_string) ||
+        profd_profile_type_parse(json_object_get_string(v), &c->r->profile_type) != 0)
+        return invalid(c->err, "profile_type: must be cpu or memory");
+    return 0;
+}
+
+static int check_memory_frames(ctx *c)
+{
+    json_object *v;
+    int64_t n;
+    if (!member(c, "memory_frames", &v))
+        return 0;
+    if (!v || get_integer(v, &n) != 0 || n < 1 || n > PROFD_MEMORY_FRAMES_MAX)
+        return invalid(c->err, "memory_frames: must be an integer between 1 and %d",
+                       PROFD_MEMORY_FRAMES_MAX);
+    c->r->memory_frames = (int)n;
+    return 0;
+}
+
 static int check_pid(ctx *c)
 {
     json_object *v;
@@ -470,9 +513,10 @@ int profd_request_parse(const char *buf, size_t len, const profd_limits *lim, pr
 {
     static const profd_limits defaults = {10, 300};
     static int (*const checks[])(ctx *) = {
-        check_version,      check_type,    check_session_id, check_service_name, check_duration,
-        check_rate,         check_pid,     check_host,       check_trigger,      check_requested_by,
-        check_requested_at, check_options, check_labels,     check_type_needs,
+        check_version,      check_type,    check_session_id,   check_service_name,
+        check_duration,     check_rate,    check_profile_type, check_memory_frames,
+        check_pid,          check_host,    check_trigger,      check_requested_by,
+        check_requested_at, check_options, check_labels,       check_type_needs,
     };
     profd_request_init(out);
     if (err)
@@ -516,6 +560,10 @@ json_object *profd_request_to_json(const profd_request *r)
     json_object_object_add(o, "duration_seconds", json_object_new_int(r->duration_seconds));
     json_object_object_add(o, "pid", r->pid > 0 ? json_object_new_int64(r->pid) : NULL);
     json_object_object_add(o, "rate_hz", json_object_new_int(r->rate_hz));
+    json_object_object_add(o, "profile_type",
+                           json_object_new_string(profd_profile_type_name(r->profile_type)));
+    if (r->profile_type == PROFD_PROFILE_MEMORY)
+        json_object_object_add(o, "memory_frames", json_object_new_int(r->memory_frames));
     add_string(o, "host", r->host, true);
     json_object_object_add(o, "trigger", json_object_new_string(r->trigger));
     add_string(o, "requested_by", r->requested_by, false);

@@ -40,6 +40,10 @@ void profd_session_init(profd_session *s)
     s->status = PROFD_QUEUED;
     s->overhead_percent = -1;
     s->sample_count = -1;
+    s->profile_type = PROFD_PROFILE_CPU;
+    s->bytes_total = -1;
+    s->blocks_total = -1;
+    s->memory_frames = PROFD_MEMORY_FRAMES_DEFAULT;
 }
 
 void profd_session_from_request(profd_session *s, const profd_request *r)
@@ -56,6 +60,8 @@ void profd_session_from_request(profd_session *s, const profd_request *r)
     profd_strlcpy(s->renderer, "profd " PROFD_VERSION, sizeof s->renderer);
     s->labels = r->labels ? json_object_get(r->labels) : NULL;
     s->options = r->options;
+    s->profile_type = r->profile_type;
+    s->memory_frames = r->memory_frames;
     profd_strlcpy(s->target_host, r->host, sizeof s->target_host);
 }
 

@@ -62,6 +62,8 @@ static void add_stored_fields(json_object *j, const profd_session *s)
         s->target_start_time ? json_object_new_int64((int64_t)s->target_start_time) : NULL);
     json_object_object_add(j, "options", options_json(&s->options));
     json_object_object_add(j, "target_host", str_or_null(s->target_host));
+    if (s->profile_type == PROFD_PROFILE_MEMORY)
+        json_object_object_add(j, "memory_frames", json_object_new_int(s->memory_frames));
 }
 
 /* A percentage with two decimals, as written ("2.50"), not json-c's %.17g.
@@ -105,6 +107,9 @@ json_object *profd_session_to_json(const profd_session *s, bool stored)
     ADD("requested_by", str_or_null(s->requested_by));
     ADD("reprocessed_at", time_or_null(s->reprocessed_at, stored));
     ADD("renderer", str_or_null(s->renderer));
+    ADD("profile_type", json_object_new_string(profd_profile_type_name(s->profile_type)));
+    ADD("bytes_total", s->bytes_total >= 0 ? json_object_new_int64(s->bytes_total) : NULL);
+    ADD("blocks_total", s->blocks_total >= 0 ? json_object_new_int64(s->blocks_total) : NULL);
 #undef ADD
     if (stored)
         add_stored_fields(j, s);
@@ -250,6 +255,14 @@ static int read_identity(json_object *o, profd_session *s, profd_error *err)
 static int read_numbers(json_object *o, profd_session *s, profd_error *err)
 {
     int64_t pid = 0, dur = 0, rate = 0, count = -1, attempt = 0, start = 0;
+    int64_t bytes = -1, blocks = -1, frames = PROFD_MEMORY_FRAMES_DEFAULT;
+    if (read_int(o, "bytes_total", 0, INT64_MAX, &bytes, err) ||
+        read_int(o, "blocks_total", 0, INT64_MAX, &blocks, err) ||
+        read_int(o, "memory_frames", 1, PROFD_MEMORY_FRAMES_MAX, &frames, err))
+        return -1;
+    s->bytes_total = bytes;
+    s->blocks_total = blocks;
+    s->memory_frames = (int)frames;
     if (read_int(o, "pid", 1, INT32_MAX, &pid, err) ||
         read_int(o, "duration_seconds", 0, INT32_MAX, &dur, err) ||
         read_int(o, "sample_rate_hz", 0, INT32_MAX, &rate, err) ||
@@ -295,6 +308,16 @@ static int read_strings(json_object *o, profd_session *s, profd_error *err)
 #undef S
 }
 
+static int read_profile_type(json_object *o, profd_session *s, profd_error *err)
+{
+    char t[16] = "";
+    if (read_str(o, "profile_type", t, sizeof t, err))
+        return -1;
+    if (t[0] && profd_profile_type_parse(t, &s->profile_type) != 0)
+        return type_error(err, "profile_type", "cpu, memory or null");
+    return 0;
+}
+
 static int read_labels(json_object *o, profd_session *s, profd_error *err)
 {
     json_object *v = field(o, "labels");
@@ -331,7 +354,8 @@ int profd_session_parse(const char *buf, size_t len, profd_session *out, profd_e
         type_error(err, "the record", "a JSON object");
     else if (!read_identity(o, out, err) && !read_numbers(o, out, err) &&
              !read_times(o, out, err) && !read_strings(o, out, err) &&
-             !read_options(o, &out->options, err) && !read_labels(o, out, err))
+             !read_options(o, &out->options, err) && !read_labels(o, out, err) &&
+             !read_profile_type(o, out, err))
         rc = 0;
     json_object_put(o);
     if (rc != 0)

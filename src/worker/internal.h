@@ -58,6 +58,7 @@ struct job {
     char claim_key[128];
     char lock_key[512];
     char spool[1100];
+    char summary[1200]; /* memory sessions: the capture's summary file */
     job *next;
 };
 

@@ -118,7 +118,10 @@ static void mark_running(job *j)
     s->pid = j->target.pid;
     s->target_start_time = j->target.start_time;
     profd_strlcpy(s->host, w->cfg->host, sizeof s->host);
-    profd_strlcpy(s->sampler, w->sampler_desc, sizeof s->sampler);
+    if (s->profile_type == PROFD_PROFILE_MEMORY)
+        profd_sampler_describe(PROFD_SAMPLER_MEMORY, NULL, s->sampler, sizeof s->sampler);
+    else
+        profd_strlcpy(s->sampler, w->sampler_desc, sizeof s->sampler);
     worker__lease(w, s->session_id, profd_now_ms() + w->cfg->lease_seconds * 1000);
     /* Unrecorded, the capture still runs: its end writes the whole record. */
     if (worker__put(w, s) != 0)
@@ -144,6 +147,12 @@ static void spec_for(job *j, profd_capture_spec *spec, char *out, char *errpath,
     spec->options = j->s.options;
     spec->out_path = out;
     spec->stderr_path = errpath;
+    if (j->s.profile_type == PROFD_PROFILE_MEMORY) { /* docs/memory.md */
+        snprintf(j->summary, sizeof j->summary, "%s/memory.json", j->spool);
+        spec->kind = PROFD_SAMPLER_MEMORY;
+        spec->memory_frames = j->s.memory_frames;
+        spec->summary_path = j->summary;
+    }
 }
 
 /* Run the sampler to the end. false: the session was taken over; write nothing. */
@@ -215,7 +224,23 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         return;
     }
     s->overhead_percent = res->overhead_percent;
-    profd_metrics_capture_overhead(res->overhead_percent);
+    if (s->profile_type == PROFD_PROFILE_MEMORY) {
+        profd_memory_summary sum;
+        double overhead;
+        if (profd_memory_summary_read(j->summary, &sum, &overhead) != 0) {
+            worker__fail(w, s, PROFD_E_SAMPLER_FAILED, "the memory capture left no summary");
+            return;
+        }
+        s->bytes_total = sum.bytes;
+        s->blocks_total = sum.blocks;
+        s->overhead_percent = overhead; /* the target's slowdown; < 0: not measurable */
+        LOG_I(s->session_id, "capture.memory",
+              "%lld bytes in %lld blocks live, peak %lld, %ld tracebacks, tracemalloc %s",
+              sum.bytes, sum.blocks, sum.peak, sum.stacks,
+              sum.traced_by_target ? "was on and is left on" : "stopped again");
+    }
+    if (s->overhead_percent >= 0)
+        profd_metrics_capture_overhead(s->overhead_percent);
     if (res->partial)
         LOG_W(s->session_id, "capture.partial", "%s", res->note);
     if (worker__store_results(w, s, raw, &err) != 0) {
@@ -229,13 +254,18 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
         worker__lease(w, s->session_id, 0);
     worker__publish(w, "session.completed", s);
     profd_metrics_session_finished("completed");
-    LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
-          s->overhead_percent);
+    if (s->profile_type == PROFD_PROFILE_MEMORY)
+        LOG_I(s->session_id, "capture.completed", "%lld bytes live, target overhead %s%.2f%%",
+              s->bytes_total, s->overhead_percent < 0 ? "not measurable, " : "",
+              s->overhead_percent < 0 ? 0.0 : s->overhead_percent);
+    else
+        LOG_I(s->session_id, "capture.completed", "%ld samples, overhead %.2f%%", s->sample_count,
+              s->overhead_percent);
 }
 
 static void remove_spool(const char *dir)
 {
-    static const char *const sampler_files[] = {"raw.txt", "sampler.stderr"};
+    static const char *const sampler_files[] = {"raw.txt", "sampler.stderr", "memory.json"};
     char p[1300];
     for (size_t i = 0; i < sizeof sampler_files / sizeof sampler_files[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, sampler_files[i]);

@@ -131,6 +131,33 @@ static void test_argv(void **state)
     assert_null(argv[n]);
     assert_int_equal(profd_capture_argv(&s, argv, 10, buf, sizeof buf), -1);
     assert_int_equal(profd_capture_argv(&s, argv, 32, buf, 4), -1);
+
+    /* A memory capture (docs/memory.md): the window, the frame depth and the summary file;
+     * the sampler options do not apply. */
+    s.kind = PROFD_SAMPLER_MEMORY;
+    s.memory_frames = 16;
+    s.summary_path = "/spool/memory.json";
+    n = profd_capture_argv(&s, argv, 32, buf, sizeof buf);
+    const char *want3[] = {"/usr/bin/profd",
+                           "sample",
+                           "memory",
+                           "--pid",
+                           "4242",
+                           "--duration",
+                           "60",
+                           "--frames",
+                           "16",
+                           "-o",
+                           "/spool/raw.txt",
+                           "--summary",
+                           "/spool/memory.json"};
+    assert_int_equal(n, 13);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(argv[i], want3[i]);
+    assert_null(argv[n]);
+    /* its deadline adds the baseline (at most 10 s), the attach timeout and the finish time */
+    assert_int_equal(profd_capture_memory_extra_s(60), 10 + 5 + 60);
+    assert_int_equal(profd_capture_memory_extra_s(4), 4 + 5 + 60);
 }
 
 static void test_choose_and_describe(void **state)

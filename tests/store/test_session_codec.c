@@ -21,7 +21,8 @@ static const char *const public_fields[] = {
     "created_at",       "trigger",         "host",
     "sampler",          "sample_count",    "error_code",
     "attempt",          "labels",          "requested_by",
-    "reprocessed_at",   "renderer"};
+    "reprocessed_at",   "renderer",        "profile_type",
+    "bytes_total",      "blocks_total"};
 static const char *const stored_only[] = {"flame_graph_object", "raw_data_object", "stacks_object",
                                           "target_start_time",  "options",         "target_host"};
 #define N(a) (sizeof a / sizeof *a)

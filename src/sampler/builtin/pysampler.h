@@ -432,4 +432,54 @@ void py_proc_close(py_proc *p);
 bool py_proc_alive(pid_t pid);
 int64_t py_now_ns(void);
 
+/* ---- PEP 768: running a script in the target (remote.c) ---- */
+typedef enum {
+    PY_REMOTE_OK = 0,
+    PY_REMOTE_ENOPROC,       /* no such process, or it went away */
+    PY_REMOTE_EPERM,         /* not allowed to read or write its memory */
+    PY_REMOTE_ENOTPY,        /* no _PyRuntime */
+    PY_REMOTE_TOO_OLD,       /* CPython < 3.14 */
+    PY_REMOTE_DISABLED,      /* -X disable-remote-debug / PYTHON_DISABLE_REMOTE_DEBUG */
+    PY_REMOTE_FREE_THREADED, /* a free-threaded build */
+    PY_REMOTE_UNSUPPORTED,   /* 3.16+, or debug offsets that make no sense */
+} py_remote_result;
+
+#define PY_REMOTE_TOO_OLD_MSG "memory profiling needs CPython 3.14 or newer (PEP 768)"
+#define PY_REMOTE_MAX_THREADS 256
+
+typedef struct py_armed {
+    uint64_t tstate;
+    bool bit_was_set; /* _PY_EVAL_PLEASE_STOP_BIT was already set when we armed it */
+} py_armed;
+
+typedef struct py_remote {
+    pid_t pid;
+    uint32_t version; /* PY_VERSION_HEX */
+    char version_text[24];
+    uint64_t runtime, interp; /* addresses of _PyRuntime and the main interpreter */
+    /* From _Py_DebugOffsets: runtime_state, interpreter_state, thread_state, debugger_support. */
+    uint64_t interpreters_head, threads_head, threads_main, ts_next;
+    uint64_t eval_breaker, support, enabled, pending, path, path_size;
+    py_armed armed[PY_REMOTE_MAX_THREADS];
+    int narmed;
+    py_pauser pauser;
+} py_remote;
+
+/* Find the interpreter of pid and check it can run a script: PY_REMOTE_OK, or the reason
+ * with one line in msg (the refusals of docs/memory.md). Writes nothing. */
+py_remote_result py_remote_open(pid_t pid, py_remote *r, char *msg, size_t len);
+/* Ask the main thread to run the file at script (a path as the target sees it).
+ * 0 ok, -1 with errno (ENAMETOOLONG: longer than the target's buffer). */
+int py_remote_arm(py_remote *r, const char *script);
+/* Also ask every other thread (for a main thread blocked in C). 0 ok, -1 with errno. */
+int py_remote_arm_more(py_remote *r, const char *script);
+/* 1 when some armed thread has taken the request, 0 when none has, -1 when unreadable. */
+int py_remote_taken(const py_remote *r);
+/* Take the request back from every armed thread that has not taken it, restoring pending,
+ * path and eval-breaker bit. 1 when some thread had taken it after all, else 0. */
+int py_remote_disarm(py_remote *r);
+
+/* `profd sample memory` (memory.c). */
+int py_memory_main(int argc, char **argv);
+
 #endif

@@ -76,7 +76,8 @@ static int parse(int argc, char **argv, opts *o)
     o->duration = 10;
     o->format = "raw";
     if (argc < 2 || strcmp(argv[1], "record") != 0)
-        return profd_usage_error("sample", "expected 'record', got '%s'", argc < 2 ? "" : argv[1]);
+        return profd_usage_error("sample", "expected 'record' or 'memory', got '%s'",
+                                 argc < 2 ? "" : argv[1]);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (is(a, "-p", "--pid") || is(a, "-r", "--rate") || is(a, "-d", "--duration")) {
@@ -309,6 +310,8 @@ static int start(run *r, char *msg, size_t len)
 
 int profd_sample_main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "memory") == 0)
+        return py_memory_main(argc - 1, argv + 1);
     opts o;
     int prc = parse(argc, argv, &o);
     if (prc != 0)
