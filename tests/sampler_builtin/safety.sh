@@ -239,6 +239,7 @@ sys.exit(0 if good else 1)
 # after the capture, runs again on SIGCONT
 "$PY" "$T" deep 10 6 > "$WORK/js.out" & tp=$!
 wait_line "$WORK/js.out" ready || fail "jobstop: target did not start"
+sleep 0.3 # "ready" comes just before deep_rec is entered: stop it inside, not before
 kill -STOP $tp; sleep 0.1
 "$PROFD_BIN" sample record --pid $tp --duration 1 --idle -o "$WORK/js.txt" 2> "$WORK/js.err" ||
   fail "jobstop: sampler failed: $(cat "$WORK/js.err")"
