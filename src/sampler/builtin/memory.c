@@ -144,9 +144,7 @@ static int owner(long pid, uid_t *uid, gid_t *gid)
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return py_now_ns() / 1000000;
 }
 
 static void nap(int ms)

@@ -163,13 +163,6 @@ typedef struct dview {
     int n, stride, key_at, value_at;
 } dview;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The entries of the keys object at `keys`, with values at `values` (0: in the entries). */
 static int keys_view(const py_target *t, const py_objlayout *O, uint64_t keys, uint64_t values,
                      dview *v)
@@ -389,7 +382,7 @@ void py_names_init(py_names *nm)
 
 const char *py_names_get(py_names *nm, const py_target *t, uint64_t thread_id)
 {
-    int64_t now = now_ns();
+    int64_t now = py_now_ns();
     for (int pass = 0; pass < 2; pass++) {
         if (nm->at == 0 || now - nm->at > REFRESH_NS) {
             refresh(nm, t);
