@@ -61,7 +61,7 @@ FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # curl is the HEALTHCHECK's client (profd has no probe subcommand).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libhiredis0.14 libjson-c5 libcurl4 libssl3 zlib1g libdw1 \
+      librdkafka1 libhiredis0.14 libjson-c5 libcurl4 libssl3 zlib1g libdw1 libelf1 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 profd \
