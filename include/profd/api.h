@@ -43,9 +43,14 @@ bool profd_jwt_keys_empty(const profd_jwt_keys *k);
 
 typedef enum { PROFD_AUTH_OK = 0, PROFD_AUTH_INVALID = 401, PROFD_AUTH_FORBIDDEN = 403 } profd_auth;
 
+/* Tokens with this role (and not the admin role) may read sessions, their
+ * files, diffs and live stacks, but not start or cancel (docs/auth.md). */
+#define PROFD_VIEWER_ROLE "viewer"
+
 typedef struct profd_jwt_claims {
     char sub[128];
-    bool admin; /* carries the admin role */
+    bool admin;  /* carries the admin role */
+    bool viewer; /* carries PROFD_VIEWER_ROLE */
 } profd_jwt_claims;
 
 /* Verify signature, algorithm, exp/nbf (with PROFD_JWT_LEEWAY_S), iss, aud and
@@ -92,7 +97,29 @@ typedef enum {
     PROFD_ROUTE_METRICS,
     PROFD_ROUTE_ALERT_ALERTMANAGER, /* POST .../alerts/alertmanager (docs/alerts.md) */
     PROFD_ROUTE_ALERT_GCP,          /* POST .../alerts/gcp */
+    PROFD_ROUTE_DIFF,               /* GET .../{id}/diff/{other} (docs/console.md) */
+    PROFD_ROUTE_LIVE,               /* GET .../{id}/live: Server-Sent Events */
+    PROFD_ROUTE_OPENAPI,            /* GET /api/v1/openapi.json */
+    PROFD_ROUTE_SIGNIN,             /* POST /api/v1/console/signin: one-time code */
+    PROFD_ROUTE_CONSOLE,            /* GET /: the console page */
+    PROFD_ROUTE_CONSOLE_ASSET,      /* GET /console/{asset} */
+    PROFD_ROUTE_EXPORT,             /* GET .../{id}/export/{format} */
+    PROFD_ROUTE_WHOAMI,             /* GET /api/v1/console/whoami: the token's subject and role */
+    PROFD_ROUTE_COUNT
 } profd_route_id;
+
+/* One row of the route table: a method (HEAD is served wherever the row's
+ * allow lists it), a path template ("/x/{id}", a last {object} takes the rest),
+ * the route and the Allow header of its template. */
+typedef struct profd_route_def {
+    const char *method;
+    const char *path;
+    profd_route_id id;
+    const char *allow;
+} profd_route_def;
+
+/* The one list of served routes, ended by a row with path NULL. */
+extern const profd_route_def profd_routes[];
 
 typedef struct profd_route {
     profd_route_id id;
@@ -100,6 +127,7 @@ typedef struct profd_route {
     const char *allow; /* Allow header for 405 */
     const char *name;  /* route template, the metrics label */
     char param[1024];  /* {session_id} (unvalidated) or the file object name */
+    char param2[64];   /* a second path parameter ({other}, {format}), unvalidated */
 } profd_route;
 
 /* Match method and path (without the query string). Never fails on any input. */
@@ -129,6 +157,10 @@ typedef struct profd_api profd_api;
  * one). NULL with err on failure. */
 profd_api *profd_api_start(const profd_api_opts *o, profd_error *err);
 int profd_api_port(const profd_api *a);
+/* A new one-time console sign-in code (hex, 33 bytes) valid ttl_s seconds,
+ * replacing any earlier one; exchanged once at POST /api/v1/console/signin
+ * for an admin token. -1 with err without PROFD_JWT_SECRET. */
+int profd_api_signin_code(profd_api *a, int ttl_s, char *code, size_t len, profd_error *err);
 void profd_api_stop(profd_api *a);
 
 #define PROFD_API_MAX_BODY (64 * 1024)

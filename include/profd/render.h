@@ -7,6 +7,7 @@
 #define PROFD_RENDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,5 +54,24 @@ int profd_render_path(const profd_profile *p, profd_format f, const profd_render
 /* Differential flame graph (HTML) of two profiles normalised by their totals. */
 int profd_render_diff(const profd_profile *before, const profd_profile *after,
                       const profd_render_opts *o, FILE *out, profd_error *err);
+
+/* The HTML page's inline style and script (borrowed, static), for a server
+ * that allows them by hash in its Content-Security-Policy. */
+void profd_render_html_inline(const char **style, size_t *style_len, const char **script,
+                              size_t *script_len);
+
+/* One row of the "what changed" table of a diff (diff_top.c). */
+typedef struct profd_diff_change {
+    char function[256];
+    char file[512]; /* "" for frames without one (thread roots, native) */
+    double before;  /* % of before's samples with the function on the stack */
+    double after;   /* the same in after */
+    double delta;   /* after - before, in percentage points */
+} profd_diff_change;
+/* The at most n functions (name and file, lines merged) whose share of time
+ * changed most, largest |delta| first, ties by name. Returns how many rows
+ * were written to out, or -1 with err (out of memory). */
+int profd_diff_top(const profd_profile *before, const profd_profile *after, profd_diff_change *out,
+                   int n, profd_error *err);
 
 #endif

@@ -541,6 +541,8 @@ static void reject(api_front *f, conn *c, int status, const char *why)
     char body[400];
     int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", why);
     put_status(&b, status, "application/json", true);
+    /* like every handler answer (docs/console.md, "Security headers") */
+    profd_sb_add(&b, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
     profd_sb_addf(&b, "Content-Length: %d\r\n\r\n%s", n, body);
     c->close_after = true;
     set_out(c, &b);
@@ -739,9 +741,10 @@ static void written(api_front *f, conn *c)
         set_events(f, c, EPOLLRDHUP);
         return;
     }
-    if (c->stream) {
+    if (c->stream) { /* the connection may carry another request, or stream */
         stream_release(c->stream, true);
         c->stream = NULL;
+        c->stream_ended = c->chunked_out = false;
     }
     free(c->out);
     c->out = NULL;

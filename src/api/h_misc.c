@@ -8,6 +8,7 @@
  * API's origin. /healthz says the process answers; /readyz that the store and
  * the bus answer too; /metrics is the Prometheus registry. None of these
  * three need a token: they reveal no session data. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,8 +49,12 @@ void api__handle_file(api_req *r)
         return;
     api__reply_header(r, "Access-Control-Allow-Origin", "*");
     api__reply_header(r, "Cache-Control", "private, max-age=300");
-    if (strstr(content_type(r->route.param), "html") || strstr(content_type(r->route.param), "svg"))
-        api__reply_header(r, "Content-Security-Policy", "sandbox allow-scripts allow-downloads");
+    if (strstr(content_type(r->route.param), "html") ||
+        strstr(content_type(r->route.param), "svg")) {
+        char csp[700];
+        snprintf(csp, sizeof csp, "sandbox allow-scripts allow-downloads; %s", api__csp_flame());
+        api__reply_header(r, "Content-Security-Policy", csp);
+    }
 }
 
 void api__handle_healthz(api_req *r)

@@ -9,6 +9,7 @@
  * answers even while every pool thread waits on Redis. Request bodies are
  * capped at PROFD_API_MAX_BODY by the front (413 before the body is read
  * when Content-Length says so, and as soon as a chunked body grows past it). */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,17 @@ const char *api__req_query(api_req *r, const char *name)
 static bool needs_auth(profd_route_id id)
 {
     return id == PROFD_ROUTE_START || id == PROFD_ROUTE_LIST || id == PROFD_ROUTE_GET ||
-           id == PROFD_ROUTE_CANCEL || id == PROFD_ROUTE_FLAMEGRAPH || id == PROFD_ROUTE_RAW;
+           id == PROFD_ROUTE_CANCEL || id == PROFD_ROUTE_FLAMEGRAPH || id == PROFD_ROUTE_RAW ||
+           id == PROFD_ROUTE_DIFF || id == PROFD_ROUTE_LIVE || id == PROFD_ROUTE_EXPORT ||
+           id == PROFD_ROUTE_WHOAMI;
+}
+
+/* Routes a viewer token may use: they only read. */
+static bool read_only(profd_route_id id)
+{
+    return id == PROFD_ROUTE_LIST || id == PROFD_ROUTE_GET || id == PROFD_ROUTE_FLAMEGRAPH ||
+           id == PROFD_ROUTE_RAW || id == PROFD_ROUTE_DIFF || id == PROFD_ROUTE_LIVE ||
+           id == PROFD_ROUTE_EXPORT || id == PROFD_ROUTE_WHOAMI;
 }
 
 /* 0 authorised; otherwise 401/403 is already the answer. */
@@ -111,7 +122,8 @@ static int authorise(api_req *r)
     char reason[256];
     profd_auth a = profd_jwt_authorize(r->api->keys, api__req_header(r, "Authorization"),
                                        profd_now_ms() / 1000, &r->who, reason, sizeof reason);
-    if (a == PROFD_AUTH_OK)
+    if (a == PROFD_AUTH_OK ||
+        (a == PROFD_AUTH_FORBIDDEN && r->who.viewer && read_only(r->route.id)))
         return 0;
     if (a == PROFD_AUTH_FORBIDDEN) {
         profd_metrics_rejected("forbidden");
@@ -135,7 +147,7 @@ static int authorise(api_req *r)
 static void dispatch(api_req *r)
 {
     typedef void (*handler)(api_req *);
-    static const handler handlers[] = {
+    static const handler handlers[PROFD_ROUTE_COUNT] = {
         [PROFD_ROUTE_START] = api__handle_start,
         [PROFD_ROUTE_LIST] = api__handle_list,
         [PROFD_ROUTE_GET] = api__handle_get,
@@ -148,6 +160,14 @@ static void dispatch(api_req *r)
         [PROFD_ROUTE_METRICS] = api__handle_metrics,
         [PROFD_ROUTE_ALERT_ALERTMANAGER] = api__handle_alert,
         [PROFD_ROUTE_ALERT_GCP] = api__handle_alert,
+        [PROFD_ROUTE_DIFF] = api__handle_diff,
+        [PROFD_ROUTE_LIVE] = api__handle_live,
+        [PROFD_ROUTE_EXPORT] = api__handle_export,
+        [PROFD_ROUTE_WHOAMI] = api__handle_whoami,
+        [PROFD_ROUTE_OPENAPI] = api__handle_openapi,
+        [PROFD_ROUTE_SIGNIN] = api__handle_signin,
+        [PROFD_ROUTE_CONSOLE] = api__handle_console,
+        [PROFD_ROUTE_CONSOLE_ASSET] = api__handle_console,
     };
     profd_route *rt = &r->route;
     if (rt->id == PROFD_ROUTE_NONE) {
@@ -161,6 +181,10 @@ static void dispatch(api_req *r)
     }
     if (needs_auth(rt->id) && authorise(r) != 0)
         return;
+    if (!handlers[rt->id]) {
+        api__reply_detail(r, 404, "Not Found");
+        return;
+    }
     handlers[rt->id](r);
     if (!r->status)
         api__reply_detail(r, 500, "Internal Server Error");
@@ -198,6 +222,8 @@ profd_api *profd_api_start(const profd_api_opts *o, profd_error *err)
     profd_api *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
+    pthread_mutex_init(&a->live_mu, NULL);
+    pthread_cond_init(&a->live_cv, NULL);
     a->o = *o;
     a->cfg = *o->cfg;
     a->o.cfg = &a->cfg;
@@ -246,6 +272,7 @@ void profd_api_stop(profd_api *a)
 {
     if (!a)
         return;
+    api__live_stop(a); /* live producers use the store and blob store */
     api__front_stop(a->front);
     profd_jwt_keys_free(a->keys);
     memset(a->link_key, 0, sizeof a->link_key);

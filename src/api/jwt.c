@@ -488,6 +488,7 @@ profd_auth profd_jwt_verify(profd_jwt_keys *k, const char *jwt, int64_t now_s,
         check_claims(k, t.payload, reason, rl) == 0) {
         profd_strlcpy(out->sub, member_str(t.payload, "sub"), sizeof out->sub);
         out->admin = has_role(t.payload, k->role);
+        out->viewer = has_role(t.payload, PROFD_VIEWER_ROLE);
         rc = out->admin ? PROFD_AUTH_OK : PROFD_AUTH_FORBIDDEN;
         if (!out->admin)
             snprintf(reason, rl, "token lacks the required role '%s'", k->role);

@@ -1,11 +1,20 @@
 /* routes.c - matching a method and path to a route, and parsing list queries.
  *
- * Pure functions over strings, so they are unit-tested and fuzzed without a
- * server. A path that exists with another method yields method_ok = false
- * (405 with Allow); anything else unknown is ROUTE_NONE (404). Path
- * parameters are copied, never validated here: the handler checks the
- * session id is a UUID and the file object name against the blob store's
- * rules, so the error texts live with the code that knows them. */
+ * The routes are one table (profd_routes): a path template, a method and a
+ * route id per row. It is the one list of what the server serves: dispatch
+ * (http.c) maps ids to handlers, the OpenAPI test (tests/api) checks that
+ * every row is documented in src/api/openapi.json and every documented
+ * operation is a row. Templates are literal segments and {name} segments (one
+ * non-empty segment each); a final {object} takes the rest of the path, slashes
+ * included. The first template that matches the path wins, so literal rows
+ * ("…/start") come before parameter rows ("…/{id}"); the method then picks the
+ * row among that template's, HEAD standing for GET. A path that exists with
+ * another method yields method_ok = false (405 with Allow); anything else is
+ * ROUTE_NONE (404). Path parameters are copied, never validated here: the
+ * handler checks the session id is a UUID and the file object name against
+ * the blob store's rules, so the error texts live with the code that knows
+ * them. Pure functions over strings, so they are unit-tested and fuzzed
+ * without a server. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,67 +23,58 @@
 #include "profd/api.h"
 
 #define PROFILE "/api/v1/monitoring/profile"
-#define FILES "/api/v1/files/"
 
-static void set(profd_route *r, profd_route_id id, bool ok, const char *allow, const char *name)
-{
-    r->id = id;
-    r->method_ok = ok;
-    r->allow = allow;
-    r->name = name;
-}
+const profd_route_def profd_routes[] = {
+    {"POST", PROFILE "/start", PROFD_ROUTE_START, "POST"},
+    {"GET", PROFILE, PROFD_ROUTE_LIST, "GET, HEAD"},
+    {"GET", PROFILE "/{id}", PROFD_ROUTE_GET, "GET, HEAD, DELETE"},
+    {"DELETE", PROFILE "/{id}", PROFD_ROUTE_CANCEL, "GET, HEAD, DELETE"},
+    {"GET", PROFILE "/{id}/flamegraph", PROFD_ROUTE_FLAMEGRAPH, "GET, HEAD"},
+    {"GET", PROFILE "/{id}/raw", PROFD_ROUTE_RAW, "GET, HEAD"},
+    {"GET", PROFILE "/{id}/diff/{other}", PROFD_ROUTE_DIFF, "GET, HEAD"},
+    {"GET", PROFILE "/{id}/live", PROFD_ROUTE_LIVE, "GET, HEAD"},
+    {"GET", PROFILE "/{id}/export/{format}", PROFD_ROUTE_EXPORT, "GET, HEAD"},
+    {"GET", "/api/v1/files/{object}", PROFD_ROUTE_FILE, "GET, HEAD"},
+    {"POST", "/api/v1/monitoring/alerts/alertmanager", PROFD_ROUTE_ALERT_ALERTMANAGER, "POST"},
+    {"POST", "/api/v1/monitoring/alerts/gcp", PROFD_ROUTE_ALERT_GCP, "POST"},
+    {"GET", "/api/v1/openapi.json", PROFD_ROUTE_OPENAPI, "GET, HEAD"},
+    {"POST", "/api/v1/console/signin", PROFD_ROUTE_SIGNIN, "POST"},
+    {"GET", "/api/v1/console/whoami", PROFD_ROUTE_WHOAMI, "GET, HEAD"},
+    {"GET", "/healthz", PROFD_ROUTE_HEALTHZ, "GET, HEAD"},
+    {"GET", "/readyz", PROFD_ROUTE_READYZ, "GET, HEAD"},
+    {"GET", "/metrics", PROFD_ROUTE_METRICS, "GET, HEAD"},
+    {"GET", "/", PROFD_ROUTE_CONSOLE, "GET, HEAD"},
+    {"GET", "/console/{asset}", PROFD_ROUTE_CONSOLE_ASSET, "GET, HEAD"},
+    {NULL, NULL, PROFD_ROUTE_NONE, NULL},
+};
 
-static bool is_get(const char *m)
+/* Match path against a template; params are copied into p1 and p2. */
+static bool match_template(const char *t, const char *path, char *p1, size_t l1, char *p2,
+                           size_t l2)
 {
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
-}
-
-static void match_simple(const char *method, const char *path, profd_route *r)
-{
-    static const struct {
-        const char *path;
-        profd_route_id id;
-    } simple[] = {{"/healthz", PROFD_ROUTE_HEALTHZ},
-                  {"/readyz", PROFD_ROUTE_READYZ},
-                  {"/metrics", PROFD_ROUTE_METRICS}};
-    static const struct {
-        const char *path;
-        profd_route_id id;
-    } alerts[] = {{"/api/v1/monitoring/alerts/alertmanager", PROFD_ROUTE_ALERT_ALERTMANAGER},
-                  {"/api/v1/monitoring/alerts/gcp", PROFD_ROUTE_ALERT_GCP}};
-    for (size_t i = 0; i < sizeof simple / sizeof *simple; i++)
-        if (strcmp(path, simple[i].path) == 0)
-            set(r, simple[i].id, is_get(method), "GET, HEAD", simple[i].path);
-    for (size_t i = 0; i < sizeof alerts / sizeof *alerts; i++)
-        if (strcmp(path, alerts[i].path) == 0)
-            set(r, alerts[i].id, strcmp(method, "POST") == 0, "POST", alerts[i].path);
-}
-
-/* rest is what follows "/api/v1/monitoring/profile/". */
-static void match_session(const char *method, const char *rest, profd_route *r)
-{
-    if (strcmp(rest, "start") == 0) {
-        set(r, PROFD_ROUTE_START, strcmp(method, "POST") == 0, "POST", PROFILE "/start");
-        return;
+    int nparam = 0;
+    while (*t) {
+        if (*t != '{') {
+            if (*t++ != *path++)
+                return false;
+            continue;
+        }
+        const char *close = strchr(t, '}');
+        if (!close)
+            return false;
+        bool rest = strncmp(t, "{object}", 8) == 0 && close[1] == '\0';
+        size_t n = rest ? strlen(path) : strcspn(path, "/");
+        char *dst = nparam == 0 ? p1 : p2;
+        size_t cap = nparam == 0 ? l1 : l2;
+        if (n == 0 || n >= cap)
+            return false;
+        memcpy(dst, path, n);
+        dst[n] = '\0';
+        nparam++;
+        path += n;
+        t = close + 1;
     }
-    const char *slash = strchr(rest, '/');
-    size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (idlen == 0 || idlen >= sizeof r->param)
-        return;
-    memcpy(r->param, rest, idlen);
-    r->param[idlen] = '\0';
-    if (!slash) {
-        bool del = strcmp(method, "DELETE") == 0;
-        set(r, del ? PROFD_ROUTE_CANCEL : PROFD_ROUTE_GET, del || is_get(method),
-            "GET, HEAD, DELETE", PROFILE "/{id}");
-        return;
-    }
-    if (strcmp(slash, "/flamegraph") == 0)
-        set(r, PROFD_ROUTE_FLAMEGRAPH, is_get(method), "GET, HEAD", PROFILE "/{id}/flamegraph");
-    else if (strcmp(slash, "/raw") == 0)
-        set(r, PROFD_ROUTE_RAW, is_get(method), "GET, HEAD", PROFILE "/{id}/raw");
-    else
-        r->param[0] = '\0';
+    return *path == '\0';
 }
 
 void profd_route_match(const char *method, const char *path, profd_route *r)
@@ -83,20 +83,32 @@ void profd_route_match(const char *method, const char *path, profd_route *r)
     r->name = "unmatched";
     if (!method || !path)
         return;
-    size_t pl = strlen(PROFILE);
-    if (strcmp(path, PROFILE) == 0 || strcmp(path, PROFILE "/") == 0) {
-        set(r, PROFD_ROUTE_LIST, is_get(method), "GET, HEAD", PROFILE);
-    } else if (strncmp(path, PROFILE "/", pl + 1) == 0) {
-        match_session(method, path + pl + 1, r);
-    } else if (strncmp(path, FILES, strlen(FILES)) == 0) {
-        const char *obj = path + strlen(FILES);
-        if (*obj && strlen(obj) < sizeof r->param) {
-            profd_strlcpy(r->param, obj, sizeof r->param);
-            set(r, PROFD_ROUTE_FILE, is_get(method), "GET, HEAD", FILES "{object}");
+    if (strcmp(path, PROFILE "/") == 0)
+        path = PROFILE;
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    const char *tmpl = NULL;
+    for (const profd_route_def *d = profd_routes; d->path; d++) {
+        if (tmpl && strcmp(d->path, tmpl) != 0)
+            continue;
+        if (!tmpl) {
+            r->param[0] = r->param2[0] = '\0';
+            if (!match_template(d->path, path, r->param, sizeof r->param, r->param2,
+                                sizeof r->param2))
+                continue;
+            tmpl = d->path;
+            r->id = d->id; /* this template's first row, for the 405 */
+            r->allow = d->allow;
+            r->name = d->path;
         }
-    } else {
-        match_simple(method, path, r);
+        if (strcmp(d->method, m) == 0 &&
+            (strcmp(method, "HEAD") != 0 || strstr(d->allow, "HEAD"))) {
+            r->id = d->id;
+            r->method_ok = true;
+            return;
+        }
     }
+    if (!tmpl)
+        r->param[0] = r->param2[0] = '\0';
 }
 
 static int parse_limit(const char *s, int *out)

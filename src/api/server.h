@@ -5,6 +5,7 @@
 #define PROFD_API_SERVER_H
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -20,6 +21,11 @@ struct profd_api {
     profd_jwt_keys *keys;
     char link_key[256];
     int port;
+    /* live streams (h_live.c): producers running, and the flag that ends them */
+    pthread_mutex_t live_mu;
+    pthread_cond_t live_cv;
+    int live_streams;
+    volatile int stopping;
 };
 
 typedef struct api_req {
@@ -73,6 +79,51 @@ void api__serve_object(api_req *r, const char *object, const char *type);
 void api__handle_healthz(api_req *r);
 void api__handle_readyz(api_req *r);
 void api__handle_metrics(api_req *r);
-void api__handle_alert(api_req *r); /* h_alert.c: both alert webhooks */
+void api__handle_alert(api_req *r);  /* h_alert.c: both alert webhooks */
+void api__handle_diff(api_req *r);   /* h_diff.c */
+void api__handle_export(api_req *r); /* h_diff.c: …/{id}/export/{format} */
+/* h_console.c: GET / and /console/{asset}, GET /api/v1/openapi.json, the sign-in code. */
+void api__handle_console(api_req *r);
+void api__handle_openapi(api_req *r);
+void api__handle_signin(api_req *r);
+void api__handle_whoami(api_req *r);
+
+/* live.c: the Server-Sent Events of GET …/{id}/live, transport-free. */
+typedef struct api_live {
+    profd_store *store;
+    profd_blob *blob;
+    int link_ttl_s;
+    char id[PROFD_UUID_LEN + 1];
+    long sent;           /* sample count of the last stacks event; -1 none */
+    long progress_count; /* of the last progress event */
+    int progress_status;
+} api_live;
+typedef enum {
+    API_LIVE_WAIT, /* nothing new (out may hold nothing) */
+    API_LIVE_MORE, /* events appended; the stream goes on */
+    API_LIVE_END,  /* the last event appended (final, or gone): close the stream */
+} api_live_step;
+/* last_event_id: the request's Last-Event-ID or NULL. */
+void api__live_init(api_live *l, profd_store *store, profd_blob *blob, int link_ttl_s,
+                    const char *id, const char *last_event_id);
+/* Read the record (and live.txt when the count moved) and append due events to out. */
+PROFD_MUST_USE api_live_step api__live_poll(api_live *l, profd_sb *out);
+void api__handle_live(api_req *r); /* h_live.c: the transport */
+/* Stop accepting live streams and wait until every producer has ended. */
+void api__live_stop(profd_api *a);
+
+/* A file compiled into the binary (assets.c, from embed_assets.py). */
+typedef struct api_asset {
+    const char *name; /* "openapi.json", "index.html", "app.js", "app.css" */
+    const char *type; /* Content-Type */
+    const char *data;
+    size_t len;
+} api_asset;
+extern const api_asset api__assets[]; /* ends with name NULL */
+
+/* Content-Security-Policy values (csp.c): the console's, and the flame
+ * graph page's (its inline style and script allowed by hash). Static. */
+const char *api__csp_console(void);
+const char *api__csp_flame(void);
 
 #endif

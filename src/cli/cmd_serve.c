@@ -26,6 +26,8 @@
 #include "profd/log.h"
 #include "profd/worker.h"
 
+#define SIGNIN_CODE_TTL_S 600
+
 static bool loopback(const char *listen)
 {
     return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
@@ -74,6 +76,18 @@ static void print_welcome(const profd_config *cfg, const char *base)
            base, t ? t : "(error)", base);
     fflush(stdout);
     free(t);
+}
+
+/* The console's one-time sign-in link (docs/console.md), when tokens can be minted. */
+static void print_signin(profd_api *api, const char *base)
+{
+    char code[64];
+    profd_error err = {0};
+    if (profd_api_signin_code(api, SIGNIN_CODE_TTL_S, code, sizeof code, &err) < 0)
+        return;
+    printf("profd serve: console sign-in link (one use, valid %d minutes):\n\n  %s/?code=%s\n\n",
+           SIGNIN_CODE_TTL_S / 60, base, code);
+    fflush(stdout);
 }
 
 typedef struct running {
@@ -151,6 +165,7 @@ static int serve(profd_config *cfg)
     profd_api_base_url(cfg->listen, profd_api_port(p.api), base, sizeof base);
     if (generated)
         print_welcome(cfg, base);
+    print_signin(p.api, base);
     char store[1100];
     profd_url_redact(cfg->redis_url, store, sizeof store);
     LOG_I(NULL, "serve.listening", "API and worker on %s (store %s, storage %s, host %s)", base,

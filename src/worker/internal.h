@@ -80,6 +80,16 @@ bool worker__has_job(profd_worker *w, const char *session_id);
 bool worker__cancel_job(profd_worker *w, const char *session_id, const char *code);
 void worker__cancel_all(profd_worker *w, const char *code);
 
+/* live.c: upload the sampler's partial stacks as sessions/{id}/live.txt
+ * about every 2 s and put the sample count so far into the record. */
+typedef struct worker_live {
+    int64_t next_mono, mtime_ns, size;
+    bool uploaded;
+} worker_live;
+void worker__live_tick(job *j, const char *raw, worker_live *l);
+/* Remove live.txt once the capture is over. */
+void worker__live_end(job *j, worker_live *l);
+
 /* results.c. Render the raw output into the artefacts (profd_artifacts) and upload them.
  * 0 ok; -1 with err (upload_failed unless rendering set another code). */
 PROFD_MUST_USE int worker__store_results(profd_worker *w, profd_session *s, const char *raw_path,

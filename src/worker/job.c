@@ -169,7 +169,10 @@ static bool capture(job *j, profd_capture_result *res, char *raw, size_t n)
     }
     int64_t next_renew = profd_mono_ms() + w->cfg->lease_seconds * 1000 / 3;
     bool cancelled = false, ours = true;
+    worker_live live = {0};
     while (!profd_capture_step(&cap)) {
+        if (ours)
+            worker__live_tick(j, raw, &live);
         const char *c = cancel_code(j);
         if (c && !cancelled) {
             profd_capture_cancel(&cap, c);
@@ -184,6 +187,7 @@ static bool capture(job *j, profd_capture_result *res, char *raw, size_t n)
         }
         usleep(50 * 1000);
     }
+    worker__live_end(j, &live);
     profd_capture_result_of(&cap, res);
     profd_metrics_capture_duration(res->wall_seconds);
     return ours;
@@ -265,7 +269,9 @@ static void finish(job *j, const profd_capture_result *res, const char *raw)
 
 static void remove_spool(const char *dir)
 {
-    static const char *const sampler_files[] = {"raw.txt", "sampler.stderr", "memory.json"};
+    static const char *const sampler_files[] = {"raw.txt",          "sampler.stderr",
+                                                "memory.json",      "raw.txt.live",
+                                                "raw.txt.live.tmp", "raw.txt.live.upload"};
     char p[1300];
     for (size_t i = 0; i < sizeof sampler_files / sizeof sampler_files[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, sampler_files[i]);

@@ -7,13 +7,16 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "profd/api.h"
 
 #define ID "3f2b8c1e-2d4a-4b6c-9e8f-0a1b2c3d4e5f"
+#define ID2 "6a1e7c52-93b0-4d8f-a2c4-1f0e9d8c7b6a"
 #define P "/api/v1/monitoring/profile"
 
 static profd_route route(const char *m, const char *p)
@@ -64,7 +67,31 @@ static void test_routes(void **state)
     assert_true(route("HEAD", "/readyz").method_ok);
     assert_int_equal(route("GET", "/metrics").id, PROFD_ROUTE_METRICS);
     assert_false(route("POST", "/metrics").method_ok);
-    assert_int_equal(route("GET", "/").id, PROFD_ROUTE_NONE);
+    assert_int_equal(route("GET", "/").id, PROFD_ROUTE_CONSOLE);
+    assert_false(route("POST", "/").method_ok);
+    r = route("GET", "/console/app.js");
+    assert_int_equal(r.id, PROFD_ROUTE_CONSOLE_ASSET);
+    assert_string_equal(r.param, "app.js");
+    assert_int_equal(route("GET", "/console/").id, PROFD_ROUTE_NONE);
+    assert_int_equal(route("GET", "/console/a/b").id, PROFD_ROUTE_NONE);
+    r = route("GET", P "/" ID "/diff/" ID2);
+    assert_int_equal(r.id, PROFD_ROUTE_DIFF);
+    assert_true(r.method_ok);
+    assert_string_equal(r.param, ID);
+    assert_string_equal(r.param2, ID2);
+    assert_string_equal(r.name, P "/{id}/diff/{other}");
+    assert_int_equal(route("GET", P "/" ID "/diff/").id, PROFD_ROUTE_NONE);
+    assert_int_equal(route("GET", P "/" ID "/diff/" ID2 "/x").id, PROFD_ROUTE_NONE);
+    r = route("DELETE", P "/" ID "/diff/" ID2);
+    assert_false(r.method_ok);
+    assert_string_equal(r.allow, "GET, HEAD");
+    r = route("GET", P "/" ID "/live");
+    assert_int_equal(r.id, PROFD_ROUTE_LIVE);
+    assert_string_equal(r.param2, "");
+    assert_int_equal(route("GET", "/api/v1/openapi.json").id, PROFD_ROUTE_OPENAPI);
+    r = route("POST", "/api/v1/console/signin");
+    assert_int_equal(r.id, PROFD_ROUTE_SIGNIN);
+    assert_true(r.method_ok);
     assert_int_equal(route(NULL, NULL).id, PROFD_ROUTE_NONE);
     char longp[3000];
     memset(longp, 'a', sizeof longp);
@@ -220,12 +247,65 @@ static void test_metrics_cardinality_cap(void **state)
     free(t);
 }
 
+/* The route table and src/api/openapi.json name the same operations: every
+ * row is documented (method and template), and every documented operation is
+ * a row. HEAD is implied by GET on both sides. */
+static void test_openapi_matches_routes(void **state)
+{
+    (void)state;
+    const char *src = getenv("PROFD_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/src/api/openapi.json", src);
+    json_object *doc = json_object_from_file(path);
+    assert_non_null(doc);
+    json_object *paths;
+    assert_true(json_object_object_get_ex(doc, "paths", &paths));
+    size_t rows = 0;
+    for (const profd_route_def *d = profd_routes; d->path; d++, rows++) {
+        json_object *item, *op;
+        char m[16];
+        size_t i = 0;
+        for (; d->method[i] && i < sizeof m - 1; i++)
+            m[i] = (char)(d->method[i] | 0x20);
+        m[i] = '\0';
+        if (!json_object_object_get_ex(paths, d->path, &item))
+            fail_msg("route %s %s is not in openapi.json", d->method, d->path);
+        if (!json_object_object_get_ex(item, m, &op))
+            fail_msg("route %s %s: openapi.json has the path, not the method", d->method, d->path);
+    }
+    size_t ops = 0;
+    json_object_object_foreach(paths, p, item)
+    {
+        json_object_object_foreach(item, m, op)
+        {
+            (void)op;
+            if (strcmp(m, "parameters") == 0 || strcmp(m, "summary") == 0 ||
+                strcmp(m, "description") == 0)
+                continue;
+            ops++;
+            bool found = false;
+            for (const profd_route_def *d = profd_routes; d->path && !found; d++)
+                found = strcmp(d->path, p) == 0 && strcasecmp(d->method, m) == 0;
+            if (!found)
+                fail_msg("openapi.json documents %s %s, which no route serves", m, p);
+        }
+    }
+    assert_int_equal(ops, rows);
+    json_object_put(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routes),          cmocka_unit_test(test_list_query),
-        cmocka_unit_test(test_fuzz_routes),     cmocka_unit_test(test_metrics_format),
-        cmocka_unit_test(test_metrics_threads), cmocka_unit_test(test_metrics_cardinality_cap),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_openapi_matches_routes),
+        cmocka_unit_test(test_list_query),
+        cmocka_unit_test(test_fuzz_routes),
+        cmocka_unit_test(test_metrics_format),
+        cmocka_unit_test(test_metrics_threads),
+        cmocka_unit_test(test_metrics_cardinality_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,25 @@ static void test_stream_chunked_then_keep_alive(void **state)
     close(fd);
 }
 
+/* A second stream on a kept connection is a whole stream too: all its
+ * events, then its own terminating chunk (the end of the first one once
+ * leaked into the next, which then went out with no events and no end). */
+static void test_second_stream_on_one_connection(void **state)
+{
+    (void)state;
+    int fd = dial("127.0.0.1");
+    char buf[4096];
+    for (int round = 0; round < 2; round++) {
+        put(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+        size_t n = read_until(fd, buf, sizeof buf, "\r\n0\r\n\r\n");
+        assert_true(n > 0);
+        assert_non_null(strstr(buf, "Transfer-Encoding: chunked\r\n"));
+        assert_non_null(strstr(buf, "\r\n9\r\ndata: 1\n\n\r\n"));
+        assert_non_null(strstr(buf, "\r\n9\r\ndata: 3\n\n\r\n0\r\n\r\n"));
+    }
+    close(fd);
+}
+
 static void test_stream_http10_raw_then_close(void **state)
 {
     (void)state;
@@ -275,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_chunked_then_keep_alive),
+        cmocka_unit_test(test_second_stream_on_one_connection),
         cmocka_unit_test(test_stream_http10_raw_then_close),
         cmocka_unit_test(test_stream_producer_sees_gone),
         cmocka_unit_test(test_pipelined_in_order),

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -488,6 +489,60 @@ static void test_diff(void **state)
     profd_profile_free(after);
 }
 
+/* profd_diff_top: shares per function (name and file, lines merged), a
+ * recursive function counted once per stack, normalised by each total,
+ * largest |delta| first, ties by name; n bounds the rows. The expected
+ * shares are worked out from the stacks by hand in the comments. */
+static void test_diff_top(void **state)
+{
+    (void)state;
+    int rc;
+    profd_error err = {0};
+    /* before, 200 samples: f 100 (50 %; 40 of them recursive), g 100 (50 %) */
+    profd_profile *before = parse("m (a.py:1);f (a.py:5) 60\n"
+                                  "m (a.py:1);f (a.py:6);f (a.py:5) 40\n"
+                                  "m (a.py:1);g (b.py:9) 100\n",
+                                  false, &rc, &err);
+    /* after, 50 samples: f 10 (20 %), g 30 (60 %), h 10 (20 %), thread root without a file */
+    profd_profile *after = parse("thread (7);m (a.py:1);f (a.py:7) 10\n"
+                                 "thread (7);m (a.py:1);g (b.py:9) 30\n"
+                                 "thread (7);m (a.py:1);h (a.py:3) 10\n",
+                                 false, &rc, &err);
+    profd_diff_change rows[10];
+    int n = profd_diff_top(before, after, rows, 10, &err);
+    assert_int_equal(n, 5); /* f, g, h, thread (7), m */
+    /* |delta|: f 30, thread 100, h 20, g 10, m 0 */
+    assert_string_equal(rows[0].function, "thread (7)");
+    assert_string_equal(rows[0].file, "");
+    assert_true(fabs(rows[0].delta - 100.0) < 1e-9);
+    assert_string_equal(rows[1].function, "f");
+    assert_string_equal(rows[1].file, "a.py");
+    assert_true(fabs(rows[1].before - 50.0) < 1e-9);
+    assert_true(fabs(rows[1].after - 20.0) < 1e-9);
+    assert_true(fabs(rows[1].delta + 30.0) < 1e-9);
+    assert_string_equal(rows[2].function, "h");
+    assert_true(fabs(rows[2].before) < 1e-9);
+    assert_string_equal(rows[3].function, "g");
+    assert_true(fabs(rows[3].delta - 10.0) < 1e-9);
+    assert_string_equal(rows[4].function, "m");
+    assert_true(fabs(rows[4].delta) < 1e-9);
+    assert_int_equal(profd_diff_top(before, after, rows, 2, &err), 2);
+    assert_string_equal(rows[1].function, "f");
+    /* the same profile on both sides: nothing changed */
+    n = profd_diff_top(before, before, rows, 10, &err);
+    for (int i = 0; i < n; i++)
+        assert_true(fabs(rows[i].delta) < 1e-12);
+    /* an empty profile: shares of 0, no division by zero */
+    profd_profile *empty = profd_profile_new();
+    n = profd_diff_top(empty, after, rows, 10, &err);
+    assert_int_equal(n, 5);
+    assert_true(fabs(rows[0].before) < 1e-12);
+    assert_int_equal(profd_diff_top(NULL, after, rows, 10, &err), -1);
+    profd_profile_free(empty);
+    profd_profile_free(before);
+    profd_profile_free(after);
+}
+
 static void test_formats(void **state)
 {
     (void)state;
@@ -514,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_speedscope_roundtrip),
         cmocka_unit_test(test_pprof_decodes),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_diff_top),
         cmocka_unit_test(test_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

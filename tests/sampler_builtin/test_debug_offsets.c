@@ -10,6 +10,8 @@
  *     sampler's layout builds;
  *   - where the build has DWARF, every field position of our table equals the one gdb
  *     reports for `struct _Py_DebugOffsets`, and no field the DWARF has is missing;
+ *   - thread names' object layout takes every offset the debug offsets have, equal to its
+ *     DWARF-checked table, and follows one that moves;
  *   - a future 3.16: the real 3.15 block with its version field set to 3.16.0 is read with
  *     the 3.15 layout and flagged as newer; the same with one offset moved outside its
  *     structure (an incompatible layout) is refused; so are a wrong cookie, 3.12 in the
@@ -282,6 +284,64 @@ static void test_future_and_bad_blocks(void **state)
     assert_int_equal(py_debug_offsets_parse(real, 12, &d, why, sizeof(why)), PY_DO_NO_COOKIE);
 }
 
+/* Thread names' object layout (threadnames.c) on 3.13+: every offset the build's debug
+ * offsets carry is the one the build itself says, and equals what the per-minor table holds
+ * (checked against DWARF), so the table is only a fallback for the shapes; an offset the
+ * debug offsets move is followed; a future 3.16 gets the 3.15 shapes. */
+static void test_objlayout_from_debug_offsets(void **state)
+{
+    (void)state;
+    int seen = 0;
+    for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
+        const build *b = &builds[i];
+        uint8_t blob[PY_DEBUG_OFFSETS_READ];
+        py_symbols s;
+        if (!load(b, blob, &s))
+            continue; /* test_real_builds says what is missing */
+        seen++;
+        py_debug_offsets d;
+        char why[200];
+        assert_int_equal(py_debug_offsets_parse(blob, sizeof(blob), &d, why, sizeof(why)),
+                         PY_DO_OK);
+        py_objlayout own, table;
+        assert_int_equal(py_objlayout_from_debug_offsets(&d, &own), 0);
+        py_debug_offsets none = d; /* the table alone: no offset to take */
+        none.pyobject.ob_type = none.interpreter_state.imports_modules = PY_DO_ABSENT;
+        none.type_object.tp_flags = none.type_object.tp_dictoffset = PY_DO_ABSENT;
+        none.type_object.tp_basicsize = none.heap_type_object.ht_cached_keys = PY_DO_ABSENT;
+        none.dict_object.ma_keys = none.dict_object.ma_values = PY_DO_ABSENT;
+        none.unicode_object.length = none.unicode_object.state = PY_DO_ABSENT;
+        none.unicode_object.asciiobject_size = PY_DO_ABSENT;
+        none.long_object.lv_tag = none.long_object.ob_digit = PY_DO_ABSENT;
+        assert_int_equal(py_objlayout_from_debug_offsets(&none, &table), 0);
+        assert_memory_equal(&own, &table, sizeof(own));
+        assert_int_equal(own.ob_type, (int)d.pyobject.ob_type);
+        assert_int_equal(own.is_modules, (int)d.interpreter_state.imports_modules);
+        assert_int_equal(own.ma_keys, (int)d.dict_object.ma_keys);
+        assert_int_equal(own.long_digits, (int)d.long_object.ob_digit);
+        assert_int_equal(own.free_threaded, b->free_threaded);
+        py_debug_offsets moved = d;
+        moved.interpreter_state.imports_modules += 8;
+        moved.dict_object.ma_values = moved.dict_object.ma_keys;
+        py_objlayout m;
+        assert_int_equal(py_objlayout_from_debug_offsets(&moved, &m), 0);
+        assert_int_equal(m.is_modules, own.is_modules + 8);
+        assert_int_equal(m.ma_values, own.ma_keys);
+        if (b->minor == 15 && !b->free_threaded) {
+            py_debug_offsets next = d;
+            next.version = 0x031000F0; /* 3.16.0 */
+            assert_int_equal(py_objlayout_from_debug_offsets(&next, &m), 0);
+            assert_int_equal(m.minor, 16);
+            assert_int_equal(m.dict, own.dict);
+            assert_int_equal(m.managed, own.managed);
+            next.version = 0x030C00F0; /* 3.12 has no debug offsets: no entry taken */
+            assert_int_equal(py_objlayout_from_debug_offsets(&next, &m), -1);
+        }
+    }
+    if (!seen)
+        PROFD_SKIP("every 3.13+ build (scripts/provision-pythons.sh)");
+}
+
 static void test_version_string(void **state)
 {
     (void)state;
@@ -302,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_real_builds),
         cmocka_unit_test(test_table_matches_dwarf),
         cmocka_unit_test(test_future_and_bad_blocks),
+        cmocka_unit_test(test_objlayout_from_debug_offsets),
         cmocka_unit_test(test_version_string),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,6 +257,9 @@ typedef struct py_objlayout {
 } py_objlayout;
 /* 0 and *out filled when the target's version is known here; -1 otherwise (no names). */
 int py_objlayout_for(const py_target *t, py_objlayout *out);
+/* 3.13+: the table's shapes with every offset the debug offsets have taken from d (the newest
+ * entry for a newer minor). 0 and *out filled, or -1 (no entry for that minor and build). */
+int py_objlayout_from_debug_offsets(const py_debug_offsets *d, py_objlayout *out);
 
 typedef struct py_names {
     int n;
@@ -481,5 +484,15 @@ int py_remote_disarm(py_remote *r);
 
 /* `profd sample memory` (memory.c). */
 int py_memory_main(int argc, char **argv);
+
+/* ---- live stacks (live.c) ---- */
+typedef struct py_live {
+    int64_t next_ms; /* 0: not started */
+    bool written;
+} py_live;
+/* Every 2 s, o's merged stacks so far to "<out>.live" (whole, by rename). */
+void py_live_tick(py_live *l, const py_output *o, const char *out);
+/* Remove "<out>.live" once the final output is written. */
+void py_live_end(py_live *l, const char *out);
 
 #endif

@@ -137,7 +137,8 @@ typedef struct run {
     bool opened, exited, write_failed;
     int64_t end_ns; /* start + duration: the hard bound */
     uint64_t rng;
-    FILE *file; /* -o, opened before sampling so a bad path fails at once */
+    FILE *file;   /* -o, opened before sampling so a bad path fails at once */
+    py_live live; /* live.c: partial stacks for the console */
 } run;
 
 /* The next interval: uniform in [T/2, 3T/2] (mean T), xorshift64*. See docs/builtin-sampler.md
@@ -199,6 +200,7 @@ static void loop(run *r)
             r->st.taken++;
         else
             r->st.errors++;
+        py_live_tick(&r->live, r->out, o->out);
     }
     r->st.elapsed_s = (double)(py_now_ns() - start) / 1e9;
 }
@@ -334,6 +336,7 @@ int profd_sample_main(int argc, char **argv)
         loop(r);
         if (write_output(r) != 0)
             rc = PROFD_EXIT_FAIL;
+        py_live_end(&r->live, r->o->out);
         summary(r);
     }
     if (r->file)

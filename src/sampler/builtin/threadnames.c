@@ -10,10 +10,13 @@
  * py-spy does.
  *
  * Everything structural comes from a py_objlayout (dict, type, int and
- * instance-dict layouts per version), filled from a table for 3.8-3.15 here;
- * 3.13+ debug offsets can fill the same struct; a free-threaded build (its debug
- * offsets say so) has an entry of its own. Dicts are read in their three
- * shapes: 3.8-3.10 (dk_size, 24-byte entries after the index table), 3.11+
+ * instance-dict layouts per version). On 3.8-3.12 it is a table entry here; on
+ * 3.13+ every field the target's _Py_DebugOffsets has (object header, dict,
+ * type, heap type, str, int, sys.modules) is taken from there, and the table
+ * gives only what the debug offsets lack: the dict, instance-dict and int
+ * shapes, values_header and managed_dict (the newest entry standing in for a
+ * newer, compatible minor). A free-threaded build has an entry of its own. Dicts are read in their
+ * three shapes: 3.8-3.10 (dk_size, 24-byte entries after the index table), 3.11+
  * (dk_log2_index_bytes, general or unicode entries), and split tables whose
  * values live apart (ma_values; on 3.11+ an instance's values sit before the
  * object, tagged at obj-24 on 3.12, or inline after it on 3.13, with the keys
@@ -141,15 +144,60 @@ static const py_objlayout objlayouts[] = {
      LONG_TAG},
 };
 
+/* The table's entry for (minor, free-threaded); a minor newer than the table's newest takes
+ * the newest (its debug offsets passed the compatibility checks). NULL when none. */
+static const py_objlayout *table_entry(int minor, bool ft)
+{
+    const py_objlayout *best = NULL;
+    for (size_t i = 0; i < sizeof(objlayouts) / sizeof(objlayouts[0]); i++) {
+        const py_objlayout *o = &objlayouts[i];
+        if (o->free_threaded == ft && o->minor <= minor && (!best || o->minor > best->minor))
+            best = o;
+    }
+    return best && (best->minor == minor || minor > PY_DEBUG_OFFSETS_NEWEST_MINOR) ? best : NULL;
+}
+
+/* One field from the debug offsets when the target's version has it, and it is a plausible
+ * offset into the structure it belongs to (below `within` when that is known). */
+static void take(int *field, uint64_t v, uint64_t within)
+{
+    if (v != PY_DO_ABSENT && v < 65536 && (within == PY_DO_ABSENT || !within || v < within))
+        *field = (int)v;
+}
+
+int py_objlayout_from_debug_offsets(const py_debug_offsets *d, py_objlayout *out)
+{
+    int minor = (int)((d->version >> 16) & 0xff);
+    const py_objlayout *base = minor >= 13 ? table_entry(minor, d->free_threaded != 0) : NULL;
+    if (!base)
+        return -1;
+    *out = *base; /* the shapes, values_header and managed_dict: no debug offset for them */
+    out->minor = minor;
+    take(&out->ob_type, d->pyobject.ob_type, d->pyobject.size);
+    take(&out->is_modules, d->interpreter_state.imports_modules, d->interpreter_state.size);
+    take(&out->tp_flags, d->type_object.tp_flags, d->type_object.size);
+    take(&out->tp_dictoffset, d->type_object.tp_dictoffset, d->type_object.size);
+    take(&out->tp_basicsize, d->type_object.tp_basicsize, d->type_object.size);
+    take(&out->ht_cached_keys, d->heap_type_object.ht_cached_keys, d->heap_type_object.size);
+    take(&out->ma_keys, d->dict_object.ma_keys, d->dict_object.size);
+    take(&out->ma_values, d->dict_object.ma_values, d->dict_object.size);
+    take(&out->str_length, d->unicode_object.length, d->unicode_object.size);
+    take(&out->str_state, d->unicode_object.state, d->unicode_object.size);
+    take(&out->str_data, d->unicode_object.asciiobject_size, PY_DO_ABSENT);
+    take(&out->long_size, d->long_object.lv_tag, d->long_object.size);
+    take(&out->long_digits, d->long_object.ob_digit, d->long_object.size);
+    return 0;
+}
+
 int py_objlayout_for(const py_target *t, py_objlayout *out)
 {
-    bool ft = t->L->free_threaded; /* from the target's debug offsets (locate.c) */
-    for (size_t i = 0; i < sizeof(objlayouts) / sizeof(objlayouts[0]); i++)
-        if (objlayouts[i].minor == t->L->minor && objlayouts[i].free_threaded == ft) {
-            *out = objlayouts[i];
-            return 0;
-        }
-    return -1;
+    if (t->have_debug_offsets) /* 3.13+: the target's own numbers wherever it has them */
+        return py_objlayout_from_debug_offsets(&t->dbg, out);
+    const py_objlayout *o = table_entry(t->L->minor, t->L->free_threaded);
+    if (!o || o->minor != t->L->minor)
+        return -1;
+    *out = *o;
+    return 0;
 }
 
 #define TPFLAGS_INLINE_VALUES (1UL << 2)
