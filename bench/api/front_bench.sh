@@ -90,6 +90,8 @@ for server in serve api; do
     start_server "$server"
     for conn in keepalive new; do
         for load in 500 sat; do
+            # BENCH_ONLY="api:keepalive:500 serve:new:500" reruns only those conditions
+            case " ${BENCH_ONLY:-$server:$conn:$load} " in *" $server:$conn:$load "*) ;; *) continue ;; esac
             refs=() atts=()
             for _ in $(seq 1 "$ROUNDS"); do
                 refs+=("$(run "$conn" "$load")")
@@ -113,6 +115,9 @@ for server in serve api; do
             printf '%-6s %-10s %-5s | %6s %6s %7s %4s    | %6s %6s %7s %4s    | %s, %s  (%s)\n' \
                 "$server" "$conn" "$load" "$rp50" "$rp99" "$rrps" "$rerr" "$ap50" "$ap99" "$arps" \
                 "$aerr" "$(ratio "$ap99" "$rp99")" "$(ratio "$arps" "$rrps")" "$opened"
+            printf '       p99 of each round: reference %s; slowloris %s\n' \
+                "$(for l in "${refs[@]}"; do field p99_ms "$l"; done | tr '\n' ' ')" \
+                "$(for l in "${atts[@]}"; do field p99_ms "$l"; done | tr '\n' ' ')"
         done
     done
     stop_server

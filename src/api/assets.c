@@ -2300,7 +2300,7 @@ static const char a3[] =
     ".status.completed { color: var(--ok); }\n"
     ".status.failed { color: var(--bad); }\n"
     ".status.running, .status.queued { color: var(--run); }\n"
-    ".err-text { color: var(--bad); max-width: 420px; word-break: break-word; }\n"
+    ".err-text { color: var(--bad); min-width: 16em; max-width: 420px; word-break: break-word; }\n"
     ".pager { display: flex; gap: 10px; align-items: center; margin: 8px 0; }\n"
     ".progress { height: 10px; background: #ececf0; border-radius: 5px; overflow: hidden; margin: 6px 0; }\n"
     ".progress > div { height: 100%; width: 0; background: var(--accent); transition: width .4s; }\n"

@@ -134,8 +134,9 @@ try {
     const gaps = seen.slice(1).map((s, i) => Math.round(s.at - seen[i].at));
     console.log('live: ' + seen.length + ' pictures, samples ' + seen.map(s => s.samples).join(' -> ') + ', ' + gaps.join(', ') + ' ms apart');
     timings.live_gap_max_ms = Math.max(...gaps);
-    // the sampler snapshots every 2 s; allow for a loaded 2-core machine
-    if (timings.live_gap_max_ms > 3500) fail('live pictures came ' + timings.live_gap_max_ms + ' ms apart (wanted about 2 s)');
+    // the "at least every 2 seconds": the sampler snapshots every second and the worker
+    // and the API each look every 0.5 s; this loop itself looks every 150 ms plus its round trips
+    if (timings.live_gap_max_ms > 2300) fail('live pictures came ' + timings.live_gap_max_ms + ' ms apart (wanted at most 2 s)');
   }
   if (seen.some((s, i) => i && s.samples < seen[i - 1].samples)) fail('live sample counts went down');
   // 4. it completes; 5. the final flame graph is the stored stacks.txt

@@ -1,5 +1,6 @@
 /* live.c - the built-in sampler's live stacks: while it records, every
- * PY_LIVE_PERIOD_MS it writes the merged stacks so far, in the raw collapsed
+ * PY_LIVE_PERIOD_MS (a second: with the worker and the API each looking every
+ * 0.5 s, a picture then reaches the page at most about 2 s after the last) it writes the merged stacks so far, in the raw collapsed
  * format of the final output, to "<output>.live" (docs/console.md).
  *
  * The worker that runs the capture uploads that file as sessions/{id}/live.txt
@@ -7,7 +8,7 @@
  * host can stream it (GET …/live). The file is written to a temporary name
  * and renamed, so a reader always sees one whole snapshot; it is removed when
  * recording ends (the final output is the truth then). Writing costs one pass
- * over the distinct stacks every 2 s, done between ticks on the sampling
+ * over the distinct stacks every second, done between ticks on the sampling
  * thread: a slow write shows as lag in the summary, never as a torn file. */
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 
 #include "pysampler.h"
 
-#define PY_LIVE_PERIOD_MS 2000
+#define PY_LIVE_PERIOD_MS 1000
 
 static int64_t mono_ms(void)
 {
