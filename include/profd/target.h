@@ -26,6 +26,9 @@ profd_targets *profd_targets_load(const char *path, profd_error *err);
 void profd_targets_free(profd_targets *t);
 bool profd_targets_configured(const profd_targets *t);
 bool profd_targets_has(const profd_targets *t, const char *service);
+/* The table's service names, in file order: up to max pointers into t (valid while t lives);
+ * returns how many there are. */
+size_t profd_targets_services(const profd_targets *t, const char **names, size_t max);
 
 /* pid 0: resolve from the table. Errors: target_not_found, target_not_allowed,
  * permission_denied. */

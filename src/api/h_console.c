@@ -9,7 +9,8 @@
  *
  * GET /api/v1/console/whoami tells the page what the API makes of its token
  * (subject, admin, viewer), so it can hide start and cancel from viewers (the
- * API refuses them anyway), and the configured duration bounds for the form.
+ * API refuses them anyway), the configured duration bounds and the services of
+ * PROFD_TARGETS (where this API can read the file) for the form.
  *
  * Sign-in link: `profd serve` asks for a code (profd_api_signin_code) and
  * prints http://HOST:PORT/?code=CODE. The page posts the code to
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "profd/log.h"
+#include "profd/target.h"
 #include "server.h"
 
 #define SIGNIN_TOKEN_TTL_S (12 * 3600)
@@ -158,6 +160,24 @@ void api__handle_signin(api_req *r)
 
 /* What the console shows and hides (start, cancel) follows the API's own
  * verdict on the token, not a guess from its claims. */
+/* The services of PROFD_TARGETS where this API can read it (always under profd serve, whose
+ * worker uses the same file; for a separate profd api only if it is given the workers'
+ * file), for the start form; read at each call, so an edit shows without a restart. An
+ * unreadable or absent file gives an empty list: the form then offers the services seen in
+ * sessions. */
+static json_object *known_services(const profd_api *a)
+{
+    json_object *list = json_object_new_array();
+    profd_error err = {0};
+    profd_targets *t = a->cfg.targets[0] ? profd_targets_load(a->cfg.targets, &err) : NULL;
+    const char *names[256];
+    size_t n = profd_targets_services(t, names, 256);
+    for (size_t i = 0; i < n && i < 256; i++)
+        json_object_array_add(list, json_object_new_string(names[i]));
+    profd_targets_free(t);
+    return list;
+}
+
 void api__handle_whoami(api_req *r)
 {
     json_object *o = json_object_new_object();
@@ -166,5 +186,6 @@ void api__handle_whoami(api_req *r)
     json_object_object_add(o, "viewer", json_object_new_boolean(r->who.viewer));
     json_object_object_add(o, "duration_min", json_object_new_int(r->api->cfg.duration_min));
     json_object_object_add(o, "duration_max", json_object_new_int(r->api->cfg.duration_max));
+    json_object_object_add(o, "services", known_services(r->api));
     api__reply_json(r, 200, o);
 }

@@ -204,3 +204,11 @@ bool profd_targets_has(const profd_targets *t, const char *service)
 {
     return target__targets_find(t, service) != NULL;
 }
+
+size_t profd_targets_services(const profd_targets *t, const char **names, size_t max)
+{
+    size_t n = t ? t->n : 0;
+    for (size_t i = 0; i < n && i < max; i++)
+        names[i] = t->entries[i].service;
+    return n;
+}

@@ -96,6 +96,9 @@ try {
   if (!stored.s || stored.l || stored.c) fail('token storage: ' + JSON.stringify({ session: !!stored.s, local: stored.l, cookie: stored.c }));
   const again = await fetch(BASE + '/api/v1/console/signin', { method: 'POST', body: JSON.stringify({ code: SIGNIN_CODE }) });
   if (again.status !== 401) fail('the sign-in code worked twice: ' + again.status);
+  // the form offers PROFD_TARGETS' services before any session names them
+  const offered = await page.$$eval('#services option', os => os.map(o => o.value));
+  if (JSON.stringify(offered) !== JSON.stringify(['shop', 'shop-b'])) fail('start form offers ' + JSON.stringify(offered));
   const dlabel = await page.textContent('label:has(#s-duration)');
   if (!/10–300/.test(dlabel)) fail('duration bounds not shown: ' + dlabel);
   // the API's own words for a bad start

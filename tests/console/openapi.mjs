@@ -211,6 +211,8 @@ await call('GET', P + '?limit=1', { token: si.token, expect: 200 });
 await call('GET', '/api/v1/console/whoami', { token: VIEWER_TOKEN, expect: 200 }).then(x => {
   if (x.json.admin || !x.json.viewer || x.json.sub !== 'vera' || x.json.duration_min !== 10 || x.json.duration_max !== 300)
     fail('whoami of the viewer: ' + x.text);
+  // serve_fixture.sh's PROFD_TARGETS names shop and shop-b
+  if (JSON.stringify(x.json.services) !== JSON.stringify(['shop', 'shop-b'])) fail('whoami services: ' + x.text);
 });
 await call('GET', '/api/v1/console/whoami', { expect: 401 });
 await call('GET', '/api/v1/console/whoami', { token: GUEST_TOKEN, expect: 403 });

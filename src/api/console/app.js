@@ -93,6 +93,7 @@
       state.sub = r.json.sub;
       state.dmin = r.json.duration_min;
       state.dmax = r.json.duration_max;
+      (r.json.services || []).forEach(function (n) { known[n] = true; }); // PROFD_TARGETS, for the form
       document.getElementById('who').textContent = state.sub + ' · ' + (state.admin ? 'admin' : 'viewer');
       document.getElementById('signout').hidden = false;
     });
