@@ -18,7 +18,10 @@
 #   idle       1 busy thread x 50 frames + 100 idle threads (default mode, no --idle)
 #   signals    1 thread x 50 frames with a 1 ms SIGALRM timer and Python handler (pausing)
 #   cost       8 threads x 50 frames, --idle, nonblocking and pausing: the sampler's CPU time
-#              (user + sys from wait4) as % of one core, and per sample taken (3 runs, median)
+#              (user + sys from wait4) as % of one core for a whole 12 s capture, and in the
+#              steady state: the 12 s capture minus a 2 s one, per extra sample (the fixed
+#              cost of attaching and reading symbols is in the first figure only; 3 runs,
+#              the median by steady-state cost)
 # Targets: slowdown <= 1 % nonblocking, <= 3 % pausing; sampler CPU <= 2 % of a core at
 # 8 x 50 on 3.11+ nonblocking. Prints markdown tables; asserts nothing. An interpreter the
 # sampler refuses gets a line saying so.
@@ -128,17 +131,48 @@ def slowdown_rows(py, profd, n, rows):
         sys.stdout.flush()
 
 
+def cost_once(py, profd, flags, seconds):
+    """The sampler's CPU time (user + sys, wait4) and samples for one capture of `seconds` of an
+    8 threads x 50 frames target that is already running (it is stopped afterwards)."""
+    target = subprocess.Popen(command(py) + [str(10**9), "8", "50", "0", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().strip() == "ready"
+        time.sleep(0.7)  # its threads are at work
+        args = [profd, "sample", "record", "--pid", str(target.pid), "--rate", "100",
+                "--duration", str(seconds), "--format", "raw", "-o", "/dev/null"] + flags
+        sampler = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        _, _, ru = os.wait4(sampler.pid, 0)
+        err = sampler.stderr.read()
+    finally:
+        target.kill()
+        target.wait()
+    if "Failed to profile" in err:
+        raise Refused(err.strip().splitlines()[-1])
+    m = re.search(r"(\d+) samples taken", err)
+    return ru.ru_utime + ru.ru_stime, int(m.group(1)) if m else 0
+
+
 def cost_rows(py, profd):
-    print("\n| 8 threads x 50 frames, --idle, 100 Hz | sampler CPU % of a core (median of 3) "
-          "| sampler CPU us per sample | us per sample (reading / paused) | samples |")
+    """Two figures: a whole SHORT_S-second capture (attach, symbols and layout included), and
+    the steady state: (CPU of a LONG_S capture - CPU of a SHORT_S one) / (their extra samples),
+    the cost of each further sample, which is what a long capture pays per second."""
+    short_s, long_s = 2, 12
+    print("\n| 8 threads x 50 frames, --idle, 100 Hz | whole %d s capture: sampler CPU %% of a core "
+          "| steady state: sampler CPU %% of a core | steady state: us per sample "
+          "| samples (%d s) |" % (long_s, long_s))
     print("| --- | --- | --- | --- | --- |")
     for mode, flags in (("nonblocking", ["--nonblocking", "--idle"]), ("pausing", ["--idle"])):
-        runs = [run_once(py, profd, flags, (1_500_000, 8, 50, 0, 0))[2] for _ in range(3)]
-        runs.sort(key=lambda s: s["cpu"] / s["wall"])
-        s = runs[1]
-        print("| %s | %.2f %% | %.0f | %.0f | %d |" % (
-            mode, 100 * s["cpu"] / s["wall"], 1e6 * s["cpu"] / max(s["taken"], 1), s["us"],
-            s["taken"]))
+        runs = []
+        for _ in range(3):
+            c_short, n_short = cost_once(py, profd, flags, short_s)
+            c_long, n_long = cost_once(py, profd, flags, long_s)
+            per = (c_long - c_short) / max(n_long - n_short, 1)
+            runs.append((per, c_long, n_long))
+        runs.sort()
+        per, c_long, n_long = runs[1]  # the median run by steady-state cost
+        print("| %s | %.2f %% | %.2f %% | %.0f | %d |" % (
+            mode, 100 * c_long / long_s, 100 * per * n_long / long_s, 1e6 * per, n_long))
         sys.stdout.flush()
 
 

@@ -60,6 +60,10 @@ typedef struct profd_capture {
     char argv_buf[2048];
 } profd_capture;
 
+/* Samples in a collapsed-stack file ("frames COUNT" lines): the sum of the counts; -1 when
+ * the file cannot be opened. */
+long profd_sampler_count_samples(const char *path);
+
 typedef struct profd_capture_result {
     bool ok;
     double overhead_percent;

@@ -36,6 +36,15 @@ static bool wait_poll(profd_api *a)
     return !a->stopping;
 }
 
+/* One producer fewer; api__live_stop waits for none to be left. */
+static void stream_gone(profd_api *a)
+{
+    pthread_mutex_lock(&a->live_mu);
+    a->live_streams--;
+    pthread_cond_broadcast(&a->live_cv);
+    pthread_mutex_unlock(&a->live_mu);
+}
+
 static void *producer(void *arg)
 {
     stream *st = arg;
@@ -62,10 +71,7 @@ static void *producer(void *arg)
     profd_sb_free(&sb);
     api__stream_close(st->s);
     free(st);
-    pthread_mutex_lock(&a->live_mu);
-    a->live_streams--;
-    pthread_cond_broadcast(&a->live_cv);
-    pthread_mutex_unlock(&a->live_mu);
+    stream_gone(a);
     return NULL;
 }
 
@@ -102,10 +108,7 @@ void api__handle_live(api_req *r)
         if (st->s)
             api__stream_close(st->s);
         free(st);
-        pthread_mutex_lock(&a->live_mu);
-        a->live_streams--;
-        pthread_cond_broadcast(&a->live_cv);
-        pthread_mutex_unlock(&a->live_mu);
+        stream_gone(a);
     } else {
         api__reply_header(r, "X-Accel-Buffering", "no");
     }

@@ -109,6 +109,9 @@ int profd_capture_argv(const profd_capture_spec *s, char **argv, int max, char *
         bad |= push(argv, &argc, max, "--native");
     /* One root frame per thread ("thread (TID): NAME"), so threads stay apart. */
     bad |= push(argv, &argc, max, "--threads");
+    /* profd's own flag (py-spy has none): snapshots for the console's live view */
+    if (s->kind == PROFD_SAMPLER_BUILTIN)
+        bad |= push(argv, &argc, max, "--live");
     return bad ? -1 : argc;
 }
 

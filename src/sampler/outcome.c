@@ -20,8 +20,7 @@
 
 #include "profd/sampler.h"
 
-/* Sum of the trailing counts of "frames count" lines; -1 when the file is missing. */
-static long count_samples(const char *path)
+long profd_sampler_count_samples(const char *path)
 {
     FILE *f = path ? fopen(path, "r") : NULL;
     if (!f)
@@ -261,7 +260,7 @@ void profd_capture_result_of(const profd_capture *c, profd_capture_result *r)
     r->overhead_percent = c->wall_seconds > 0 ? c->cpu_seconds / c->wall_seconds * 100.0 : 0.0;
     if (c->spec.kind == PROFD_SAMPLER_MEMORY) /* the target's own slowdown, from the summary */
         r->overhead_percent = -1;
-    r->sample_count = count_samples(c->spec.out_path);
+    r->sample_count = profd_sampler_count_samples(c->spec.out_path);
     static __thread char text[16384];
     char line[256];
     read_stderr(c->spec.stderr_path, text, sizeof text);

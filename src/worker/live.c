@@ -22,26 +22,6 @@
 
 #define WORKER_LIVE_PERIOD_MS 500
 
-/* Samples in a collapsed file: the sum of each line's last field. */
-static long count_samples(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long n = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        char *sp = strrchr(line, ' ');
-        if (sp)
-            n += strtol(sp + 1, NULL, 10);
-    }
-    free(line);
-    fclose(f);
-    return n;
-}
-
 void worker__live_tick(job *j, const char *raw, worker_live *l)
 {
     int64_t now = profd_mono_ms();
@@ -65,7 +45,7 @@ void worker__live_tick(job *j, const char *raw, worker_live *l)
     l->size = st.st_size;
     profd_worker *w = j->w;
     profd_error err = {0};
-    long n = count_samples(snap);
+    long n = profd_sampler_count_samples(snap);
     if (profd_session_object(j->s.session_id, "live.txt", object, sizeof object) == 0 &&
         w->blob->ops->put_file(w->blob, object, snap, "text/plain; charset=utf-8", NULL,
                                PROFD_GEN_ANY, NULL, &err) == 0) {

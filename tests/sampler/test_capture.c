@@ -124,8 +124,9 @@ static void test_argv(void **state)
                            "--gil",
                            "--subprocesses",
                            "--native",
-                           "--threads"};
-    assert_int_equal(n, 19);
+                           "--threads",
+                           "--live"};
+    assert_int_equal(n, 20);
     for (int i = 0; i < n; i++)
         assert_string_equal(argv[i], want2[i]);
     assert_null(argv[n]);

@@ -2,7 +2,8 @@
 # errors_and_modes.sh - `profd sample record` against real processes: usage errors (exit 2),
 # a nonexistent pid, a non-Python pid, an unsupported version, permission denied, interpreter
 # files deleted after they were mapped, threads starting and exiting during a pausing capture,
-# a target that exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, speedscope output valid against
+# a target that exits mid-capture, SIGTERM to the sampler, idle/GIL filtering, --live snapshots
+# (only with --live, gone at the end), speedscope output valid against
 # speedscope's schema, and the never-left-stopped check (the sampler SIGKILLed mid-sample again
 # and again must leave the target running).
 set -u
@@ -59,6 +60,18 @@ expect 1 "cannot write $WORK/no/such/dir/x.txt" -- "$PROFD_BIN" sample record --
 "$PROFD_BIN" sample record --pid $fpid --duration 1 --threads -o "$WORK/busy.txt" 2> "$WORK/err" ||
   fail "default capture failed: $(cat "$WORK/err")"
 grep -q "spin (fixture.py" "$WORK/busy.txt" || fail "default capture lacks the busy main thread"
+[ -e "$WORK/busy.txt.live" ] && fail "a capture without --live left busy.txt.live"
+# --live: FILE.live holds the stacks so far while recording, and is gone at the end
+"$PROFD_BIN" sample record --pid $fpid --duration 4 --live -o "$WORK/live.txt" 2> "$WORK/err" & lpid=$!
+for _ in $(seq 1 60); do [ -s "$WORK/live.txt.live" ] && break; sleep 0.1; done
+if [ -s "$WORK/live.txt.live" ]; then
+  grep -q "spin (fixture.py.* [0-9]*$" "$WORK/live.txt.live" || fail "live snapshot lacks the busy thread: $(head -2 "$WORK/live.txt.live")"
+else
+  fail "no live snapshot within 6 s of a --live capture"
+fi
+wait $lpid || fail "--live capture failed: $(cat "$WORK/err")"
+[ -e "$WORK/live.txt.live" ] && fail "live.txt.live left after the capture"
+grep -q "spin (fixture.py" "$WORK/live.txt" || fail "--live capture's output lacks the busy thread"
 # The side thread sleeps except for ~0.1 ms bursts every 50 ms: it may be caught running, rarely.
 share() { awk -v pat="$2" '{n=$NF; t+=n; if (index($0, pat)) s+=n} END {print (t ? int(100*s/t) : 100)}' "$1"; }
 [ "$(share "$WORK/busy.txt" café_ñ)" -le 5 ] || fail "default capture includes the idle side thread"

@@ -1,7 +1,8 @@
 /* live.c - the built-in sampler's live stacks: while it records, every
  * PY_LIVE_PERIOD_MS (a second: with the worker and the API each looking every
- * 0.5 s, a picture then reaches the page at most about 2 s after the last) it writes the merged stacks so far, in the raw collapsed
- * format of the final output, to "<output>.live" (docs/console.md).
+ * 0.5 s, a picture then reaches the page at most about 2 s after the last) it writes the merged
+ * stacks so far, in the raw collapsed format of the final output, to "<output>.live"
+ * (docs/console.md).
  *
  * The worker that runs the capture uploads that file as sessions/{id}/live.txt
  * and puts the sample count so far in the session record, so an API on any

@@ -36,6 +36,7 @@ typedef struct opts {
     long pid, rate, duration;
     const char *format, *out;
     bool nonblocking, idle, threads, gil, subprocesses, native;
+    bool live; /* --live: snapshots to <output>.live while recording (the worker's console view) */
 } opts;
 
 typedef struct stats {
@@ -111,6 +112,8 @@ static int parse(int argc, char **argv, opts *o)
             o->subprocesses = true;
         } else if (strcmp(a, "--native") == 0 || strcmp(a, "-n") == 0) {
             o->native = true;
+        } else if (strcmp(a, "--live") == 0) {
+            o->live = true;
         } else {
             return profd_usage_error("sample", "unknown flag '%s'", a);
         }
@@ -200,7 +203,8 @@ static void loop(run *r)
             r->st.taken++;
         else
             r->st.errors++;
-        py_live_tick(&r->live, r->out, o->out);
+        if (o->live)
+            py_live_tick(&r->live, r->out, o->out);
     }
     r->st.elapsed_s = (double)(py_now_ns() - start) / 1e9;
 }
