@@ -6,7 +6,10 @@
 # only what the allowlist names), starts `profd serve` on a free loopback port
 # with a known secret, mints a token with `profd api token`, POSTs a 10 s
 # capture, polls until it completes, and prints the flame graph's path and
-# URL. Everything it started is stopped on exit. Results stay in
+# URL, and the console's one-time sign-in link to the session. At a terminal
+# (or with PROFD_DEMO_WAIT=1) it keeps profd serve running until Enter or
+# Ctrl-C, so the links work; PROFD_DEMO_WAIT=0 never waits. Everything it
+# started is stopped on exit. Results stay in
 # $PROFD_DEMO_DIR (default /tmp/profd-demo) so the files can be opened after.
 # Works with py-spy or, when it is absent, the built-in sampler.
 set -euo pipefail
@@ -97,3 +100,11 @@ echo "demo: completed: $(json_field sample_count <<<"$SESSION") samples by $(jso
 echo "demo: flame graph file: $FILE"
 echo "demo: flame graph URL:  $URL   (valid while profd serve runs)"
 echo "demo: raw (speedscope): $DIR/data/sessions/$ID/profile.json"
+# profd serve printed a one-time sign-in link for the console; with #/s/ID it opens this session.
+SIGNIN=$(sed -n 's|^ *\(http://[^ ]*/?code=[0-9a-f]*\)$|\1|p' "$DIR/serve.log" | head -1)
+[ -n "$SIGNIN" ] && echo "demo: console:          $SIGNIN#/s/$ID   (one use: signs you in and opens this session)"
+# At a terminal, keep profd serve up for the console and the links; otherwise stop (tests, CI).
+if [ "${PROFD_DEMO_WAIT:-auto}" = 1 ] || { [ "${PROFD_DEMO_WAIT:-auto}" = auto ] && [ -t 0 ] && [ -t 1 ]; }; then
+    echo "demo: profd serve keeps running on $BASE for the console; press Enter or Ctrl-C to stop it"
+    read -r _ || true
+fi

@@ -10,7 +10,7 @@ need_cmd curl
 [ -x /usr/bin/python3 ] || need_cmd python3
 DIR=$(mktemp -d /tmp/profd-demo-test.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-OUT=$(PROFD_DEMO_DIR="$DIR/demo" bash "$SRC/scripts/demo.sh" "$PROFD" 2>&1) || {
+OUT=$(PROFD_DEMO_WAIT=0 PROFD_DEMO_DIR="$DIR/demo" bash "$SRC/scripts/demo.sh" "$PROFD" 2>&1) || {
     echo "$OUT"
     echo "FAIL: demo.sh exited non-zero"
     exit 1
@@ -21,6 +21,9 @@ URL=$(sed -n 's/^demo: flame graph URL: *\([^ ]*\).*/\1/p' <<<"$OUT")
 [ -s "$FILE" ] || { echo "FAIL: no flame graph at '$FILE'"; exit 1; }
 [[ "$URL" == http://127.0.0.1:*/api/v1/files/sessions/*/flamegraph.html\?expires=*\&signature=* ]] \
     || { echo "FAIL: unexpected URL '$URL'"; exit 1; }
+ID=$(basename "$(dirname "$FILE")")
+CONSOLE=$(sed -n 's/^demo: console: *\([^ ]*\).*/\1/p' <<<"$OUT")
+[[ "$CONSOLE" == http://127.0.0.1:*/\?code=*\#/s/"$ID" ]] || { echo "FAIL: unexpected console link '$CONSOLE'"; exit 1; }
 STACKS=$(dirname "$FILE")/stacks.txt
 for fn in handle_request compute_report fibonacci; do
     grep -q "$fn" "$STACKS" || { echo "FAIL: $fn missing from the capture"; exit 1; }
