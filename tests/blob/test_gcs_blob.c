@@ -511,7 +511,13 @@ static void test_download_resume(void **state)
     r = json_object_array_get_idx(reqs, (size_t)json_object_array_length(reqs) - 1);
     json_object *rr;
     assert_true(json_object_object_get_ex(r, "req_range", &rr));
-    assert_string_equal(json_object_get_string(rr), "bytes=100000-");
+    /* The server sent 100,000 bytes and reset the connection: the retry asks for the rest from
+     * what arrived, which is all of it unless the reset overtook some (a loaded machine). */
+    long from = -1;
+    char tail = 'x';
+    assert_int_equal(sscanf(json_object_get_string(rr), "bytes=%ld%c", &from, &tail), 2);
+    assert_int_equal(tail, '-');
+    assert_true(from > 0 && from <= 100000);
     json_object_put(o);
     assert_int_equal(b->ops->get_file(b, "missing", out, &err), -1);
     assert_non_null(strstr(err.msg, "not found"));
