@@ -33,7 +33,8 @@
  *
  * Threads: the loop owns the table; a request being handled belongs to its
  * pool thread until the handler returns (then a message on the mailbox and
- * an eventfd hand it back). Streams (front.h) have their own lock. */
+ * an eventfd hand it back). Streams (front.h) have their own lock. What a
+ * handler touches (the exchange, streams, the mailbox) is in exchange.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "front.h"
+#include "front_internal.h"
 #include "profd/log.h"
 
 #define IN_CAP (API_HTTP_MAX_HEAD + 1024)
@@ -59,40 +60,6 @@
 #define TICK_MS 100
 
 typedef enum { C_FREE, C_READ, C_HANDLER, C_WRITE, C_STREAM, C_LINGER } cstate;
-
-typedef struct addr_key {
-    unsigned char b[17]; /* family byte + address */
-} addr_key;
-
-struct api_stream {
-    pthread_mutex_t mu;
-    int refs;    /* the producer and the connection */
-    bool gone;   /* the connection closed */
-    bool closed; /* the producer ended the response */
-    bool queued; /* a wake message is on the mailbox */
-    profd_sb pending;
-    api_front *f;
-    int slot;
-    uint32_t gen;
-};
-
-struct api_exchange {
-    api_front *f;
-    int slot;
-    uint32_t gen;
-    api_head head;
-    char *body;
-    size_t body_len;
-    char peer[INET6_ADDRSTRLEN];
-    int status;
-    const char *type;
-    profd_sb headers; /* "Name: value\r\n" lines */
-    char *rbody;
-    size_t rlen;
-    int rfd;
-    uint64_t rsize;
-    api_stream *stream;
-};
 
 typedef struct conn {
     int fd;
@@ -119,38 +86,6 @@ typedef struct conn {
     bool chunked_out, stream_ended;
     bool eof; /* the client shut its side: answer what was read, then close */
 } conn;
-
-typedef struct msg {
-    int slot;
-    uint32_t gen;
-    bool stream;
-} msg;
-
-struct api_front {
-    api_front_opts o;
-    int lfd, ep, efd, port;
-    pthread_t loop;
-    bool loop_started;
-    _Atomic int stop; /* set by api__front_stop, read by the loop */
-    conn *c;
-    int max, nconns;
-    int *freelist, nfree;
-    addr_key *akeys;
-    int *acount, naddr;
-    int64_t accept_paused_until;
-    /* the pool */
-    pthread_t *workers;
-    int nworkers;
-    pthread_mutex_t job_mu;
-    pthread_cond_t job_cv;
-    api_exchange **jobs;
-    int job_head, job_len;
-    bool workers_stop;
-    /* the mailbox back to the loop */
-    pthread_mutex_t mb_mu;
-    msg *mb;
-    int mb_len, mb_cap;
-};
 
 static int64_t now_ms(void)
 {
@@ -217,143 +152,7 @@ static void addr_add(api_front *f, const addr_key *k, int d)
     }
 }
 
-/* ---- the exchange -------------------------------------------------------- */
-
-static void x_free(api_exchange *x)
-{
-    if (!x)
-        return;
-    api__head_free(&x->head);
-    free(x->body);
-    profd_sb_free(&x->headers);
-    free(x->rbody);
-    if (x->rfd >= 0)
-        close(x->rfd);
-    free(x);
-}
-
-static void x_reset_response(api_exchange *x)
-{
-    profd_sb_free(&x->headers);
-    memset(&x->headers, 0, sizeof x->headers);
-    free(x->rbody);
-    x->rbody = NULL;
-    x->rlen = 0;
-    if (x->rfd >= 0)
-        close(x->rfd);
-    x->rfd = -1;
-    x->rsize = 0;
-    x->type = NULL;
-}
-
-const char *api__x_method(const api_exchange *x)
-{
-    return x->head.method;
-}
-
-const char *api__x_path(const api_exchange *x)
-{
-    return x->head.path;
-}
-
-const char *api__x_header(const api_exchange *x, const char *name)
-{
-    return api__head_field(&x->head, name);
-}
-
-const char *api__x_query(const api_exchange *x, const char *name)
-{
-    return api__head_arg(&x->head, name);
-}
-
-const char *api__x_body(const api_exchange *x, size_t *len)
-{
-    *len = x->body_len;
-    return x->body;
-}
-
-const char *api__x_peer(const api_exchange *x)
-{
-    return x->peer;
-}
-
-int api__x_status(const api_exchange *x)
-{
-    return x->status;
-}
-
-void api__respond(api_exchange *x, int status, const char *type, const void *body, size_t len)
-{
-    if (x->stream)
-        return;
-    x_reset_response(x);
-    x->status = status;
-    x->type = type;
-    x->rbody = malloc(len + 1);
-    if (x->rbody) {
-        memcpy(x->rbody, body, len);
-        x->rlen = len;
-    } else {
-        x->status = 500;
-    }
-}
-
-void api__respond_fd(api_exchange *x, int status, const char *type, int fd, uint64_t size)
-{
-    if (x->stream) {
-        close(fd);
-        return;
-    }
-    x_reset_response(x);
-    x->status = status;
-    x->type = type;
-    x->rfd = fd;
-    x->rsize = size;
-}
-
-static bool header_text_ok(const char *s, bool name)
-{
-    if (!*s && name)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p == '\r' || *p == '\n' || (name && (*p <= ' ' || *p == ':' || *p >= 0x7f)))
-            return false;
-    return true;
-}
-
-void api__respond_header(api_exchange *x, const char *name, const char *value)
-{
-    if (!x->status || !name || !value)
-        return;
-    if (!header_text_ok(name, true) || !header_text_ok(value, false)) {
-        LOG_W(NULL, "http.header_dropped", "response header %.64s dropped: CR, LF or bad name",
-              name);
-        return;
-    }
-    profd_sb_addf(&x->headers, "%s: %s\r\n", name, value);
-}
-
 /* ---- the mailbox and the pool -------------------------------------------- */
-
-static void mb_post(api_front *f, int slot, uint32_t gen, bool stream)
-{
-    pthread_mutex_lock(&f->mb_mu);
-    if (f->mb_len == f->mb_cap) {
-        int cap = f->mb_cap ? f->mb_cap * 2 : 64;
-        msg *m = realloc(f->mb, (size_t)cap * sizeof *m);
-        if (m) {
-            f->mb = m;
-            f->mb_cap = cap;
-        }
-    }
-    if (f->mb_len < f->mb_cap)
-        f->mb[f->mb_len++] = (msg){slot, gen, stream};
-    pthread_mutex_unlock(&f->mb_mu);
-    uint64_t one = 1;
-    ssize_t w = write(f->efd, &one, sizeof one);
-    (void)w;
-}
-
 static void *worker_main(void *arg)
 {
     api_front *f = arg;
@@ -370,7 +169,7 @@ static void *worker_main(void *arg)
         f->job_len--;
         pthread_mutex_unlock(&f->job_mu);
         f->o.handler(f->o.ctx, x);
-        mb_post(f, x->slot, x->gen, false);
+        front__mb_post(f, x->slot, x->gen, false);
     }
 }
 
@@ -396,30 +195,14 @@ static void detach(api_front *f, conn *c)
     c->events = DETACHED;
 }
 
-static void stream_release(api_stream *s, bool conn_side)
-{
-    pthread_mutex_lock(&s->mu);
-    if (conn_side)
-        s->gone = true;
-    else
-        s->closed = true;
-    int refs = --s->refs;
-    pthread_mutex_unlock(&s->mu);
-    if (refs == 0) {
-        pthread_mutex_destroy(&s->mu);
-        profd_sb_free(&s->pending);
-        free(s);
-    }
-}
-
 static void close_conn(api_front *f, conn *c)
 {
     epoll_ctl(f->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     addr_add(f, &c->key, -1);
     if (c->stream)
-        stream_release(c->stream, true);
-    x_free(c->x);
+        front__stream_release(c->stream, true);
+    front__x_free(c->x);
     free(c->in);
     free(c->out);
     if (c->file_fd >= 0)
@@ -535,7 +318,7 @@ static void reject(api_front *f, conn *c, int status, const char *why)
     if (f->o.rejected)
         f->o.rejected(f->o.ctx, status, why);
     LOG_D(NULL, "http.rejected", "%s: %d %s", c->peer, status, why);
-    x_free(c->x);
+    front__x_free(c->x);
     c->x = NULL;
     profd_sb b = {0};
     char body[400];
@@ -579,12 +362,12 @@ static void finish(api_front *f, conn *c)
             pthread_mutex_unlock(&c->stream->mu);
             c->chunked_out = false;
         }
-        x_free(c->x);
+        front__x_free(c->x);
         c->x = NULL;
         c->since = now_ms();
         c->deadline = c->since + f->o.write_timeout_ms;
         /* what the producer wrote meanwhile is picked up by the next wake */
-        mb_post(f, (int)(c - f->c), c->gen, true);
+        front__mb_post(f, (int)(c - f->c), c->gen, true);
         try_write(f, c);
         return;
     }
@@ -603,7 +386,7 @@ static void finish(api_front *f, conn *c)
         x->rfd = -1;
     }
     set_out(c, &b);
-    x_free(c->x);
+    front__x_free(c->x);
     c->x = NULL;
     c->st = C_WRITE;
     c->since = now_ms();
@@ -742,7 +525,7 @@ static void written(api_front *f, conn *c)
         return;
     }
     if (c->stream) { /* the connection may carry another request, or stream */
-        stream_release(c->stream, true);
+        front__stream_release(c->stream, true);
         c->stream = NULL;
         c->stream_ended = c->chunked_out = false;
     }
@@ -1326,98 +1109,4 @@ void api__front_stop(api_front *f)
     free(f->workers);
     free(f->mb);
     free(f);
-}
-
-/* ---- exchanges without a connection (tests, fuzzing) ------------------- */
-
-api_exchange *api__exchange_new(api_head *h, char *body, size_t len)
-{
-    api_exchange *x = calloc(1, sizeof *x);
-    if (!x) {
-        api__head_free(h);
-        free(body);
-        return NULL;
-    }
-    x->rfd = -1;
-    x->head = *h;
-    memset(h, 0, sizeof *h);
-    x->body = body;
-    x->body_len = len;
-    profd_strlcpy(x->peer, "127.0.0.1", sizeof x->peer);
-    return x;
-}
-
-const char *api__x_response(const api_exchange *x, size_t *len)
-{
-    *len = x->rlen;
-    return x->rbody;
-}
-
-void api__exchange_free(api_exchange *x)
-{
-    if (x && x->stream) { /* no connection: both ends let go here */
-        stream_release(x->stream, true);
-        x->stream = NULL;
-    }
-    x_free(x);
-}
-
-/* ---- streams ------------------------------------------------------------- */
-
-api_stream *api__respond_stream(api_exchange *x, int status, const char *type)
-{
-    if (x->stream)
-        return x->stream;
-    api_stream *s = calloc(1, sizeof *s);
-    if (!s) {
-        api__respond(x, 503, "application/json", "{\"detail\":\"out of memory\"}", 26);
-        return NULL;
-    }
-    pthread_mutex_init(&s->mu, NULL);
-    s->refs = 2;
-    s->f = x->f;
-    s->slot = x->slot;
-    s->gen = x->gen;
-    x_reset_response(x);
-    x->status = status;
-    x->type = type;
-    x->stream = s;
-    return s;
-}
-
-api_stream_result api__stream_write(api_stream *s, const void *data, size_t len)
-{
-    if (!s)
-        return API_STREAM_GONE;
-    pthread_mutex_lock(&s->mu);
-    api_stream_result r = API_STREAM_OK;
-    if (s->gone || s->closed || !s->f)
-        r = API_STREAM_GONE;
-    else if (s->pending.len + len > API_STREAM_MAX_PENDING)
-        r = API_STREAM_FULL;
-    else {
-        profd_sb_addn(&s->pending, data, len);
-        if (s->pending.oom)
-            r = API_STREAM_GONE;
-        else if (!s->queued) {
-            s->queued = true;
-            mb_post(s->f, s->slot, s->gen, true);
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-void api__stream_close(api_stream *s)
-{
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->mu);
-    s->closed = true;
-    if (!s->gone && s->f && !s->queued) {
-        s->queued = true;
-        mb_post(s->f, s->slot, s->gen, true);
-    }
-    pthread_mutex_unlock(&s->mu);
-    stream_release(s, false);
 }
