@@ -1,14 +1,13 @@
 /* live.c - the worker's share of the live view (docs/console.md): while a
  * capture runs, upload the sampler's partial stacks and count its samples.
  *
- * The built-in sampler rewrites "<raw>.live" every 2 s (src/sampler/builtin/
- * live.c); py-spy writes nothing until the end, so with py-spy this does
- * nothing and the console shows progress only. Every WORKER_LIVE_PERIOD_MS
- * (a stat, so it can be often: a snapshot goes out within half a second of
- * being written) the job thread looks at the file; when it changed, it uploads it as
- * sessions/{id}/live.txt (overwriting the previous snapshot) and puts the
- * samples it holds into the record's sample_count, with one store write and no
- * retry: a missed update is replaced by the next one 2 s later, and the job
+ * The built-in sampler, given --live (capture.c passes it), rewrites
+ * "<raw>.live" every second (src/sampler/builtin/live.c); py-spy writes nothing until the end, so
+ * with py-spy this does nothing and the console shows progress only. Every WORKER_LIVE_PERIOD_MS (a
+ * stat, so it can be often: a snapshot goes out within half a second of being written) the job
+ * thread looks at the file; when it changed, it uploads it as sessions/{id}/live.txt (overwriting
+ * the previous snapshot) and puts the samples it holds into the record's sample_count, with one
+ * store write and no retry: a missed update is replaced by the next one a second later, and the job
  * thread must get back to renewing its lease and watching for cancels. The
  * object is removed when the capture ends: from then on the stored stacks.txt
  * is the picture. */
