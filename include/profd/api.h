@@ -108,14 +108,23 @@ typedef enum {
     PROFD_ROUTE_COUNT
 } profd_route_id;
 
+/* Who may call a route. PUBLIC routes carry their own checks, if any (a signed
+ * link, the alert token, the one-time code) or none (health, the console page). */
+typedef enum {
+    PROFD_ACCESS_PUBLIC,
+    PROFD_ACCESS_READ,  /* a bearer token with the admin or the viewer role */
+    PROFD_ACCESS_ADMIN, /* a bearer token with the admin role */
+} profd_access;
+
 /* One row of the route table: a method (HEAD is served wherever the row's
  * allow lists it), a path template ("/x/{id}", a last {object} takes the rest),
- * the route and the Allow header of its template. */
+ * the route, the Allow header of its template and who may call it. */
 typedef struct profd_route_def {
     const char *method;
     const char *path;
     profd_route_id id;
     const char *allow;
+    profd_access access;
 } profd_route_def;
 
 /* The one list of served routes, ended by a row with path NULL. */
@@ -123,11 +132,12 @@ extern const profd_route_def profd_routes[];
 
 typedef struct profd_route {
     profd_route_id id;
-    bool method_ok;    /* false: the path exists but not for this method (405) */
-    const char *allow; /* Allow header for 405 */
-    const char *name;  /* route template, the metrics label */
-    char param[1024];  /* {session_id} (unvalidated) or the file object name */
-    char param2[64];   /* a second path parameter ({other}, {format}), unvalidated */
+    profd_access access; /* of the matched row (method_ok) */
+    bool method_ok;      /* false: the path exists but not for this method (405) */
+    const char *allow;   /* Allow header for 405 */
+    const char *name;    /* route template, the metrics label */
+    char param[1024];    /* {session_id} (unvalidated) or the file object name */
+    char param2[64];     /* a second path parameter ({other}, {format}), unvalidated */
 } profd_route;
 
 /* Match method and path (without the query string). Never fails on any input. */

@@ -100,22 +100,6 @@ const char *api__req_query(api_req *r, const char *name)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static bool needs_auth(profd_route_id id)
-{
-    return id == PROFD_ROUTE_START || id == PROFD_ROUTE_LIST || id == PROFD_ROUTE_GET ||
-           id == PROFD_ROUTE_CANCEL || id == PROFD_ROUTE_FLAMEGRAPH || id == PROFD_ROUTE_RAW ||
-           id == PROFD_ROUTE_DIFF || id == PROFD_ROUTE_LIVE || id == PROFD_ROUTE_EXPORT ||
-           id == PROFD_ROUTE_WHOAMI;
-}
-
-/* Routes a viewer token may use: they only read. */
-static bool read_only(profd_route_id id)
-{
-    return id == PROFD_ROUTE_LIST || id == PROFD_ROUTE_GET || id == PROFD_ROUTE_FLAMEGRAPH ||
-           id == PROFD_ROUTE_RAW || id == PROFD_ROUTE_DIFF || id == PROFD_ROUTE_LIVE ||
-           id == PROFD_ROUTE_EXPORT || id == PROFD_ROUTE_WHOAMI;
-}
-
 /* 0 authorised; otherwise 401/403 is already the answer. */
 static int authorise(api_req *r)
 {
@@ -123,7 +107,7 @@ static int authorise(api_req *r)
     profd_auth a = profd_jwt_authorize(r->api->keys, api__req_header(r, "Authorization"),
                                        profd_now_ms() / 1000, &r->who, reason, sizeof reason);
     if (a == PROFD_AUTH_OK ||
-        (a == PROFD_AUTH_FORBIDDEN && r->who.viewer && read_only(r->route.id)))
+        (a == PROFD_AUTH_FORBIDDEN && r->who.viewer && r->route.access == PROFD_ACCESS_READ))
         return 0;
     if (a == PROFD_AUTH_FORBIDDEN) {
         profd_metrics_rejected("forbidden");
@@ -179,7 +163,7 @@ static void dispatch(api_req *r)
         api__reply_header(r, "Allow", rt->allow);
         return;
     }
-    if (needs_auth(rt->id) && authorise(r) != 0)
+    if (rt->access != PROFD_ACCESS_PUBLIC && authorise(r) != 0)
         return;
     if (!handlers[rt->id]) {
         api__reply_detail(r, 404, "Not Found");

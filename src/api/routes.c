@@ -1,7 +1,7 @@
 /* routes.c - matching a method and path to a route, and parsing list queries.
  *
- * The routes are one table (profd_routes): a path template, a method and a
- * route id per row. It is the one list of what the server serves: dispatch
+ * The routes are one table (profd_routes): a path template, a method, a
+ * route id and who may call it per row. It is the one list of what the server serves: dispatch
  * (http.c) maps ids to handlers, the OpenAPI test (tests/api) checks that
  * every row is documented in src/api/openapi.json and every documented
  * operation is a row. Templates are literal segments and {name} segments (one
@@ -25,27 +25,28 @@
 #define PROFILE "/api/v1/monitoring/profile"
 
 const profd_route_def profd_routes[] = {
-    {"POST", PROFILE "/start", PROFD_ROUTE_START, "POST"},
-    {"GET", PROFILE, PROFD_ROUTE_LIST, "GET, HEAD"},
-    {"GET", PROFILE "/{id}", PROFD_ROUTE_GET, "GET, HEAD, DELETE"},
-    {"DELETE", PROFILE "/{id}", PROFD_ROUTE_CANCEL, "GET, HEAD, DELETE"},
-    {"GET", PROFILE "/{id}/flamegraph", PROFD_ROUTE_FLAMEGRAPH, "GET, HEAD"},
-    {"GET", PROFILE "/{id}/raw", PROFD_ROUTE_RAW, "GET, HEAD"},
-    {"GET", PROFILE "/{id}/diff/{other}", PROFD_ROUTE_DIFF, "GET, HEAD"},
-    {"GET", PROFILE "/{id}/live", PROFD_ROUTE_LIVE, "GET, HEAD"},
-    {"GET", PROFILE "/{id}/export/{format}", PROFD_ROUTE_EXPORT, "GET, HEAD"},
-    {"GET", "/api/v1/files/{object}", PROFD_ROUTE_FILE, "GET, HEAD"},
-    {"POST", "/api/v1/monitoring/alerts/alertmanager", PROFD_ROUTE_ALERT_ALERTMANAGER, "POST"},
-    {"POST", "/api/v1/monitoring/alerts/gcp", PROFD_ROUTE_ALERT_GCP, "POST"},
-    {"GET", "/api/v1/openapi.json", PROFD_ROUTE_OPENAPI, "GET, HEAD"},
-    {"POST", "/api/v1/console/signin", PROFD_ROUTE_SIGNIN, "POST"},
-    {"GET", "/api/v1/console/whoami", PROFD_ROUTE_WHOAMI, "GET, HEAD"},
-    {"GET", "/healthz", PROFD_ROUTE_HEALTHZ, "GET, HEAD"},
-    {"GET", "/readyz", PROFD_ROUTE_READYZ, "GET, HEAD"},
-    {"GET", "/metrics", PROFD_ROUTE_METRICS, "GET, HEAD"},
-    {"GET", "/", PROFD_ROUTE_CONSOLE, "GET, HEAD"},
-    {"GET", "/console/{asset}", PROFD_ROUTE_CONSOLE_ASSET, "GET, HEAD"},
-    {NULL, NULL, PROFD_ROUTE_NONE, NULL},
+    {"POST", PROFILE "/start", PROFD_ROUTE_START, "POST", PROFD_ACCESS_ADMIN},
+    {"GET", PROFILE, PROFD_ROUTE_LIST, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", PROFILE "/{id}", PROFD_ROUTE_GET, "GET, HEAD, DELETE", PROFD_ACCESS_READ},
+    {"DELETE", PROFILE "/{id}", PROFD_ROUTE_CANCEL, "GET, HEAD, DELETE", PROFD_ACCESS_ADMIN},
+    {"GET", PROFILE "/{id}/flamegraph", PROFD_ROUTE_FLAMEGRAPH, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", PROFILE "/{id}/raw", PROFD_ROUTE_RAW, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", PROFILE "/{id}/diff/{other}", PROFD_ROUTE_DIFF, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", PROFILE "/{id}/live", PROFD_ROUTE_LIVE, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", PROFILE "/{id}/export/{format}", PROFD_ROUTE_EXPORT, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", "/api/v1/files/{object}", PROFD_ROUTE_FILE, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"POST", "/api/v1/monitoring/alerts/alertmanager", PROFD_ROUTE_ALERT_ALERTMANAGER, "POST",
+     PROFD_ACCESS_PUBLIC},
+    {"POST", "/api/v1/monitoring/alerts/gcp", PROFD_ROUTE_ALERT_GCP, "POST", PROFD_ACCESS_PUBLIC},
+    {"GET", "/api/v1/openapi.json", PROFD_ROUTE_OPENAPI, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"POST", "/api/v1/console/signin", PROFD_ROUTE_SIGNIN, "POST", PROFD_ACCESS_PUBLIC},
+    {"GET", "/api/v1/console/whoami", PROFD_ROUTE_WHOAMI, "GET, HEAD", PROFD_ACCESS_READ},
+    {"GET", "/healthz", PROFD_ROUTE_HEALTHZ, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"GET", "/readyz", PROFD_ROUTE_READYZ, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"GET", "/metrics", PROFD_ROUTE_METRICS, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"GET", "/", PROFD_ROUTE_CONSOLE, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {"GET", "/console/{asset}", PROFD_ROUTE_CONSOLE_ASSET, "GET, HEAD", PROFD_ACCESS_PUBLIC},
+    {NULL, NULL, PROFD_ROUTE_NONE, NULL, PROFD_ACCESS_PUBLIC},
 };
 
 /* Match path against a template; params are copied into p1 and p2. */
@@ -103,6 +104,7 @@ void profd_route_match(const char *method, const char *path, profd_route *r)
         if (strcmp(d->method, m) == 0 &&
             (strcmp(method, "HEAD") != 0 || strstr(d->allow, "HEAD"))) {
             r->id = d->id;
+            r->access = d->access;
             r->method_ok = true;
             return;
         }
