@@ -87,13 +87,6 @@ typedef struct conn {
     bool eof; /* the client shut its side: answer what was read, then close */
 } conn;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- addresses ----------------------------------------------------------- */
 
 static addr_key key_of(const struct sockaddr_storage *ss, char *text, size_t tl)
@@ -221,7 +214,7 @@ static void start_linger(api_front *f, conn *c)
 {
     shutdown(c->fd, SHUT_WR);
     c->st = C_LINGER;
-    c->since = now_ms();
+    c->since = profd_mono_ms();
     c->deadline = c->since + LINGER_MS;
     set_events(f, c, EPOLLIN | EPOLLRDHUP);
 }
@@ -330,7 +323,7 @@ static void reject(api_front *f, conn *c, int status, const char *why)
     c->close_after = true;
     set_out(c, &b);
     c->st = C_WRITE;
-    c->since = now_ms();
+    c->since = profd_mono_ms();
     c->deadline = c->since + f->o.write_timeout_ms;
     try_write(f, c);
 }
@@ -364,7 +357,7 @@ static void finish(api_front *f, conn *c)
         }
         front__x_free(c->x);
         c->x = NULL;
-        c->since = now_ms();
+        c->since = profd_mono_ms();
         c->deadline = c->since + f->o.write_timeout_ms;
         /* what the producer wrote meanwhile is picked up by the next wake */
         front__mb_post(f, (int)(c - f->c), c->gen, true);
@@ -389,7 +382,7 @@ static void finish(api_front *f, conn *c)
     front__x_free(c->x);
     c->x = NULL;
     c->st = C_WRITE;
-    c->since = now_ms();
+    c->since = profd_mono_ms();
     c->deadline = c->since + f->o.write_timeout_ms;
     try_write(f, c);
 }
@@ -459,7 +452,7 @@ static void process(api_front *f, conn *c)
             }
             c->body_left = x->head.length;
             memset(&c->ch, 0, sizeof c->ch);
-            c->since = now_ms();
+            c->since = profd_mono_ms();
             c->deadline = c->since + f->o.body_timeout_ms;
             if (x->head.expect_100 && x->head.minor == 1 && !c->in_len) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -508,7 +501,7 @@ static void back_to_read(api_front *f, conn *c)
 {
     c->st = C_READ;
     c->got_byte = c->in_len > 0;
-    c->since = now_ms();
+    c->since = profd_mono_ms();
     c->deadline = c->since + (c->got_byte ? f->o.header_timeout_ms : f->o.idle_timeout_ms);
     set_events(f, c, c->eof ? 0 : EPOLLIN | EPOLLRDHUP);
     process(f, c);
@@ -553,7 +546,7 @@ static void try_write(api_front *f, conn *c)
             return;
         }
         c->out_off += (size_t)n;
-        c->deadline = now_ms() + f->o.write_timeout_ms;
+        c->deadline = profd_mono_ms() + f->o.write_timeout_ms;
     }
     while (c->file_fd >= 0 && c->file_left) {
         size_t want = c->file_left > (1u << 20) ? (1u << 20) : (size_t)c->file_left;
@@ -569,7 +562,7 @@ static void try_write(api_front *f, conn *c)
             return;
         }
         c->file_left -= (uint64_t)n;
-        c->deadline = now_ms() + f->o.write_timeout_ms;
+        c->deadline = profd_mono_ms() + f->o.write_timeout_ms;
     }
     if (c->file_fd >= 0) {
         close(c->file_fd);
@@ -623,7 +616,7 @@ static void stream_wake(api_front *f, conn *c)
     }
     profd_sb_free(&add);
     if (c->out_off < c->out_len || c->stream_ended) {
-        c->deadline = now_ms() + f->o.write_timeout_ms;
+        c->deadline = profd_mono_ms() + f->o.write_timeout_ms;
         try_write(f, c);
     }
 }
@@ -673,7 +666,7 @@ static void on_readable(api_front *f, conn *c)
         }
         if (!c->got_byte && !c->x) { /* a new head starts: its deadline */
             c->got_byte = true;
-            c->deadline = now_ms() + f->o.header_timeout_ms;
+            c->deadline = profd_mono_ms() + f->o.header_timeout_ms;
         }
         c->in_len += (size_t)n;
         if (c->x) /* a body: consume as it comes */
@@ -711,7 +704,7 @@ static conn *victim(api_front *f, const addr_key *k)
 {
     conn *best = NULL;
     int best_rank = 3;
-    int64_t now = now_ms();
+    int64_t now = profd_mono_ms();
     for (int i = 0; i < f->max; i++) {
         conn *c = &f->c[i];
         if (c->st == C_FREE || (k && memcmp(c->key.b, k->b, sizeof k->b) != 0))
@@ -752,7 +745,7 @@ static void reap(api_front *f, const addr_key *k)
 static bool young(api_front *f, const conn *v)
 {
     (void)f;
-    return !v || (v->st != C_LINGER && now_ms() - v->since < 1000);
+    return !v || (v->st != C_LINGER && profd_mono_ms() - v->since < 1000);
 }
 
 static void refuse(int fd)
@@ -779,7 +772,7 @@ static void on_accept(api_front *f)
                 LOG_W(NULL, "http.accept", "accept: %s; pausing for %d ms", strerror(errno),
                       TICK_MS);
                 epoll_ctl(f->ep, EPOLL_CTL_DEL, f->lfd, NULL);
-                f->accept_paused_until = now_ms() + TICK_MS;
+                f->accept_paused_until = profd_mono_ms() + TICK_MS;
             }
             return;
         }
@@ -827,7 +820,7 @@ static void on_accept(api_front *f)
         c->key = k;
         memcpy(c->peer, text, sizeof c->peer);
         c->st = C_READ;
-        c->since = now_ms();
+        c->since = profd_mono_ms();
         c->deadline = c->since + f->o.header_timeout_ms;
         c->events = EPOLLIN | EPOLLRDHUP;
         struct epoll_event e = {.events = c->events, .data.u32 = (uint32_t)slot};
@@ -871,7 +864,7 @@ static void on_mail(api_front *f)
 
 static void tick(api_front *f)
 {
-    int64_t now = now_ms();
+    int64_t now = profd_mono_ms();
     for (int i = 0; i < f->max; i++) {
         conn *c = &f->c[i];
         if (c->st != C_FREE && c->st != C_HANDLER && c->deadline && now >= c->deadline) {
@@ -891,7 +884,7 @@ static void *loop_main(void *arg)
 {
     api_front *f = arg;
     struct epoll_event ev[128];
-    int64_t last_tick = now_ms();
+    int64_t last_tick = profd_mono_ms();
     while (!f->stop) {
         int n = epoll_wait(f->ep, ev, 128, TICK_MS);
         bool accept_now = false;
@@ -924,7 +917,7 @@ static void *loop_main(void *arg)
         }
         if (accept_now)
             on_accept(f);
-        int64_t now = now_ms();
+        int64_t now = profd_mono_ms();
         if (now - last_tick >= TICK_MS) {
             last_tick = now;
             tick(f);

@@ -13,19 +13,11 @@
  * thread: a slow write shows as lag in the summary, never as a torn file. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pysampler.h"
 
 #define PY_LIVE_PERIOD_MS 1000
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void live_path(const char *out, char *path, size_t len, const char *suffix)
 {
@@ -34,7 +26,7 @@ static void live_path(const char *out, char *path, size_t len, const char *suffi
 
 void py_live_tick(py_live *l, const py_output *o, const char *out)
 {
-    int64_t now = mono_ms();
+    int64_t now = py_now_ns() / 1000000;
     if (!l->next_ms) { /* the first snapshot after one period */
         l->next_ms = now + PY_LIVE_PERIOD_MS;
         return;
