@@ -68,7 +68,10 @@ base_per_cpu = (per_cpu(s0, c0) + per_cpu(s2, c2)) / 2
 print("sigtimer: sampled phase held %.2f %% (unsampled: %.2f %%, %.2f %%); signals per CPU second "
       "%.0f vs %.0f unsampled; wall loop rate %.1f %% of the unsampled phases (load-dependent)" % (
           100 * h1, 100 * h0, 100 * h2, per_cpu(s1, c1), base_per_cpu, 100 * r1 / base_rate))
-sys.exit(0 if h1 <= 0.15 and per_cpu(s1, c1) >= 0.5 * base_per_cpu else 1)
+# The unsampled phases measure what the machine alone takes from a thread that never blocks
+# (time the hypervisor steals from a VM is neither run nor wait in schedstat: CI saw 10.9 %
+# in an unsampled phase), so the bound is on the excess of the sampled phase over the worse.
+sys.exit(0 if h1 <= 0.15 + max(h0, h2) and per_cpu(s1, c1) >= 0.5 * base_per_cpu else 1)
 ' "$WORK/sig.out" || fail "sigtimer: the sampled phase was held stopped, or lost its signals"
 grep -q "spin\|sigtimer (targets.py" "$WORK/sig.txt" || fail "sigtimer: no stacks"
 

@@ -55,7 +55,8 @@ def sched():
 def held_share(a, b):
     """Share of the wall time between sched() readings a and b that this thread was neither
     running nor runnable. For a thread that never blocks, that is the time it was held stopped
-    (by a tracer), whatever the load of the machine."""
+    (by a tracer), whatever the load of the machine; on a VM it also holds the time the
+    hypervisor stole from the vCPU, which schedstat counts as neither."""
     wall = b[0] - a[0]
     return max(0.0, (wall - (b[1] - a[1]) - (b[2] - a[2])) / wall)
 
