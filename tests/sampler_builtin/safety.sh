@@ -70,8 +70,10 @@ print("sigtimer: sampled phase held %.2f %% (unsampled: %.2f %%, %.2f %%); signa
           100 * h1, 100 * h0, 100 * h2, per_cpu(s1, c1), base_per_cpu, 100 * r1 / base_rate))
 # The unsampled phases measure what the machine alone takes from a thread that never blocks
 # (time the hypervisor steals from a VM is neither run nor wait in schedstat: CI saw 10.9 %
-# in an unsampled phase), so the bound is on the excess of the sampled phase over the worse.
-sys.exit(0 if h1 <= 0.15 + max(h0, h2) and per_cpu(s1, c1) >= 0.5 * base_per_cpu else 1)
+# in an unsampled phase), so the bound is on the excess of the sampled phase over the worse;
+# steal also stretches each stop, as the sampler loses its CPU while it holds the thread
+# (excess seen: 2-10 points quiet or in CI, 20 at 16 % steal; the old sampler: 99.98 %).
+sys.exit(0 if h1 <= 0.25 + max(h0, h2) and per_cpu(s1, c1) >= 0.5 * base_per_cpu else 1)
 ' "$WORK/sig.out" || fail "sigtimer: the sampled phase was held stopped, or lost its signals"
 grep -q "spin\|sigtimer (targets.py" "$WORK/sig.txt" || fail "sigtimer: no stacks"
 
@@ -106,10 +108,12 @@ a, b = (json.loads(open(f).read().splitlines()[-1]) for f in sys.argv[1:3])
 sys.exit(0 if b["median_ms"] <= 2 * a["median_ms"] + 10 else 1)
 ' "$WORK/fw0.out" "$WORK/fw1.out" || fail "forkwait: fork + wait slowed by the sampler"
 
-# --- the main thread exits while a worker runs (both modes). The sampler starts first; the
-# main thread exits 0.2 s later; the worker runs 3 s; the capture asks for 2 s.
-for mode in pausing nonblocking; do
+# --- the main thread exits while a worker runs (both modes, and --idle, which reads idle
+# threads but not an exited main thread's stale state). The sampler starts first; the main
+# thread exits 0.2 s later; the worker runs 3 s; the capture asks for 2 s.
+for mode in pausing nonblocking idle; do
   flag=""; [ $mode = nonblocking ] && flag=--nonblocking
+  [ $mode = idle ] && flag=--idle
   "$PY" "$T" mainexit 3 > "$WORK/me.out" & tp=$!
   wait_line "$WORK/me.out" ready || fail "mainexit: target did not start"
   t0=$(ms_now)
@@ -124,6 +128,9 @@ for mode in pausing nonblocking; do
   n=$(awk '/worker_spin/ {s += $NF} END {print s + 0}' "$WORK/me.txt")
   [ "$n" -ge 120 ] || fail "mainexit $mode: only $n worker samples in 2 s at 100 Hz"
   grep -q "process exited" "$WORK/me.err" && fail "mainexit $mode: said the process exited"
+  # 0.2 s of the main thread before it exits: 20 samples at 100 Hz, not the whole capture
+  m=$(awk '/mainexit \(/ {s += $NF} END {print s + 0}' "$WORK/me.txt")
+  [ "$m" -le 40 ] || fail "mainexit $mode: $m samples of the exited main thread"
 done
 # SIGINT while the main thread is gone: the capture ends at once and writes what it has.
 "$PY" "$T" mainexit 4 > "$WORK/me.out" & tp=$!
@@ -186,8 +193,9 @@ py_check "import sys; sys.exit(0 if $cpu100 <= 3 * $cpu0 + 4 else 1)" ||
 # The old sampler held all 101 threads for 2.5-3.3 ms per sample: 25-33 % of the time at 100 Hz
 # on a quiet machine. Now only the busy thread is stopped, for its own read; what remains is
 # load: a sampler preempted while it holds the thread (at load 9: 1.6-2.2 % with 0 or 100 idle
-# threads, once 9.9 %).
-py_check "import sys; sys.exit(0 if $held100 <= 0.2 else 1)" ||
+# threads, once 9.9 %), and on a VM the time the hypervisor steals, which the run without idle
+# threads sees as well.
+py_check "import sys; sys.exit(0 if $held100 <= max(0.2, $held0 + 0.1) else 1)" ||
   fail "idle: the busy thread was held stopped more with 100 idle threads ($held100 vs $held0)"
 [ "$seen" -eq 0 ] || fail "idle: idle threads were seen stopped $seen times"
 

@@ -22,8 +22,9 @@
  * PY_MAX_DEPTH gets a marker frame at its root (TRUNCATED_FRAME).
  *
  * Stacks are kept as strings in a hash table (raw) and as frame-index lists
- * per thread (speedscope), so memory grows with distinct stacks and samples,
- * not with frames read. */
+ * per thread (speedscope); a sample that repeats its thread's previous stack
+ * shares that list, so memory grows with distinct stacks and with changes of
+ * stack, not with frames read. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -39,13 +40,17 @@ typedef struct strmap {
     unsigned gen;  /* bumped when slots move (growth) */
 } strmap;
 
+typedef struct span {
+    size_t start, n; /* in tprof.idx */
+} span;
+
 typedef struct tprof {
     uint64_t thread_id;
     pid_t pid;
     char name[192];
-    int *idx; /* concatenated stacks, root first */
+    int *idx; /* concatenated distinct stacks, root first */
     size_t nidx, capidx;
-    size_t *starts; /* start of each sample in idx; count = nsamples */
+    span *samples; /* each sample's stack in idx; a repeat shares its predecessor's */
     size_t nsamples, capsamples;
     /* the previous sample of this thread: a repeat of it costs a compare, not a line */
     py_frame *last;
@@ -164,7 +169,7 @@ void py_output_free(py_output *o)
         free(o->memo[i].text);
     for (size_t i = 0; i < o->nthreads; i++) {
         free(o->threads[i].idx);
-        free(o->threads[i].starts);
+        free(o->threads[i].samples);
         free(o->threads[i].last);
     }
     free(o->threads);
@@ -238,13 +243,13 @@ static int start_sample(tprof *t)
 {
     if (t->nsamples == t->capsamples) {
         size_t cap = t->capsamples ? t->capsamples * 2 : 1024;
-        size_t *p = realloc(t->starts, cap * sizeof(*p));
+        span *p = realloc(t->samples, cap * sizeof(*p));
         if (!p)
             return -1;
-        t->starts = p;
+        t->samples = p;
         t->capsamples = cap;
     }
-    t->starts[t->nsamples++] = t->nidx;
+    t->samples[t->nsamples++] = (span){t->nidx, 0};
     return 0;
 }
 
@@ -335,14 +340,10 @@ static bool same_as_last(const py_output *o, const tprof *t, const py_thread *th
     return true;
 }
 
-/* The sample repeats the thread's previous one: count its line again, copy its indices. */
+/* The sample repeats the thread's previous one: count its line again, share its indices. */
 static int repeat_last(py_output *o, tprof *t)
 {
-    size_t from = t->last_start, start = t->nidx;
-    for (size_t k = 0; k < t->last_n; k++)
-        if (push_index(t, t->idx[from + k]) != 0)
-            return -1;
-    t->last_start = start;
+    t->samples[t->nsamples - 1] = (span){t->last_start, t->last_n};
     o->stacks.vals[t->last_slot]++;
     o->samples++;
     return 0;
@@ -434,6 +435,7 @@ int py_output_add(py_output *o, pid_t pid, const py_thread *th, bool with_thread
         if (j >= 0)
             remember(o, t, th, with_thread_frame, j, start);
     }
+    t->samples[t->nsamples - 1].n = t->nidx - start;
     free(line);
     o->samples++;
     return rc;
@@ -495,10 +497,10 @@ static void write_profile(const tprof *t, FILE *f, int rate_hz)
     fprintf(f, ",\"unit\":\"seconds\",\"startValue\":0.0,\"endValue\":%.6f,\"samples\":[",
             (double)t->nsamples * w);
     for (size_t s = 0; s < t->nsamples; s++) {
-        size_t end = s + 1 < t->nsamples ? t->starts[s + 1] : t->nidx;
+        const span *p = &t->samples[s];
         fputs(s ? ",[" : "[", f);
-        for (size_t i = t->starts[s]; i < end; i++)
-            fprintf(f, i > t->starts[s] ? ",%d" : "%d", t->idx[i]);
+        for (size_t i = 0; i < p->n; i++)
+            fprintf(f, i ? ",%d" : "%d", t->idx[p->start + i]);
         fputc(']', f);
     }
     fputs("],\"weights\":[", f);

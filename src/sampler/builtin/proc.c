@@ -53,12 +53,12 @@ static bool thread_active(py_proc *p, const py_thread *th)
         return false; /* free-threaded: no GIL, --gil reads every thread (warned at start) */
     if (th->tid <= 0)
         return true;
-    if (p->o->idle && th->tid != p->pid)
-        return true; /* only the main thread can linger as a zombie; others vanish at exit */
+    if (p->o->idle) /* only the main thread can linger as a zombie; others vanish at exit */
+        return th->tid != p->pid || py_tasks_alive(&p->tasks, th->tid);
     char st = py_tasks_state(&p->tasks, th->tid);
     if (dead_state(st))
         return false; /* an exited thread's state lingers in the list: nothing to read */
-    return p->o->idle || st == 'R';
+    return st == 'R';
 }
 
 /* nonblocking: read the active threads. */

@@ -376,6 +376,9 @@ void py_tasks_init(py_tasks *c, pid_t pid);
 void py_tasks_free(py_tasks *c);
 /* State letter of the thread, as py_task_state, from a descriptor kept open. */
 char py_tasks_state(py_tasks *c, long tid);
+/* Whether the thread is alive (not gone, not a zombie): its stat is read only when its
+ * schedstat has not moved since the last check. */
+bool py_tasks_alive(py_tasks *c, long tid);
 /* Once per tick: close the descriptors of threads not asked about for 100 ticks. */
 void py_tasks_sweep(py_tasks *c);
 /* The thread ids of pid (with live_only, not the zombie or dead ones). Count, -1 if gone. */

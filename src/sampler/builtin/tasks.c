@@ -15,9 +15,11 @@
  * others have their stat read. The one case judged differently from a fresh stat is a thread
  * woken a moment ago that waits for a CPU and has not run yet (runnable, 'R'): it reads as idle
  * until it runs, which is at most the scheduling latency. A kernel without schedstats
- * (all zeros) gets stat every time. Descriptors of threads not asked about for a while
- * are closed by py_tasks_sweep, so a target that starts and ends threads all
- * the time does not make us keep descriptors. */
+ * (all zeros) gets stat every time. Whether a thread is alive at all (with --idle, for the
+ * main thread, which can linger as a zombie) needs even less: a thread whose schedstat moved
+ * since the last check has run since, so only an unchanged one has its stat read. Descriptors of
+ * threads not asked about for a while are closed by py_tasks_sweep, so a target that starts and
+ * ends threads all the time does not make us keep descriptors. */
 #include <dirent.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -98,20 +100,15 @@ static bool schedstat(py_tasks *c, int i, uint64_t *out)
     return true;
 }
 
-char py_tasks_state(py_tasks *c, long tid)
+/* No thread, an exited one, or a zombie */
+static bool gone(char st)
 {
-    int i = slot(c, tid);
-    if (i < 0)
-        return py_task_state(c->pid, tid); /* table full: the slow way */
-    c->used[i] = c->tick;
-    uint64_t sched;
-    if (!schedstat(c, i, &sched)) { /* gone */
-        drop(c, i);
-        return 0;
-    }
-    char last = c->last[i];
-    if (sched && sched == c->sched[i] && last && last != 'R')
-        return last; /* not on a CPU since the last check: still idle */
+    return st == 0 || st == 'Z' || st == 'X';
+}
+
+/* The state letter from the thread's stat, remembered with its schedstat hash; 0 when gone. */
+static char stat_state(py_tasks *c, int i, uint64_t sched)
+{
     char buf[512];
     ssize_t n = pread(c->fd[i], buf, sizeof(buf) - 1, 0);
     if (n <= 0) {
@@ -124,6 +121,52 @@ char py_tasks_state(py_tasks *c, long tid)
     c->sched[i] = sched;
     c->last[i] = p && p[1] == ' ' ? p[2] : 0;
     return c->last[i];
+}
+
+/* The thread's slot and its fresh schedstat hash, or -1 when it has no slot (*st then holds
+ * its state, read the slow way) or is gone (*st 0). */
+static int lookup(py_tasks *c, long tid, uint64_t *sched, char *st)
+{
+    int i = slot(c, tid);
+    if (i < 0) {
+        *st = py_task_state(c->pid, tid); /* table full: the slow way */
+        return -1;
+    }
+    c->used[i] = c->tick;
+    if (!schedstat(c, i, sched)) { /* gone */
+        drop(c, i);
+        *st = 0;
+        return -1;
+    }
+    return i;
+}
+
+char py_tasks_state(py_tasks *c, long tid)
+{
+    uint64_t sched;
+    char st;
+    int i = lookup(c, tid, &sched, &st);
+    if (i < 0)
+        return st;
+    char last = c->last[i];
+    if (sched && sched == c->sched[i] && last && last != 'R')
+        return last; /* not on a CPU since the last check: still idle */
+    return stat_state(c, i, sched);
+}
+
+bool py_tasks_alive(py_tasks *c, long tid)
+{
+    uint64_t sched;
+    char st;
+    int i = lookup(c, tid, &sched, &st);
+    if (i < 0)
+        return !gone(st);
+    if (sched && c->sched[i] && sched != c->sched[i]) {
+        c->sched[i] = sched; /* it ran since the last check; its state letter is not known */
+        c->last[i] = 0;
+        return true;
+    }
+    return !gone(stat_state(c, i, sched));
 }
 
 void py_tasks_sweep(py_tasks *c)
@@ -148,7 +191,7 @@ int py_tasks_list(pid_t pid, pid_t *tids, int max, bool live_only)
         if (tid <= 0)
             continue;
         char st = live_only ? py_task_state(pid, tid) : 'R';
-        if (st != 0 && st != 'Z' && st != 'X')
+        if (!gone(st))
             tids[n++] = tid;
     }
     closedir(d);
