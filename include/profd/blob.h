@@ -47,6 +47,19 @@ struct profd_blob {
     const profd_blob_ops *ops;
 };
 
+/* How profd_blob_get_fd ended. */
+typedef enum profd_blob_fd_result {
+    PROFD_BLOB_FD_OK,          /* *fd is open */
+    PROFD_BLOB_FD_UNAVAILABLE, /* the store did not give the object (err says why) */
+    PROFD_BLOB_FD_LOCAL        /* no temporary file here (err says why) */
+} profd_blob_fd_result;
+
+/* A read-only descriptor of a private copy of object into *fd: fetched into a temporary
+ * file under $TMPDIR (or /tmp), which is unlinked before this returns, so the copy goes away
+ * with the descriptor. The caller closes *fd. */
+profd_blob_fd_result profd_blob_get_fd(profd_blob *b, const char *object, int *fd,
+                                       profd_error *err);
+
 /* From cfg->storage: gs://BUCKET[/PREFIX] or file:///DIR (file://./rel also accepted). */
 profd_blob *profd_blob_open(const profd_config *cfg, profd_error *err);
 profd_blob *profd_blob_file_open(const char *dir, profd_error *err);

@@ -32,7 +32,7 @@
 #define DIFF_ROWS_DEFAULT 20
 #define DIFF_ROWS_MAX 100
 
-/* The stored stacks of s as a profile; NULL when answered (404/409/503). */
+/* The stored stacks of s as a profile; NULL when answered (404/409/500). */
 static profd_profile *load_stacks(api_req *r, const profd_session *s)
 {
     if (!s->stacks_object[0] || !r->api->o.blob) {
@@ -40,30 +40,31 @@ static profd_profile *load_stacks(api_req *r, const profd_session *s)
                           s->session_id, profd_status_name(s->status));
         return NULL;
     }
-    char path[] = "/tmp/profd-diff-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        api__reply_detail(r, 500, "cannot create a temporary file");
-        return NULL;
-    }
-    close(fd);
     profd_error err = {0};
-    profd_blob *b = r->api->o.blob;
-    profd_profile *p = profd_profile_new();
     profd_render_opts o = {0};
-    if (!p || b->ops->get_file(b, s->stacks_object, path, &err) != 0) {
+    int fd;
+    profd_blob_fd_result got = profd_blob_get_fd(r->api->o.blob, s->stacks_object, &fd, &err);
+    FILE *f = got == PROFD_BLOB_FD_OK ? fdopen(fd, "r") : NULL;
+    profd_profile *p = f ? profd_profile_new() : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         LOG_W(s->session_id, "api.object_unavailable", "%s: %s", s->stacks_object, err.msg);
-        api__reply_detail(r, 404, "Stacks of profiling session %s are not available",
-                          s->session_id);
-        profd_profile_free(p);
-        p = NULL;
-    } else if (profd_profile_read_path(p, path, &o, &err) < 0) {
+        if (got == PROFD_BLOB_FD_UNAVAILABLE)
+            api__reply_detail(r, 404, "Stacks of profiling session %s are not available",
+                              s->session_id);
+        else
+            api__reply_detail(r, 500, "cannot create a temporary file");
+    } else if (!p) {
+        api__reply_detail(r, 500, "out of memory");
+    } else if (profd_profile_read(p, f, &o, &err) < 0) {
         api__reply_detail(r, 500, "Stacks of profiling session %s cannot be read: %s",
                           s->session_id, err.msg);
         profd_profile_free(p);
         p = NULL;
     }
-    unlink(path);
+    if (f)
+        fclose(f);
     return p;
 }
 

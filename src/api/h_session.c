@@ -185,35 +185,27 @@ void api__handle_cancel(api_req *r)
     profd_session_free(&s);
 }
 
-/* Serve an object of the blob store through a temporary copy, unlinked once
- * open (the file store and GCS both answer get_file). Also used by files. */
+/* Serve an object of the blob store (the file store and GCS alike). Also used by files. */
 void api__serve_object(api_req *r, const char *object, const char *type)
 {
-    char path[] = "/tmp/profd-api-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
+    profd_error err = {0};
+    int fd;
+    profd_blob_fd_result got = profd_blob_get_fd(r->api->o.blob, object, &fd, &err);
+    struct stat stt;
+    if (got == PROFD_BLOB_FD_OK && fstat(fd, &stt) == 0) {
+        api__reply_fd(r, fd, (uint64_t)stt.st_size, type);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    LOG_W(NULL, "api.object_unavailable", "%s: %s", object, err.msg);
+    if (got == PROFD_BLOB_FD_LOCAL) {
         api__reply_detail(r, 500, "cannot create a temporary file");
         return;
     }
-    close(fd);
-    profd_error err;
-    profd_blob *b = r->api->o.blob;
-    fd = -1;
-    if (b->ops->get_file(b, object, path, &err) == 0)
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    else
-        LOG_W(NULL, "api.object_unavailable", "%s: %s", object, err.msg);
-    unlink(path);
-    struct stat stt;
-    if (fd < 0 || fstat(fd, &stt) < 0) {
-        if (fd >= 0)
-            close(fd);
-        char shown[600]; /* under the 1 KiB of a detail: never cut inside a character */
-        profd_escape(object, strnlen(object, 256), PROFD_ESC_CONTROLS, shown, sizeof shown);
-        api__reply_detail(r, 404, "Object %s is not available", shown);
-        return;
-    }
-    api__reply_fd(r, fd, (uint64_t)stt.st_size, type);
+    char shown[600]; /* under the 1 KiB of a detail: never cut inside a character */
+    profd_escape(object, strnlen(object, 256), PROFD_ESC_CONTROLS, shown, sizeof shown);
+    api__reply_detail(r, 404, "Object %s is not available", shown);
 }
 
 void api__handle_artifact(api_req *r)

@@ -64,26 +64,20 @@ static void add_json_event(profd_sb *out, const char *event, const char *id, jso
 /* live.txt into memory; NULL when absent or too big. */
 static char *read_live(api_live *l, size_t *len)
 {
-    char object[256], path[] = "/tmp/profd-live-XXXXXX";
+    char object[256];
     profd_error err = {0};
-    if (!l->blob || profd_session_object(l->id, "live.txt", object, sizeof object) != 0)
+    int fd;
+    if (!l->blob || profd_session_object(l->id, "live.txt", object, sizeof object) != 0 ||
+        profd_blob_get_fd(l->blob, object, &fd, &err) != PROFD_BLOB_FD_OK)
         return NULL;
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return NULL;
-    close(fd);
     char *buf = NULL;
-    if (l->blob->ops->get_file(l->blob, object, path, &err) == 0 &&
-        (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        off_t size = lseek(fd, 0, SEEK_END);
-        if (size >= 0 && size <= LIVE_MAX_BYTES && (buf = malloc((size_t)size + 1))) {
-            ssize_t got = pread(fd, buf, (size_t)size, 0);
-            *len = got > 0 ? (size_t)got : 0;
-            buf[*len] = '\0';
-        }
-        close(fd);
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size >= 0 && size <= LIVE_MAX_BYTES && (buf = malloc((size_t)size + 1))) {
+        ssize_t got = pread(fd, buf, (size_t)size, 0);
+        *len = got > 0 ? (size_t)got : 0;
+        buf[*len] = '\0';
     }
-    unlink(path);
+    close(fd);
     return buf;
 }
 

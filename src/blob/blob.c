@@ -4,8 +4,17 @@
  *   file://./rel, file://rel   relative to the current directory
  *   gs://bucket[/prefix]   Google Cloud Storage (prefix prepended to names)
  *
- * Anything else is refused with one line naming the accepted forms. */
+ * Anything else is refused with one line naming the accepted forms.
+ *
+ * profd_blob_get_fd is the one way to read an object's bytes for those that serve or parse
+ * them (the API's object, live and diff routes): the stores write whole files, so the object
+ * goes to a temporary file that is unlinked while still open. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blob_internal.h"
 
@@ -36,4 +45,27 @@ profd_blob *profd_blob_open(const profd_config *cfg, profd_error *err)
                     "file:///DIR (file://./DIR for a relative directory)",
                     url);
     return NULL;
+}
+
+profd_blob_fd_result profd_blob_get_fd(profd_blob *b, const char *object, int *fd, profd_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/profd-blob-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    *fd = mkstemp(path);
+    if (*fd < 0) {
+        profd_error_set(err, NULL, "cannot create a temporary file %s: %s", path, strerror(errno));
+        return PROFD_BLOB_FD_LOCAL;
+    }
+    close(*fd);
+    *fd = -1;
+    profd_blob_fd_result rc = PROFD_BLOB_FD_UNAVAILABLE;
+    if (b->ops->get_file(b, object, path, err) == 0) {
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = *fd >= 0 ? PROFD_BLOB_FD_OK : PROFD_BLOB_FD_LOCAL;
+        if (*fd < 0)
+            profd_error_set(err, NULL, "cannot open %s: %s", path, strerror(errno));
+    }
+    unlink(path);
+    return rc;
 }

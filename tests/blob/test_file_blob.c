@@ -1,7 +1,7 @@
 /* test_file_blob.c - the file:// blob store through the public blob interface:
  * URL dispatch, name validation, generations (first write, conditional
  * rewrite, a race of first writers in separate processes), round trips,
- * listing, removal, and signed links. */
+ * listing, removal, signed links, and reading an object through a descriptor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,6 +219,57 @@ static void test_get_missing_and_bad_source(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/file"));
 }
 
+/* The number of entries in dir, "." and ".." aside */
+static int entries(const char *dir)
+{
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* profd_blob_get_fd: the object's bytes through a descriptor, no file left in TMPDIR; an absent
+ * object and a TMPDIR that cannot hold the copy end apart. */
+static void test_get_fd(void **state)
+{
+    profd_blob *b = *state;
+    char src[PATH_MAX + 16], tmp[PATH_MAX + 16];
+    snprintf(src, sizeof src, "%s/src.txt", root);
+    snprintf(tmp, sizeof tmp, "%s/tmp", root);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    write_text(src, "a;b 3\n");
+    profd_error err = {0};
+    assert_int_equal(
+        b->ops->put_file(b, "s/1/stacks.txt", src, NULL, NULL, PROFD_GEN_ANY, NULL, &err), 0);
+    const char *was = getenv("TMPDIR");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    int fd = -2;
+    assert_int_equal(profd_blob_get_fd(b, "s/1/stacks.txt", &fd, &err), PROFD_BLOB_FD_OK);
+    char buf[64] = {0};
+    assert_int_equal(pread(fd, buf, sizeof buf - 1, 0), 6);
+    assert_string_equal(buf, "a;b 3\n");
+    assert_int_equal(entries(tmp), 0);
+    close(fd);
+    assert_int_equal(profd_blob_get_fd(b, "s/1/absent.txt", &fd, &err), PROFD_BLOB_FD_UNAVAILABLE);
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(err.msg, "not found"));
+    assert_int_equal(entries(tmp), 0);
+    setenv("TMPDIR", "/nonexistent/profd-tmp", 1);
+    assert_int_equal(profd_blob_get_fd(b, "s/1/stacks.txt", &fd, &err), PROFD_BLOB_FD_LOCAL);
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(err.msg, "/nonexistent/profd-tmp"));
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+}
+
 typedef struct seen {
     char names[16][64];
     int64_t sizes[16];
@@ -349,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_write_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_missing_and_bad_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
     };
