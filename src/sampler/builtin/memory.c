@@ -44,14 +44,6 @@ static const unsigned char script_text[] = {
 #define ARM_ALL_AFTER_MS 1000
 #define POLL_MS 50
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 typedef struct mopts {
     long pid, window, frames, baseline, attach_timeout;
     const char *out, *summary;
@@ -343,10 +335,10 @@ static wait_result wait_taken(py_remote *r, const capdir *d, const mopts *o, cha
             py_remote_disarm(r);
             return WAIT_GONE;
         }
-        if (stop_requested || mono_ms() >= limit) {
+        if (py_stop_requested() || mono_ms() >= limit) {
             if (py_remote_disarm(r) == 1)
                 return WAIT_TAKEN; /* taken just now, before we took it back */
-            if (stop_requested)
+            if (py_stop_requested())
                 return WAIT_STOPPED;
             snprintf(msg, len,
                      "no thread of pid %ld reached a safe point to run the memory capture within "
@@ -493,7 +485,7 @@ static int capture(const mopts *o, py_remote *r, capdir *d)
     char msg[512] = "";
     double c0 = cpu_seconds(o->pid);
     int64_t t0 = mono_ms();
-    for (int64_t end = t0 + o->baseline * 1000; mono_ms() < end && !stop_requested;)
+    for (int64_t end = t0 + o->baseline * 1000; mono_ms() < end && !py_stop_requested();)
         nap(100);
     double c1 = cpu_seconds(o->pid);
     int64_t t1 = mono_ms();
@@ -501,7 +493,7 @@ static int capture(const mopts *o, py_remote *r, capdir *d)
         fprintf(stderr, "process %ld exited before the memory capture began\n", o->pid);
         return PROFD_MEMORY_EXIT_TARGET_EXITED;
     }
-    if (stop_requested) {
+    if (py_stop_requested()) {
         fprintf(stderr, "stopped before the memory capture began\n");
         return PROFD_EXIT_FAIL;
     }
@@ -550,7 +542,7 @@ static int capture(const mopts *o, py_remote *r, capdir *d)
             fprintf(stderr, "process %ld exited during the memory capture\n", o->pid);
             return PROFD_MEMORY_EXIT_TARGET_EXITED;
         }
-        if (stop_requested) {
+        if (py_stop_requested()) {
             fprintf(stderr, "stopped during the memory capture window (the target stops tracing "
                             "by itself when the window ends)\n");
             return PROFD_EXIT_FAIL;
@@ -571,11 +563,7 @@ int py_memory_main(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc != 0)
         return prc;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    py_stop_catch();
     py_remote *r = calloc(1, sizeof *r);
     if (!r)
         return PROFD_EXIT_FAIL;

@@ -437,6 +437,11 @@ void py_proc_close(py_proc *p);
 /* The process lives while any of its threads does. */
 bool py_proc_alive(pid_t pid);
 int64_t py_now_ns(void);
+/* SIGINT and SIGTERM from now on set a flag instead of ending us (stop.c); the sleeps they
+ * interrupt return early. */
+void py_stop_catch(void);
+/* Whether one of them has arrived. */
+bool py_stop_requested(void);
 
 /* ---- PEP 768: running a script in the target (remote.c) ---- */
 typedef enum {

@@ -45,14 +45,6 @@ typedef struct stats {
     double elapsed_s; /* wall time of the loop */
 } stats;
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static const char *value(int argc, char **argv, int *i, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -158,9 +150,10 @@ static int64_t next_interval(run *r, int64_t period)
 static bool sleep_until(int64_t due)
 {
     struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested)
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !py_stop_requested())
         ;
-    return !stop_requested;
+    return !py_stop_requested();
 }
 
 static void loop(run *r)
@@ -267,7 +260,7 @@ static void summary(const run *r)
                  r->o->out);
     if (r->exited)
         fprintf(stderr, "Stopped sampling because process exited\n");
-    else if (stop_requested)
+    else if (py_stop_requested())
         fprintf(stderr, "Stopped sampling because Control-C pressed\n");
     fprintf(stderr,
             "profd sample: Python %s, %s mode: %ld samples taken of %ld expected (%ld missed, "
@@ -322,11 +315,7 @@ int profd_sample_main(int argc, char **argv)
     int prc = parse(argc, argv, &o);
     if (prc != 0)
         return prc;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    py_stop_catch();
     run *r = calloc(1, sizeof(*r));
     if (!r)
         return PROFD_EXIT_FAIL;
