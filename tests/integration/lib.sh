@@ -84,6 +84,27 @@ while True: time.sleep(0.05)' &
     export PROFD_TARGETS="$T/targets.json"
 }
 
+# builtin_session SERVICE MIN: a 2 s session of SERVICE (running busy_target.py) completes with
+# the built-in sampler, busy_target.py's call chain in stacks.txt, leaf_multiply in the flame
+# graph, and more than MIN samples (of 200 expected).
+BUSY_TARGET=$(dirname "${BASH_SOURCE[0]}")/busy_target.py
+builtin_session() {
+    local svc=$1 min=$2 id stacks count
+    id=$(uuid)
+    produce "$(request "$id" "$svc" 2)" "$id"
+    wait_until 40 finished "$id" || fail "$svc: session stuck at $(field "$id" status)"
+    [ "$(field "$id" status)" = completed ] ||
+        fail "$svc: session $(field "$id" status): $(field "$id" error_message)"
+    case "$(field "$id" sampler)" in profd-builtin*) ;; *) fail "$svc: sampler is $(field "$id" sampler)" ;; esac
+    stacks="$T/blobs/sessions/$id/stacks.txt"
+    grep -q 'outer_loop ([^)]*busy_target.py:[0-9]*);middle_layer ([^)]*:[0-9]*);leaf_multiply' "$stacks" ||
+        fail "$svc: the call chain outer_loop;middle_layer;leaf_multiply is not in stacks.txt"
+    grep -q leaf_multiply "$T/blobs/sessions/$id/flamegraph.html" || fail "$svc: flamegraph.html lacks leaf_multiply"
+    count=$(field "$id" sample_count)
+    [ "$count" -gt "$min" ] || fail "$svc: only $count samples in 2 s at 100 Hz"
+    note "$svc: $count samples, chain outer_loop;middle_layer;leaf_multiply found"
+}
+
 # start_worker NAME [VAR=VALUE...]: a worker in the background, log in $T/NAME.log.
 # PROFD_WORKER_WRAPPER (a command, split on spaces) runs it, e.g. under valgrind.
 start_worker() {
